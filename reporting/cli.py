@@ -1,0 +1,287 @@
+"""The ``reporting`` command: sample data, validation, templates, one report, or a whole pack."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from reporting.run.errors import ReportingError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUTS = Path(os.environ.get("REPORTING_OUTPUTS", PROJECT_ROOT / "outputs"))
+DEMO_DATA = DEFAULT_OUTPUTS / "demo-data"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def _load(data: str | None):
+    """Load and validate the data once; a data problem exits 1 with every problem listed."""
+    from reporting.data import DataValidationError, load_dataset
+
+    path = Path(data) if data else Path(os.environ.get("REPORTING_DATA", DEMO_DATA))
+    if not path.exists():
+        _fail(f"no data at {path}: pass --data (a folder, an .xlsx workbook or a .duckdb file), "
+              "or run `reporting sample-data --out DIR` first")
+    t0 = time.perf_counter()
+    try:
+        ds = load_dataset(path)
+    except DataValidationError as exc:
+        click.secho(f"{path}: the data does not meet the contract:", fg="red", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"loaded {path} ({len(ds.audits):,} audits) in {time.perf_counter() - t0:.1f}s",
+               err=True)
+    return ds
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = set(formats) - {"html", "pdf", "xlsx"}
+    if bad:
+        raise click.BadParameter(f"unknown format(s) {sorted(bad)}: choose from html,pdf,xlsx")
+    if "html" not in formats:
+        formats = ("html", *formats)  # PDF is printed from the HTML; the index links it
+    return formats
+
+
+def _only(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise click.BadParameter(f"--only expects NAME=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _update_latest(out_root: Path, period_dir: Path) -> None:
+    """Point ``outputs/latest`` at the newest complete pack (atomic symlink swap)."""
+    link = out_root / "latest"
+    tmp = out_root / f".latest-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(period_dir.name)
+    os.replace(tmp, link)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qa-reporting")
+def main() -> None:
+    """Monthly reporting for ads-moderation quality operations."""
+
+
+@main.command("sample-data")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write audits, production, roster, targets and events into.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same bytes).")
+@click.option("--months", default=6, show_default=True, help="Months of history.")
+@click.option("--scale", default=1.0, show_default=True,
+              help="Size multiplier: 1 is about 100,000 audits; 100 about 10 million.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
+              help="File format (default: csv, parquet from scale 10 up).")
+def sample_data(out: str, seed: int, months: int, scale: float, fmt: str | None) -> None:
+    """Write a realistic, seeded sample data set with planted stories (docs/data.md)."""
+    from reporting.data import write_sample_data
+
+    fmt = fmt or ("parquet" if scale >= 10 else "csv")
+    t0 = time.perf_counter()
+    write_sample_data(out, seed=seed, months=months, scale=scale, fmt=fmt)
+    click.echo(f"wrote sample data ({fmt}) to {out} in {time.perf_counter() - t0:.1f}s")
+
+
+@main.command()
+@click.option("--data", required=True, type=click.Path(exists=True),
+              help="A folder of tables, an .xlsx workbook or a .duckdb file.")
+def validate(data: str) -> None:
+    """Check input against the data contract and report every problem (exit 1 if invalid)."""
+    from reporting.data import summarize_dataset, validate_dataset
+
+    report = validate_dataset(data)
+    for problem in report.problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        click.secho(f"{problem.severity}: {problem}", fg=colour)
+    if not report.ok:
+        click.secho(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s): "
+                    "the data is not valid", fg="red")
+        sys.exit(1)
+    ds = _load(data)
+    summary = summarize_dataset(ds)
+    click.secho(f"valid ({len(report.warnings)} warning(s))", fg="green")
+    for key, value in summary.items():
+        click.echo(f"  {key}: {value}")
+
+
+@main.command()
+def templates() -> None:
+    """List templates and their parameters (types, defaults)."""
+    from reporting.run.templates import list_templates
+
+    for tpl in list_templates():
+        click.secho(f"{tpl.name}", bold=True, nl=False)
+        click.echo(f"  {tpl.title}" + (f": {tpl.description}" if tpl.description else ""))
+        for p in tpl.user_parameters():
+            default = "required" if p.required else f"default {p.default!r}"
+            click.echo(f"    {p.name}: {p.type} ({default})" + (f"  {p.help}" if p.help else ""))
+
+
+def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, label,
+         dataset=None) -> int:
+    from reporting.run.periods import parse_period_range
+    from reporting.run.runner import make_snapshot, run_jobs
+
+    try:
+        periods = parse_period_range(period_text)
+    except ReportingError as exc:
+        _fail(str(exc))
+    ds = dataset if dataset is not None else _load(data)
+    exit_code = 0
+    for period in periods:
+        out_dir = Path(out) if out and len(periods) == 1 else (
+            Path(out) / period if out else DEFAULT_OUTPUTS / period)
+        try:
+            snapshot = make_snapshot(ds, out_dir)
+            jobs = jobs_fn(period, snapshot.catalog)
+            if not jobs:
+                _fail("no reports to build: check the plan and --only")
+            click.echo(f"{label} {period}: {len(jobs)} report(s) -> {out_dir}", err=True)
+            summary = run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
+                               formats=formats, n_jobs=n_jobs, timeout=timeout, force=force)
+        except ReportingError as exc:
+            _fail(str(exc))
+        failed = summary.failed
+        click.echo(f"{len(summary.results) - len(failed)} ok, {len(failed)} failed; "
+                   f"index: {summary.index_path}")
+        if failed:
+            exit_code = 1
+        elif not out:
+            _update_latest(DEFAULT_OUTPUTS, out_dir)
+    return exit_code
+
+
+_common = [
+    click.option("--data", type=click.Path(exists=True), default=None,
+                 help="Folder, .xlsx workbook or .duckdb file (default: $REPORTING_DATA or the demo data)."),
+    click.option("--out", type=click.Path(file_okay=False), default=None,
+                 help="Output folder (default: outputs/<period>)."),
+    click.option("--format", "fmt", default="html,xlsx", show_default=True,
+                 help="Comma-separated: html, pdf, xlsx."),
+    click.option("--jobs", "n_jobs", type=int, default=None,
+                 help="Reports built at once (default: 2, the sweet spot on 2 cores)."),
+    click.option("--timeout", type=float, default=600, show_default=True,
+                 help="Seconds before a report's kernel is stopped."),
+    click.option("--force", is_flag=True, help="Rebuild reports even when nothing changed."),
+]
+
+
+def common(fn):
+    for opt in reversed(_common):
+        fn = opt(fn)
+    return fn
+
+
+@main.command()
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.option("--period", default="last-month", show_default=True,
+              help="YYYY-MM, last-month, or a range START..END for back-fills.")
+@click.option("--only", multiple=True, help="Only jobs whose parameter matches, e.g. market=BR.")
+@common
+def run(plan, period, only, data, out, fmt, n_jobs, timeout, force) -> None:
+    """Build every report of a PLAN (YAML in params/) for a period."""
+    from reporting.run.plan import expand_plan, load_plan
+
+    try:
+        plan_obj = load_plan(plan)
+        only_map = _only(only)
+    except (ReportingError, click.BadParameter) as exc:
+        _fail(str(exc))
+    formats = _formats(fmt if fmt != "html,xlsx" or not plan_obj.formats
+                       else ",".join(plan_obj.formats))
+    code = _run(lambda p, cat: expand_plan(plan_obj, p, cat, only_map), data=data, out=out,
+                period_text=period, formats=formats, n_jobs=n_jobs, timeout=timeout,
+                force=force, label=plan_obj.name)
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("template")
+@click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
+              help="A parameter, e.g. -p market BR -p period 2026-10.")
+@common
+def report(template, params, data, out, fmt, n_jobs, timeout, force) -> None:
+    """Build one report from TEMPLATE, ad hoc."""
+    from reporting.run.jobs import ReportJob
+    from reporting.run.templates import coerce_parameters, load_template
+
+    values = dict(params)
+    try:
+        tpl = load_template(template)
+        coerce_parameters(tpl, values)  # types and names first: no data load, no kernel
+        period = values.get("period") or "last-month"
+        if tpl.parameter("period") is None:
+            period = "adhoc"
+    except ReportingError as exc:
+        _fail(str(exc))
+
+    def jobs_fn(p, catalog):
+        vals = dict(values)
+        if tpl.parameter("period") is not None:
+            vals["period"] = p
+        coerced = coerce_parameters(tpl, vals, catalog)
+        fan = tuple(k for k in ("market", "team_lead", "product_line")
+                    if coerced.get(k) not in (None, ""))
+        return [ReportJob(tpl, coerced, fan)]
+
+    code = _run(jobs_fn, data=data, out=out, period_text=period if period != "adhoc" else
+                "this-month", formats=_formats(fmt), n_jobs=1, timeout=timeout, force=force,
+                label=tpl.name)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--format", "fmt", default="html,pdf,xlsx", show_default=True,
+              help="Comma-separated: html, pdf, xlsx.")
+@click.option("--jobs", "n_jobs", type=int, default=None)
+@click.option("--force", is_flag=True, help="Rebuild every report.")
+def demo(fmt, n_jobs, force) -> None:
+    """Sample data -> the full monthly pack -> prints where index.html is."""
+    from reporting.data import summarize_dataset, validate_dataset, write_sample_data
+    from reporting.run.plan import expand_plan, load_plan
+
+    formats = _formats(fmt)
+    if "pdf" in formats:
+        from reporting.render.pdf import BrowserNotFound, find_chromium
+
+        try:
+            find_chromium()
+        except BrowserNotFound as exc:
+            click.secho(f"warning: {exc}; building without PDF", fg="yellow", err=True)
+            formats = tuple(f for f in formats if f != "pdf")
+    if not (DEMO_DATA / "audits.csv").exists():
+        click.echo(f"writing sample data to {DEMO_DATA}", err=True)
+        write_sample_data(DEMO_DATA, seed=7, months=6, scale=1.0, fmt="csv")
+    report_ = validate_dataset(DEMO_DATA)
+    if not report_.ok:
+        _fail("the sample data failed validation:\n" + report_.format())
+    ds = _load(str(DEMO_DATA))
+    for key, value in summarize_dataset(ds).items():
+        click.echo(f"  {key}: {value}", err=True)
+    period = max(ds.audits["period"].unique())
+    plan = load_plan(PROJECT_ROOT / "params" / "monthly_business_review.yaml")
+    code = _run(lambda p, cat: expand_plan(plan, p, cat), data=str(DEMO_DATA), out=None,
+                period_text=period, formats=formats, n_jobs=n_jobs, timeout=600, force=force,
+                label="demo pack", dataset=ds)
+    index = DEFAULT_OUTPUTS / period / "index.html"
+    click.secho(f"open {index}", bold=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

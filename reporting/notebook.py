@@ -1,0 +1,143 @@
+"""What a template calls: open the run's data, record machine-readable results, register tables.
+
+A template's first code cell after the parameters is typically::
+
+    from reporting import notebook as rn
+    ctx = rn.start("market_accuracy", params=dict(market=market, period=period),
+                   data_dir=data_dir, report_dir=report_dir)
+
+The engine fills ``data_dir`` (the run's data snapshot) and ``report_dir`` (where results are
+collected). Opened by hand in JupyterLab both are empty: the data then comes from
+``$REPORTING_DATA`` or the demo data in ``outputs/demo-data``, and results are not written.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reporting.run.errors import NoDataForReport
+from reporting.run.iorw import read_json, to_jsonable, write_json
+
+RESULTS_PARTIAL = "results.partial.json"
+TABLES_DIR = "tables"
+RESERVED_KEYS = ("report", "params")
+
+
+def _default_data_dir() -> Path:
+    env = os.environ.get("REPORTING_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "outputs" / "demo-data"
+
+
+@dataclass
+class ReportContext:
+    """The state of one report being executed: its parameters, data and collected results."""
+
+    report: str
+    params: dict[str, Any]
+    data_dir: Path
+    report_dir: Path | None
+    results: dict[str, Any] = field(default_factory=dict)
+    tables: list[str] = field(default_factory=list)
+    _dataset: Any = None
+
+    # -- data -------------------------------------------------------------------------------
+    @property
+    def dataset(self):
+        """The run's :class:`reporting.data.Dataset` (loaded once per context)."""
+        if self._dataset is None:
+            from reporting.data import load_dataset, load_snapshot
+
+            if (self.data_dir / "snapshot.json").is_file():
+                self._dataset = load_snapshot(self.data_dir)
+            else:
+                self._dataset = load_dataset(self.data_dir)
+        return self._dataset
+
+    def no_data(self, message: str) -> None:
+        """Show ``message`` as the report's content and stop the report (status ok)."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"> **No data.** {message}"))
+        self.record("no_data", message)
+        raise NoDataForReport(message)
+
+    # -- results ----------------------------------------------------------------------------
+    def record(self, key: str, value: Any) -> Any:
+        """Record ``value`` (a DataFrame, records, or a plain value) under ``key`` in results.json."""
+        if key in RESERVED_KEYS:
+            raise ValueError(f"{key!r} is written by the engine")
+        self.results[key] = to_jsonable(value)
+        self._flush()
+        return value
+
+    def record_kpis(self, frame: pd.DataFrame, scope: list[str] | None = None) -> pd.DataFrame:
+        """Append KPI rows to ``kpis``: scope columns become the record's ``scope`` dict.
+
+        ``scope`` names the frame's scope columns (default: every column before ``kpi``).
+        """
+        if frame is None or len(frame) == 0:
+            self.results.setdefault("kpis", [])
+            self._flush()
+            return frame
+        cols = list(frame.columns)
+        scope = scope if scope is not None else cols[: cols.index("kpi")]
+        keep = [c for c in ("kpi", "value", "ci_low", "ci_high", "n", "target", "status")
+                if c in cols]
+        records = []
+        for row in frame.to_dict(orient="records"):
+            rec = {"scope": {c: row[c] for c in scope if pd.notna(row[c])}}
+            rec.update({c: row[c] for c in keep})
+            records.append(to_jsonable(rec))
+        self.results.setdefault("kpis", []).extend(records)
+        self._flush()
+        return frame
+
+    def table(self, name: str, frame: pd.DataFrame, formats: dict[str, str] | None = None
+              ) -> pd.DataFrame:
+        """Register ``frame`` as a sheet of tables.xlsx (``formats``: column -> Excel format)."""
+        if self.report_dir is not None and frame is not None:
+            tdir = self.report_dir / TABLES_DIR
+            tdir.mkdir(parents=True, exist_ok=True)
+            idx = len(self.tables)
+            safe = frame.reset_index(drop=not _has_named_index(frame))
+            safe.columns = [str(c) for c in safe.columns]
+            path = tdir / f"{idx:02d}.parquet"
+            safe.to_parquet(path, index=False)
+            meta = read_json(tdir / "tables.json", default=[])
+            meta.append({"name": name, "file": path.name, "formats": formats or {}})
+            write_json(tdir / "tables.json", meta)
+        self.tables.append(name)
+        return frame
+
+    def _flush(self) -> None:
+        if self.report_dir is not None:
+            write_json(self.report_dir / RESULTS_PARTIAL, self.results)
+
+
+def _has_named_index(frame: pd.DataFrame) -> bool:
+    return any(n is not None for n in frame.index.names)
+
+
+def start(report: str, params: dict[str, Any], data_dir: str = "", report_dir: str = ""
+          ) -> ReportContext:
+    """Open a report context; see the module docstring."""
+    from reporting.viz.style import apply_house_style
+
+    apply_house_style()
+    rdir = Path(report_dir) if report_dir else None
+    if rdir is not None:
+        rdir.mkdir(parents=True, exist_ok=True)
+        for stale in (rdir / RESULTS_PARTIAL, rdir / TABLES_DIR / "tables.json"):
+            if stale.exists():
+                stale.unlink()
+    ctx = ReportContext(report, dict(params), Path(data_dir) if data_dir else _default_data_dir(),
+                        rdir)
+    ctx._flush()
+    return ctx

@@ -1,0 +1,56 @@
+"""ReportJob: one (template, parameters) pair to execute, with a stable id and change key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from reporting.run.templates import Template
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``: never a path separator, never ``..``.
+
+    Characters outside ``[A-Za-z0-9_.-]`` become ``_``; if anything was replaced, a short hash of
+    the original keeps different names distinct (``../../etc`` and ``__etc`` do not collide).
+    """
+    cleaned = _SAFE.sub("_", str(text)).strip("._") or "x"
+    if cleaned != str(text):
+        cleaned = f"{cleaned[:40]}-{hashlib.sha256(str(text).encode()).hexdigest()[:6]}"
+    return cleaned[:64]
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """A report to build: template, coerced parameters, and where it goes."""
+
+    template: Template
+    params: dict[str, Any] = field(hash=False)
+    fan_out: tuple[str, ...] = ()  # the parameter names this job was fanned out over
+
+    @property
+    def id(self) -> str:
+        parts = [self.template.name] + [slug(str(self.params[k])) for k in self.fan_out
+                                         if self.params.get(k) not in (None, "")]
+        return "-".join(parts)
+
+    @property
+    def title(self) -> str:
+        suffix = ", ".join(str(self.params[k]) for k in self.fan_out
+                           if self.params.get(k) not in (None, ""))
+        return f"{self.template.title}: {suffix}" if suffix else self.template.title
+
+    def key(self, data_hash: str, formats: tuple[str, ...], code_version: str) -> str:
+        """Changes whenever the template, parameters, data snapshot, formats or code change."""
+        h = hashlib.sha256()
+        h.update(self.template.path.read_bytes())
+        h.update(json.dumps(self.params, sort_keys=True, default=str).encode())
+        h.update(data_hash.encode())
+        h.update(",".join(sorted(formats)).encode())
+        h.update(code_version.encode())
+        return h.hexdigest()

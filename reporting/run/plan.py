@@ -1,0 +1,89 @@
+"""Plans: which templates to build for which markets and teams, read from YAML in ``params/``.
+
+```yaml
+name: Monthly business review pack
+formats: [html, xlsx]
+jobs:
+  - template: monthly_business_review
+  - template: market_accuracy
+    for_each: market          # one report per market in the data
+  - template: individual_performance
+    for_each: team_lead       # one report per team lead in the roster
+    params: {min_audits: 30}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reporting.run.errors import PlanError
+from reporting.run.jobs import ReportJob
+from reporting.run.templates import coerce_parameters, load_template
+
+FAN_OUT = {"market": "markets", "team_lead": "team_leads", "product_line": "product_lines"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    jobs: tuple[Mapping[str, Any], ...]
+    formats: tuple[str, ...] | None = None
+    path: Path | None = None
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and check a plan file."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanError(f"plan {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise PlanError(f"plan {path} is not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), list) or not doc["jobs"]:
+        raise PlanError(f"plan {path} needs a non-empty 'jobs:' list")
+    for i, entry in enumerate(doc["jobs"], start=1):
+        if not isinstance(entry, dict) or "template" not in entry:
+            raise PlanError(f"plan {path}, job {i}: needs 'template:'")
+        unknown = set(entry) - {"template", "for_each", "params"}
+        if unknown:
+            raise PlanError(f"plan {path}, job {i}: unknown keys {sorted(unknown)} "
+                            "(allowed: template, for_each, params)")
+        fan = entry.get("for_each")
+        if fan is not None and fan not in FAN_OUT:
+            raise PlanError(f"plan {path}, job {i}: for_each must be one of {sorted(FAN_OUT)}")
+    formats = doc.get("formats")
+    return Plan(str(doc.get("name") or path.stem), tuple(doc["jobs"]),
+                tuple(formats) if formats else None, path)
+
+
+def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
+                only: Mapping[str, str] | None = None) -> list[ReportJob]:
+    """One ReportJob per template and fan-out value, parameters checked before any kernel."""
+    jobs: list[ReportJob] = []
+    for entry in plan.jobs:
+        template = load_template(entry["template"])
+        base = dict(entry.get("params") or {})
+        if template.parameter("period") is not None:
+            base.setdefault("period", period)
+        fan = entry.get("for_each")
+        values = sorted(catalog.get(FAN_OUT[fan]) or []) if fan else [None]
+        for value in values:
+            params = dict(base)
+            if fan:
+                params[fan] = value
+            coerced = coerce_parameters(template, params, catalog)
+            job = ReportJob(template, coerced, (fan,) if fan else ())
+            if only and any(str(coerced.get(k)) != v for k, v in only.items()
+                            if k in coerced):
+                continue
+            if only and not any(k in coerced for k in only):
+                continue
+            jobs.append(job)
+    return jobs

@@ -1,0 +1,242 @@
+"""Templates and their typed parameters.
+
+A template is a notebook in ``notebooks/templates/`` whose cell tagged ``parameters`` declares each
+parameter with a type annotation, a default and a help comment::
+
+    market: str = "US"  # market code, e.g. BR
+    product_line: Optional[str] = None  # limit to one product line
+
+papermill's inspection reads that cell; this module turns it into a typed schema and coerces and
+checks values *before any kernel starts*: an unknown name, a wrong type or a malformed period is an
+error, never a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reporting.run.errors import ParameterError, TemplateNotFound
+from reporting.run.periods import parse_period
+
+# Set by the engine, never by a user: where the run's data snapshot is and where to collect results.
+ENGINE_PARAMETERS = ("data_dir", "report_dir")
+
+# Parameters whose values must exist in the data: name -> catalog key.
+DATA_CHECKED = {
+    "market": "markets",
+    "markets": "markets",
+    "product_line": "product_lines",
+    "team_lead": "team_leads",
+}
+PERIOD_PARAMETERS = ("period", "compare_to")
+
+
+def templates_dir() -> Path:
+    """The templates folder: ``$REPORTING_TEMPLATES`` or ``notebooks/templates`` of the project."""
+    env = os.environ.get("REPORTING_TEMPLATES")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[2] / "notebooks" / "templates"
+    return here if here.is_dir() else Path.cwd() / "notebooks" / "templates"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared template parameter."""
+
+    name: str
+    type: str  # "str", "int", "float", "bool", "list"
+    default: Any
+    help: str = ""
+    optional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is None and not self.optional
+
+
+@dataclass(frozen=True)
+class Template:
+    """A report template: its notebook and its parameter schema."""
+
+    name: str
+    path: Path
+    title: str
+    description: str
+    parameters: tuple[Parameter, ...] = field(default_factory=tuple)
+
+    def user_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.name not in ENGINE_PARAMETERS)
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+
+def _type_of(inferred: str | None) -> tuple[str, bool]:
+    text = (inferred or "None").replace(" ", "")
+    optional = text.startswith("Optional[") or text.endswith("|None") or text.startswith("None|")
+    core = text.removeprefix("Optional[").removesuffix("]") if text.startswith("Optional[") else text
+    core = core.replace("|None", "").replace("None|", "")
+    if core.startswith(("list", "List", "tuple")):
+        return "list", optional
+    if core in ("int", "float", "bool", "str"):
+        return core, optional
+    return "str", optional
+
+
+def _literal(default: str | None) -> Any:
+    if default is None:
+        return None
+    import ast
+
+    try:
+        return ast.literal_eval(default)
+    except (ValueError, SyntaxError):
+        return default
+
+
+def _notebook_text(path: Path) -> tuple[str, str]:
+    """Title (first markdown heading) and description (first paragraph under it)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            src = "".join(cell.get("source", ""))
+            lines = [ln for ln in src.splitlines() if ln.strip()]
+            if lines and lines[0].startswith("#"):
+                title = lines[0].lstrip("#").strip()
+                rest = next((ln.strip() for ln in lines[1:] if not ln.startswith("#")), "")
+                return title, rest
+    return path.stem.replace("_", " ").title(), ""
+
+
+def load_template(name: str, directory: Path | None = None) -> Template:
+    """Read a template's parameter schema (papermill's inspection of the ``parameters`` cell)."""
+    from papermill.inspection import inspect_notebook
+
+    directory = directory or templates_dir()
+    path = Path(name) if name.endswith(".ipynb") else directory / f"{name}.ipynb"
+    if not path.is_file():
+        known = ", ".join(t.stem for t in sorted(directory.glob("*.ipynb"))) or "none"
+        raise TemplateNotFound(f"no template named {name!r} in {directory} (templates: {known})")
+    inspected = inspect_notebook(str(path))
+    params = []
+    for pname, info in inspected.items():
+        ptype, optional = _type_of(info.get("inferred_type_name"))
+        default = _literal(info.get("default"))
+        params.append(Parameter(pname, ptype, default, (info.get("help") or "").strip(),
+                                optional or default is not None))
+    title, description = _notebook_text(path)
+    return Template(path.stem, path, title, description, tuple(params))
+
+
+def list_templates(directory: Path | None = None) -> list[Template]:
+    """Every template in the folder, sorted by name."""
+    directory = directory or templates_dir()
+    return [load_template(p.stem, directory) for p in sorted(directory.glob("*.ipynb"))]
+
+
+def _coerce_one(param: Parameter, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = param.type
+    try:
+        if kind == "str":
+            if isinstance(value, (list, dict)):
+                raise ValueError
+            return str(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "yes", "1", "on"):
+                return True
+            if text in ("false", "no", "0", "off"):
+                return False
+            raise ValueError
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind == "list":
+            if isinstance(value, (list, tuple)):
+                return [str(v).strip() for v in value]
+            text = str(value).strip()
+            return [v.strip() for v in text.split(",") if v.strip()] if text else []
+    except (TypeError, ValueError):
+        pass
+    raise ParameterError(
+        f"parameter {param.name!r} expects {kind}, got {value!r}"
+        + (f" ({param.help})" if param.help else "")
+    )
+
+
+def coerce_parameters(
+    template: Template,
+    values: Mapping[str, Any],
+    catalog: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate and coerce user values for ``template``; return every user parameter's value.
+
+    Parameters
+    ----------
+    template
+        The template whose schema applies.
+    values
+        Raw values (strings from the command line, or YAML values from a plan).
+    catalog
+        What the data holds (``markets``, ``product_lines``, ``team_leads``, ``periods``); when
+        given, values of ``market``, ``product_line``, ``team_lead`` must exist in it.
+
+    Raises
+    ------
+    ParameterError
+        Listing every problem found (unknown names, wrong types, values not in the data).
+    """
+    problems: list[str] = []
+    known = {p.name: p for p in template.user_parameters()}
+    for name in values:
+        if name in ENGINE_PARAMETERS:
+            problems.append(f"parameter {name!r} is set by the engine, not by the caller")
+        elif name not in known:
+            problems.append(
+                f"template {template.name!r} has no parameter {name!r} "
+                f"(parameters: {', '.join(known) or 'none'})"
+            )
+    out: dict[str, Any] = {}
+    for name, param in known.items():
+        raw = values.get(name, param.default)
+        try:
+            value = _coerce_one(param, raw)
+            if value is None and param.required:
+                raise ParameterError(f"parameter {name!r} is required" +
+                                     (f": {param.help}" if param.help else ""))
+            if name in PERIOD_PARAMETERS and value not in (None, ""):
+                value = parse_period(value)
+            out[name] = value
+        except ParameterError as exc:
+            problems.append(str(exc))
+            continue
+        key = DATA_CHECKED.get(name)
+        if catalog is not None and key and value not in (None, "", []):
+            allowed = set(catalog.get(key) or [])
+            for v in value if isinstance(value, list) else [value]:
+                if allowed and v not in allowed:
+                    problems.append(
+                        f"{name} {v!r} is not in the data (known: {', '.join(sorted(allowed))})"
+                    )
+                elif not allowed:
+                    problems.append(f"{name} {v!r} cannot be checked: the data has no {key}")
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return out
