@@ -20,6 +20,7 @@ import nbformat
 from reporting.notebook import RESULTS_PARTIAL, TABLES_DIR
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
+from reporting.run.kernels import KernelPool, WarmKernel
 
 KERNEL_NAME = os.environ.get("REPORTING_KERNEL", "python3")
 ENGINE_NAME = "qa-tracked"
@@ -81,8 +82,8 @@ def _kill_kernel(tracker: dict[str, Any]) -> None:
     client = tracker.get("client")
     km = getattr(client, "km", None)
     provisioner = getattr(km, "provisioner", None)
-    pid = getattr(provisioner, "pid", None) or getattr(getattr(provisioner, "process", None),
-                                                       "pid", None)
+    pid = tracker.get("pid") or getattr(provisioner, "pid", None) or getattr(
+        getattr(provisioner, "process", None), "pid", None)
     if not pid:
         return
     try:
@@ -131,6 +132,7 @@ def run_job(
     key: str,
     pdf: Callable[[Path, Path], Future] | None = None,
     kicker: str = "Quality operations report",
+    kernels: KernelPool | None = None,
 ) -> JobResult:
     """Execute ``job`` and commit its files into ``out_dir/<job.id>/``.
 
@@ -156,6 +158,8 @@ def run_job(
     tracker: dict[str, Any] = {}
     timed_out = threading.Event()
 
+    kernel: WarmKernel | None = None
+
     def watchdog() -> None:
         timed_out.set()
         _kill_kernel(tracker)
@@ -168,12 +172,20 @@ def run_job(
     try:
         timer.start()
         t0 = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if kernels is not None:
+            kernel = kernels.acquire()
+            tracker["pid"] = kernel.pid
+            kernel.reset(workdir)
+            extra["km"] = kernel.km
+            timings["startup"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
         try:
             nb = pm.execute_notebook(
                 str(job.template.path), str(executed_path), parameters=parameters,
                 engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
                 request_save_on_cell_execute=False, tracker=tracker,
-                resources={"metadata": {"path": str(workdir)}},
+                resources={"metadata": {"path": str(workdir)}}, **extra,
             )
         except PapermillExecutionError as exc:
             if exc.ename != NO_DATA:
@@ -182,6 +194,9 @@ def run_job(
             nb = nbformat.read(executed_path, as_version=4)
         finally:
             timer.cancel()
+            client = tracker.get("client")
+            if kernel is not None and client is not None and client.kc is not None:
+                client.kc.stop_channels()  # the client is per report; the kernel stays
         timings["execute"] = time.perf_counter() - t0
         if timed_out.is_set():
             raise TimeoutError
@@ -224,6 +239,9 @@ def run_job(
         if isinstance(exc, KeyboardInterrupt):
             raise
         result.error = _describe(exc, timed_out.is_set(), timeout)
+        if kernel is not None:
+            kernels.discard(kernel)  # never reuse a kernel that saw a failure
+            kernel = None
         final_dir.mkdir(parents=True, exist_ok=True)
         if executed_path.exists():
             os.replace(executed_path, final_dir / "failed.ipynb")

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from reporting.run.errors import RunLocked
-from reporting.run.execute import JobResult, run_job
+from reporting.run.execute import KERNEL_NAME, JobResult, run_job
+from reporting.run.kernels import KernelPool
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
 
@@ -228,6 +229,7 @@ def run_jobs(
     force: bool = False,
     progress: bool = True,
     on_result: Callable[[JobResult], None] | None = None,
+    isolate: bool = False,
 ) -> RunSummary:
     """Execute ``jobs`` into ``out_dir``; returns when all are done (failed ones included)."""
     from reporting.render.index import render_index
@@ -279,13 +281,15 @@ def run_jobs(
         for res in skipped:
             bar.update(res)
         pdf_service = _PdfService() if "pdf" in formats and todo else None
+        kernels = None if isolate or not todo else KernelPool(KERNEL_NAME, out_dir / ".staging" / "kernels")
         results: list[JobResult] = list(skipped)
         try:
             with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="report") as pool:
                 futures = {pool.submit(run_job, job, data_dir=snapshot.path,
                                        data_hash=snapshot.data_hash, out_dir=out_dir,
                                        formats=formats, timeout=timeout, key=key,
-                                       pdf=pdf_service.submit if pdf_service else None): job
+                                       pdf=pdf_service.submit if pdf_service else None,
+                                       kernels=kernels): job
                            for job, key in todo}
                 for fut in as_completed(futures):
                     res = fut.result()
@@ -298,6 +302,8 @@ def run_jobs(
                         on_result(res)
         finally:
             bar.close()
+            if kernels is not None:
+                kernels.close()
             if pdf_service:
                 pdf_service.close()
             shutil.rmtree(out_dir / ".staging", ignore_errors=True)
