@@ -40,3 +40,46 @@ def fixture_templates(monkeypatch) -> Path:
     path = FIXTURES / "templates"
     monkeypatch.setenv("REPORTING_TEMPLATES", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory) -> Path:
+    """The default sample data set (seed 7, 6 months to 2026-10, scale 1) as CSV files."""
+    from reporting.data import write_sample_data
+
+    path = tmp_path_factory.mktemp("sample-data")
+    write_sample_data(path, seed=7, months=6, scale=1.0, fmt="csv")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(sample_data):
+    """The sample data loaded and validated (canonical frames)."""
+    from reporting.data import load_dataset
+
+    return load_dataset(sample_data)
+
+
+@pytest.fixture(scope="session")
+def sample_snapshot(sample_dataset, tmp_path_factory):
+    """A run snapshot of the sample data, as the engine makes it."""
+    from reporting.run.runner import make_snapshot
+
+    return make_snapshot(sample_dataset, tmp_path_factory.mktemp("snapshot-root"))
+
+
+def build_reports(snapshot, jobs: list[tuple[str, dict]], out_dir: Path, formats=("html", "xlsx"),
+                  **kwargs):
+    """Run templates (name, params) on ``snapshot`` through the real engine; returns the summary."""
+    from reporting.run.jobs import ReportJob
+    from reporting.run.runner import run_jobs
+    from reporting.run.templates import coerce_parameters, load_template
+
+    built = []
+    for name, params in jobs:
+        tpl = load_template(name)
+        coerced = coerce_parameters(tpl, params, snapshot.catalog)
+        fan = tuple(k for k in ("market", "team_lead", "product_line") if coerced.get(k))
+        built.append(ReportJob(tpl, coerced, fan))
+    return run_jobs(built, snapshot=snapshot, out_dir=out_dir, period=jobs[0][1].get(
+        "period", "2026-10"), formats=formats, progress=False, **kwargs)
