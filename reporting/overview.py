@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
@@ -31,10 +32,14 @@ def market_overview(audits: pd.DataFrame, level: float = 0.95) -> MarketOverview
 
 def daily_audits_figure(audits: pd.DataFrame) -> plt.Figure:
     """Audits per day and market, stacked."""
-    daily = (audits.groupby([audits["decision_date"].dt.date, "market"]).size()
+    daily = (audits.groupby([audits["decision_date"], "market"]).size()
              .unstack(fill_value=0))
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    daily.plot.area(ax=ax, linewidth=0)
+    ax.stackplot(daily.index, daily.T.to_numpy(), labels=[str(c) for c in daily.columns],
+                 linewidth=0)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_xlabel("")
     ax.set_ylabel("audits per day")
     ax.set_title("Audits per day by market")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
@@ -48,8 +49,10 @@ def _format_value(value, fmt: str | None) -> str:
         return "< 0.001" if v < 0.001 else f"{v:.3f}"
     if fmt and fmt.startswith("."):
         return f"{float(value):,{fmt}}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):,.2f}"
     return str(value)
 
 
@@ -84,7 +87,7 @@ def html_table(
                 parts.append(f'<td data-sort="{html.escape(value)}">{status_badge(value)}</td>')
                 continue
             text = html.escape(_format_value(value, formats.get(col)))
-            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            numeric = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
             sort_key = "" if not numeric or pd.isna(value) else f' data-sort="{float(value)}"'
             align = ' class="num"' if numeric else ""
             parts.append(f"<td{align}{sort_key}>{text}</td>")
