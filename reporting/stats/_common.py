@@ -1,0 +1,175 @@
+"""Shared helpers of :mod:`reporting.stats`: KPI outcome definitions over audits and formatting.
+
+The stats package is self-contained (it only needs the canonical audits columns of
+``docs/conventions.md``), so it can be used on frames that did not come through the loader:
+``is_correct`` and ``error_type`` are derived from the two decisions when they are missing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+#: Proportion KPIs the stats package can test and decompose, with their direction.
+PROPORTION_KPIS: tuple[str, ...] = (
+    "accuracy",
+    "missed_violation_rate",
+    "over_enforcement_rate",
+    "miss_rate_among_violations",
+    "over_enforcement_among_clean",
+    "enforcement_precision",
+    "enforcement_recall",
+)
+#: Mean KPIs (tested with Welch's t test) and the audits column they average.
+MEAN_KPIS: dict[str, str] = {"handling_time_mean": "handling_time_s"}
+
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "accuracy": True,
+    "weighted_accuracy": True,
+    "missed_violation_rate": False,
+    "over_enforcement_rate": False,
+    "miss_rate_among_violations": False,
+    "over_enforcement_among_clean": False,
+    "enforcement_precision": True,
+    "enforcement_recall": True,
+    "audit_volume": True,
+    "audit_coverage": True,
+    "handling_time_mean": False,
+    "handling_time_median": False,
+    "productivity": True,
+    "sla_attainment": True,
+}
+
+KPI_LABELS: dict[str, str] = {
+    "accuracy": "Accuracy",
+    "weighted_accuracy": "Weighted accuracy",
+    "missed_violation_rate": "Missed-violation rate",
+    "over_enforcement_rate": "Over-enforcement rate",
+    "miss_rate_among_violations": "Miss rate among violations",
+    "over_enforcement_among_clean": "Over-enforcement among clean ads",
+    "enforcement_precision": "Enforcement precision",
+    "enforcement_recall": "Enforcement recall",
+    "handling_time_mean": "Mean handling time",
+}
+
+MISSING_SEGMENT = "(missing)"
+
+
+def _norm_decision(s: pd.Series) -> pd.Series:
+    return s.astype("string").str.strip().str.lower()
+
+
+def prepare_audits(audits: pd.DataFrame) -> pd.DataFrame:
+    """Return ``audits`` with ``is_correct`` and ``error_type`` present.
+
+    Canonical frames from :func:`reporting.data.load_dataset` already have them; frames built by
+    hand (tests, notebooks) get them derived from ``reviewer_decision`` and ``qa_decision``.
+    The input is not modified.
+    """
+    if "is_correct" in audits.columns and "error_type" in audits.columns:
+        return audits
+    out = audits.copy()
+    rev = _norm_decision(out["reviewer_decision"])
+    qa = _norm_decision(out["qa_decision"])
+    if "is_correct" not in out.columns:
+        out["is_correct"] = (rev == qa).fillna(False).astype(bool)
+    if "error_type" not in out.columns:
+        et = pd.Series(pd.NA, index=out.index, dtype="string")
+        et[(rev == "approve") & (qa == "reject")] = "missed_violation"
+        et[(rev == "reject") & (qa == "approve")] = "over_enforcement"
+        out["error_type"] = et
+    return out
+
+
+def random_sample(audits: pd.DataFrame, random_only: bool = True) -> pd.DataFrame:
+    """Keep the audits of the random QA sample (``sample_type`` ``'random'`` or NA).
+
+    With ``random_only=False`` (or without a ``sample_type`` column) all audits are kept.
+    """
+    if not random_only or "sample_type" not in audits.columns:
+        return audits
+    st = audits["sample_type"].astype("string").str.strip().str.lower()
+    return audits[(st == "random").fillna(True).to_numpy(dtype=bool)]
+
+
+def kpi_indicators(audits: pd.DataFrame, kpi: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numerator and denominator masks of a proportion KPI over audit rows.
+
+    Parameters
+    ----------
+    audits : DataFrame
+        Audits (canonical columns; ``is_correct``/``error_type`` derived when absent).
+    kpi : str
+        One of :data:`PROPORTION_KPIS`.
+
+    Returns
+    -------
+    (numerator, denominator) : tuple of bool arrays
+        An audit counts in the KPI's denominator where ``denominator`` is True and in its
+        numerator where ``numerator`` is True (numerator implies denominator).
+    """
+    if kpi not in PROPORTION_KPIS:
+        raise ValueError(f"unsupported proportion KPI {kpi!r}; expected one of {PROPORTION_KPIS}")
+    a = prepare_audits(audits)
+    n = len(a)
+    if n == 0:
+        empty = np.zeros(0, dtype=bool)
+        return empty, empty
+    everyone = np.ones(n, dtype=bool)
+    if kpi == "accuracy":
+        return a["is_correct"].fillna(False).to_numpy(dtype=bool), everyone
+    et = a["error_type"].astype("string")
+    if kpi == "missed_violation_rate":
+        return (et == "missed_violation").fillna(False).to_numpy(dtype=bool), everyone
+    if kpi == "over_enforcement_rate":
+        return (et == "over_enforcement").fillna(False).to_numpy(dtype=bool), everyone
+    rev = _norm_decision(a["reviewer_decision"])
+    qa = _norm_decision(a["qa_decision"])
+    rev_rej = (rev == "reject").fillna(False).to_numpy(dtype=bool)
+    qa_rej = (qa == "reject").fillna(False).to_numpy(dtype=bool)
+    rev_app = (rev == "approve").fillna(False).to_numpy(dtype=bool)
+    qa_app = (qa == "approve").fillna(False).to_numpy(dtype=bool)
+    if kpi == "miss_rate_among_violations":
+        return rev_app & qa_rej, qa_rej
+    if kpi == "over_enforcement_among_clean":
+        return rev_rej & qa_app, qa_app
+    if kpi == "enforcement_precision":
+        return rev_rej & qa_rej, rev_rej
+    # enforcement_recall
+    return rev_rej & qa_rej, qa_rej
+
+
+def kpi_counts(audits: pd.DataFrame, kpi: str) -> tuple[int, int]:
+    """``(numerator count, denominator count)`` of a proportion KPI."""
+    num, den = kpi_indicators(audits, kpi)
+    return int(num.sum()), int(den.sum())
+
+
+def segment_labels(values: pd.Series) -> pd.Series:
+    """Segment labels as strings; NA becomes ``'(missing)'`` so no audit is dropped."""
+    s = values.astype("string")
+    return s.fillna(MISSING_SEGMENT).astype(str)
+
+
+def format_p(p: float) -> str:
+    """Format a p-value for prose: ``p < 0.001``, ``p = 0.004``, ``p = 0.41``."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "p not available"
+    if p < 0.001:
+        return "p < 0.001"
+    if p < 0.01:
+        return f"p = {p:.3f}"
+    return f"p = {p:.2f}"
+
+
+def format_pp(x: float, signed: bool = False, decimals: int = 1) -> str:
+    """Format a difference of fractions in percentage points (``-0.021`` -> ``'−2.1 pp'``)."""
+    v = 100.0 * x
+    if signed:
+        s = f"{abs(v):.{decimals}f} pp"
+        if round(v, decimals) == 0:
+            return s
+        return ("+" if v > 0 else "\u2212") + s
+    return f"{abs(v):.{decimals}f} pp"

@@ -1,0 +1,395 @@
+"""Figures for trend and root-cause analysis: p-chart, rate/mix waterfall, odds-ratio forest plot.
+
+Every function takes a frame produced by :mod:`reporting.stats` and returns a matplotlib
+``Figure`` (never shows it). Colours come from the house palette and every distinction that
+colour makes is also made by marker, line style or hatch, so the figures survive grey-scale
+printing and colour-blind readers. Call :func:`reporting.viz.style.apply_house_style` once
+before plotting.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
+
+from reporting.viz.style import PALETTE, TARGET_LINE, pct_axis
+
+__all__ = ["p_chart_figure", "waterfall_figure", "odds_ratio_figure"]
+
+_POINT = PALETTE[0]  # blue
+_LIMIT = "#555555"
+_SIGNAL = PALETTE[3]  # vermillion
+_CHANGE = PALETTE[1]  # orange
+_EVENT = PALETTE[2]  # green
+_RATE = PALETTE[0]
+_MIX = PALETTE[1]
+_OTHER = "#999999"
+
+
+def _short(text: str, width: int = 28) -> str:
+    return textwrap.shorten(str(text), width=width, placeholder="…")
+
+
+def p_chart_figure(
+    pchart_df: pd.DataFrame,
+    change_points: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    title: str | None = "Daily accuracy with control limits",
+    target: float | None = None,
+    figsize: tuple[float, float] = (9.0, 4.2),
+) -> Figure:
+    """p-chart: points, centre line, stepped limits, signals, change points and events.
+
+    Parameters
+    ----------
+    pchart_df : DataFrame
+        From :func:`reporting.stats.control.p_chart` (``date, p, centre, ucl, lcl, signal``,
+        optionally ``rules_fired``).
+    change_points : DataFrame, optional
+        From :func:`reporting.stats.changepoint.detect_change_points` (``date``, ``before``,
+        ``after``): dashed vertical lines labelled with the shift.
+    events : DataFrame, optional
+        Events (``date``, ``description``): dotted vertical lines labelled with the description
+        (only those within the chart's date range).
+    title : str, optional
+        Axes title.
+    target : float, optional
+        Draws the KPI target as a reference line.
+    figsize : tuple
+        Figure size in inches.
+
+    Returns
+    -------
+    Figure
+    """
+    fig, ax = plt.subplots(figsize=figsize)
+    d = pchart_df
+    x = pd.to_datetime(d["date"]) if not np.issubdtype(d["date"].dtype, np.number) else d["date"]
+    ax.plot(x, d["p"], color=_POINT, marker="o", markersize=3.5, linewidth=1.0, label="Daily value")
+    ax.plot(x, d["centre"], color=_LIMIT, linewidth=1.2, label="Centre (baseline)")
+    ax.step(
+        x,
+        d["ucl"],
+        where="mid",
+        color=_LIMIT,
+        linestyle="--",
+        linewidth=0.9,
+        label="Control limits (3σ)",
+    )
+    ax.step(x, d["lcl"], where="mid", color=_LIMIT, linestyle="--", linewidth=0.9)
+    if "signal" in d.columns and d["signal"].any():
+        sig = d[d["signal"].astype(bool)]
+        xs = x[d["signal"].astype(bool)]
+        ax.scatter(
+            xs,
+            sig["p"],
+            marker="D",
+            s=42,
+            color=_SIGNAL,
+            edgecolor="black",
+            linewidth=0.6,
+            zorder=5,
+            label="Signal (run rule)",
+        )
+        if "rules_fired" in sig.columns:
+            for xi, yi, rules in zip(xs, sig["p"], sig["rules_fired"], strict=True):
+                if rules:
+                    ax.annotate(
+                        rules,
+                        (xi, yi),
+                        textcoords="offset points",
+                        xytext=(0, -11),
+                        ha="center",
+                        fontsize=7,
+                        color=_SIGNAL,
+                    )
+    if target is not None:
+        ax.axhline(target, label="Target", **TARGET_LINE)
+    ymin, ymax = ax.get_ylim()
+    lo_x, hi_x = (x.min(), x.max()) if len(d) else (None, None)
+    if change_points is not None and len(change_points):
+        for _, cp in change_points.iterrows():
+            cx = pd.to_datetime(cp["date"])
+            ax.axvline(cx, color=_CHANGE, linestyle="--", linewidth=1.6)
+            label = "Shift"
+            if "before" in cp and "after" in cp and pd.notna(cp["before"]):
+                label = f"Shift {cp['before'] * 100:.1f}% → {cp['after'] * 100:.1f}%"
+            ax.annotate(
+                label,
+                (cx, ymax),
+                xytext=(3, -4),
+                textcoords="offset points",
+                rotation=90,
+                va="top",
+                ha="left",
+                fontsize=8,
+                color=_CHANGE,
+            )
+    if events is not None and len(events):
+        ev = events.copy()
+        ev["date"] = pd.to_datetime(ev["date"])
+        if lo_x is not None and isinstance(lo_x, pd.Timestamp):
+            ev = ev[(ev["date"] >= lo_x) & (ev["date"] <= hi_x)]
+        for _, e in ev.iterrows():
+            ax.axvline(e["date"], color=_EVENT, linestyle=":", linewidth=1.6)
+            ax.annotate(
+                _short(e.get("description", "event")),
+                (e["date"], ymin),
+                xytext=(3, 4),
+                textcoords="offset points",
+                rotation=90,
+                va="bottom",
+                ha="left",
+                fontsize=8,
+                color=_EVENT,
+            )
+    handles, labels = ax.get_legend_handles_labels()
+    if change_points is not None and len(change_points):
+        handles.append(Line2D([], [], color=_CHANGE, linestyle="--", linewidth=1.6))
+        labels.append("Change point")
+    if events is not None and len(events):
+        handles.append(Line2D([], [], color=_EVENT, linestyle=":", linewidth=1.6))
+        labels.append("Event")
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    pct_axis(ax, "y", decimals=0 if (ymax - ymin) > 0.05 else 1)
+    if isinstance(lo_x, pd.Timestamp):
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    if title:
+        ax.set_title(title)
+    ax.set_xlabel("")
+    ax.set_ylabel("Accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def waterfall_figure(
+    root_causes: pd.DataFrame,
+    top: int = 8,
+    dimension: str | None = None,
+    labels: tuple[str, str] = ("Previous period", "This period"),
+    title: str | None = None,
+    figsize: tuple[float, float] = (9.0, 4.2),
+) -> Figure:
+    """Waterfall from the previous period's rate to this period's, by segment part.
+
+    Parameters
+    ----------
+    root_causes : DataFrame
+        A decomposition (:func:`reporting.stats.decomposition.mix_rate_decomposition` /
+        :func:`decompose_all`) or its ranking (:func:`rank_root_causes`), with ``attrs``
+        ``rate_from`` and ``rate_to``. Parts from different dimensions do not add up, so one
+        dimension is drawn: ``dimension``, or the one of the part explaining most.
+    top : int
+        Draw the ``top`` parts with the largest absolute contribution; the remainder (including
+        parts not in ``root_causes``) is one grey "Other" bar, so the bars always end at this
+        period's rate.
+    dimension : str, optional
+        The dimension to draw.
+    labels : (str, str)
+        Labels of the start and end bars.
+    title : str, optional
+        Axes title (default names the dimension).
+    figsize : tuple
+        Figure size in inches.
+
+    Returns
+    -------
+    Figure
+        Rate parts are blue and plain, mix parts orange and hatched; each bar is labelled with
+        its signed contribution in percentage points.
+    """
+    rc = root_causes
+    r1 = rc.attrs.get("rate_from")
+    r2 = rc.attrs.get("rate_to")
+    fig, ax = plt.subplots(figsize=figsize)
+    if r1 is None or r2 is None or len(rc) == 0:
+        ax.text(
+            0.5, 0.5, "No decomposition to show", ha="center", va="center", transform=ax.transAxes
+        )
+        ax.set_axis_off()
+        return fig
+    if dimension is None:
+        key = (
+            rc["share_of_gap"].abs()
+            if rc["share_of_gap"].notna().any()
+            else (rc["contribution_pp"].abs())
+        )
+        dimension = str(rc.loc[key.idxmax(), "dimension"])
+    d = rc[rc["dimension"] == dimension].copy()
+    d["abs"] = d["contribution_pp"].abs()
+    d = d.sort_values("abs", ascending=False)
+    shown = d.head(top)
+    total_pp = 100.0 * (float(r2) - float(r1))
+    other = total_pp - float(shown["contribution_pp"].sum())
+    names = [labels[0]]
+    starts = [0.0]
+    heights = [float(r1)]
+    kinds = ["level"]
+    level = float(r1)
+    for _, r in shown.iterrows():
+        c = float(r["contribution_pp"]) / 100
+        names.append(f"{_short(r['segment'], 22)}\n({r['effect']})")
+        starts.append(level)
+        heights.append(c)
+        kinds.append(str(r["effect"]))
+        level += c
+    if abs(other) > 1e-9:
+        names.append("Other")
+        starts.append(level)
+        heights.append(other / 100)
+        kinds.append("other")
+        level += other / 100
+    names.append(labels[1])
+    starts.append(0.0)
+    heights.append(float(r2))
+    kinds.append("level")
+    xs = np.arange(len(names))
+    moving = [
+        v
+        for s, h, k in zip(starts, heights, kinds, strict=True)
+        if k != "level"
+        for v in (s, s + h)
+    ]
+    lo = min([float(r1), float(r2), *moving])
+    hi = max([float(r1), float(r2), *moving])
+    pad = max((hi - lo) * 0.25, 0.002)
+    base = max(0.0, lo - pad)
+    for i, (s, h, k) in enumerate(zip(starts, heights, kinds, strict=True)):
+        if k == "level":
+            ax.bar(i, h - base, bottom=base, color="#BBBBBB", edgecolor="black", linewidth=0.6)
+            ax.annotate(
+                f"{h * 100:.1f}%",
+                (i, h),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
+            continue
+        color = {"rate": _RATE, "mix": _MIX}.get(k, _OTHER)
+        hatch = {"mix": "///", "other": ".."}.get(k, "")
+        ax.bar(i, h, bottom=s, color=color, hatch=hatch, edgecolor="black", linewidth=0.6)
+        y = s + h if h >= 0 else s
+        ax.annotate(
+            f"{h * 100:+.2f} pp".replace("-", "\u2212"),
+            (i, y),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+        if i + 1 < len(starts):
+            ax.plot([i + 0.4, i + 0.6], [s + h, s + h], color="#777777", linewidth=0.7)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(base, hi + pad)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+    step = float(np.diff(ax.get_yticks())[0]) if len(ax.get_yticks()) > 1 else 0.01
+    pct_axis(ax, "y", decimals=int(max(0, min(3, np.ceil(-np.log10(step * 100) + 1e-9)))))
+    legend = [
+        Patch(facecolor=_RATE, edgecolor="black", label="Rate effect"),
+        Patch(facecolor=_MIX, edgecolor="black", hatch="///", label="Mix effect"),
+    ]
+    if "other" in kinds:
+        legend.append(Patch(facecolor=_OTHER, edgecolor="black", hatch="..", label="Other parts"))
+    ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.set_title(
+        title
+        or f"From {labels[0].lower()} to {labels[1].lower()}, by {dimension.replace('_', ' ')}"
+    )
+    ax.set_ylabel("Accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def odds_ratio_figure(
+    glm_table: pd.DataFrame,
+    alpha: float = 0.05,
+    title: str | None = "Odds of an error, adjusted (95% interval)",
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Forest plot of odds ratios on a log scale.
+
+    Parameters
+    ----------
+    glm_table : DataFrame
+        ``GLMResult.table`` (``term, odds_ratio, ci_low, ci_high, p_value``).
+    alpha : float
+        Terms with ``p_value < alpha`` get filled vermillion diamonds, the others hollow blue
+        circles.
+    title : str, optional
+        Axes title.
+    figsize : tuple, optional
+        Defaults to a height growing with the number of terms.
+
+    Returns
+    -------
+    Figure
+    """
+    t = glm_table.reset_index(drop=True)
+    n = len(t)
+    fig, ax = plt.subplots(figsize=figsize or (8.0, max(2.0, 0.38 * n + 1.2)))
+    if n == 0:
+        ax.text(0.5, 0.5, "No model terms", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    y = np.arange(n)[::-1]
+    orr = t["odds_ratio"].to_numpy(float)
+    lo = t["ci_low"].to_numpy(float)
+    hi = t["ci_high"].to_numpy(float)
+    finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in (orr, lo, hi)])
+    xmin = max(min(finite.min(), 0.5) / 1.3, 1e-3) if len(finite) else 0.1
+    xmax = min(max(finite.max(), 2.0) * 1.3, 1e3) if len(finite) else 10
+    lo_c = np.clip(np.where(np.isfinite(lo) & (lo > 0), lo, xmin), xmin, xmax)
+    hi_c = np.clip(np.where(np.isfinite(hi), hi, xmax), xmin, xmax)
+    orr_c = np.clip(np.where(np.isfinite(orr) & (orr > 0), orr, xmin), xmin, xmax)
+    sig = t["p_value"].to_numpy(float) < alpha
+    ax.hlines(y, lo_c, hi_c, color="#444444", linewidth=1.2)
+    ax.scatter(
+        orr_c[sig],
+        y[sig],
+        marker="D",
+        s=40,
+        color=_SIGNAL,
+        edgecolor="black",
+        zorder=3,
+        label=f"p < {alpha:g}",
+    )
+    ax.scatter(
+        orr_c[~sig],
+        y[~sig],
+        marker="o",
+        s=36,
+        facecolor="white",
+        edgecolor=_POINT,
+        linewidth=1.4,
+        zorder=3,
+        label="not significant",
+    )
+    ax.axvline(1.0, **TARGET_LINE)
+    ax.set_xscale("log")
+    ax.set_xlim(xmin, xmax)
+    ax.set_yticks(y)
+    ax.set_yticklabels([_short(s, 48) for s in t["term"]], fontsize=8)
+    ax.set_xlabel("Odds ratio (log scale; > 1 = more errors than the reference)")
+    ticks = [
+        t
+        for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100)
+        if xmin <= t <= xmax
+    ]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
