@@ -36,7 +36,6 @@ with _w.catch_warnings():
 _w.resetwarnings()
 get_ipython().run_line_magic("matplotlib", "inline")
 del _os, _w, _mpl, _plt, _pd
-get_ipython().run_line_magic("reset", "-f")
 """
 
 
@@ -54,7 +53,7 @@ class WarmKernel:
         # a report's errors reach its notebook through the protocol, not through stderr.
         run_sync(self.km.start_kernel)(cwd=str(cwd), stderr=subprocess.DEVNULL)
         self.healthy = True
-        self.reports = 0
+        self._ready = False
         self._run(WARM_UP)
 
     @property
@@ -67,7 +66,9 @@ class WarmKernel:
         kc = self.km.client()
         kc.start_channels()
         try:
-            run_sync(kc.wait_for_ready)(timeout=60)
+            if not self._ready:
+                run_sync(kc.wait_for_ready)(timeout=60)
+                self._ready = True
             msg_id = kc.execute(code, silent=True, store_history=False)
             reply = run_sync(kc._async_get_shell_msg)(timeout=timeout)
             while reply["parent_header"].get("msg_id") != msg_id:
