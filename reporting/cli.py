@@ -133,7 +133,7 @@ def templates() -> None:
 
 
 def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, label,
-         dataset=None) -> int:
+         dataset=None, isolate=False, pseudonymise=False) -> int:
     from reporting.run.periods import parse_period_range
     from reporting.run.runner import make_snapshot, run_jobs
 
@@ -141,19 +141,26 @@ def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, la
         periods = parse_period_range(period_text)
     except ReportingError as exc:
         _fail(str(exc))
+    key = None
+    if pseudonymise:
+        key = os.environ.get("REPORTING_PSEUDONYM_KEY")
+        if not key:
+            _fail("--pseudonymise needs the key in $REPORTING_PSEUDONYM_KEY (never on the "
+                  "command line, where other users can read it)")
     ds = dataset if dataset is not None else _load(data)
     exit_code = 0
     for period in periods:
         out_dir = Path(out) if out and len(periods) == 1 else (
             Path(out) / period if out else DEFAULT_OUTPUTS / period)
         try:
-            snapshot = make_snapshot(ds, out_dir)
+            snapshot = make_snapshot(ds, out_dir, pseudonym_key=key)
             jobs = jobs_fn(period, snapshot.catalog)
             if not jobs:
                 _fail("no reports to build: check the plan and --only")
             click.echo(f"{label} {period}: {len(jobs)} report(s) -> {out_dir}", err=True)
             summary = run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
-                               formats=formats, n_jobs=n_jobs, timeout=timeout, force=force)
+                               formats=formats, n_jobs=n_jobs, timeout=timeout, force=force,
+                               isolate=isolate)
         except ReportingError as exc:
             _fail(str(exc))
         failed = summary.failed
@@ -178,6 +185,14 @@ _common = [
     click.option("--timeout", type=float, default=600, show_default=True,
                  help="Seconds before a report's kernel is stopped."),
     click.option("--force", is_flag=True, help="Rebuild reports even when nothing changed."),
+    click.option("--resume", is_flag=True,
+                 help="Finish only what is missing after an interrupted run (reports already "
+                      "built from the same data are kept; this is also the default)."),
+    click.option("--isolate", is_flag=True,
+                 help="A fresh kernel for every report instead of reusing warm kernels."),
+    click.option("--pseudonymise", is_flag=True,
+                 help="Replace reviewer and auditor IDs by keyed pseudonyms "
+                      "(key in $REPORTING_PSEUDONYM_KEY), for distribution outside the team."),
 ]
 
 
@@ -193,7 +208,8 @@ def common(fn):
               help="YYYY-MM, last-month, or a range START..END for back-fills.")
 @click.option("--only", multiple=True, help="Only jobs whose parameter matches, e.g. market=BR.")
 @common
-def run(plan, period, only, data, out, fmt, n_jobs, timeout, force) -> None:
+def run(plan, period, only, data, out, fmt, n_jobs, timeout, force, resume, isolate,
+        pseudonymise) -> None:
     """Build every report of a PLAN (YAML in params/) for a period."""
     from reporting.run.plan import expand_plan, load_plan
 
@@ -202,11 +218,13 @@ def run(plan, period, only, data, out, fmt, n_jobs, timeout, force) -> None:
         only_map = _only(only)
     except (ReportingError, click.BadParameter) as exc:
         _fail(str(exc))
+    if resume and force:
+        _fail("--resume keeps finished reports and --force rebuilds them: choose one")
     formats = _formats(fmt if fmt != "html,xlsx" or not plan_obj.formats
                        else ",".join(plan_obj.formats))
     code = _run(lambda p, cat: expand_plan(plan_obj, p, cat, only_map), data=data, out=out,
                 period_text=period, formats=formats, n_jobs=n_jobs, timeout=timeout,
-                force=force, label=plan_obj.name)
+                force=force, label=plan_obj.name, isolate=isolate, pseudonymise=pseudonymise)
     sys.exit(code)
 
 
@@ -215,7 +233,8 @@ def run(plan, period, only, data, out, fmt, n_jobs, timeout, force) -> None:
 @click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
               help="A parameter, e.g. -p market BR -p period 2026-10.")
 @common
-def report(template, params, data, out, fmt, n_jobs, timeout, force) -> None:
+def report(template, params, data, out, fmt, n_jobs, timeout, force, resume, isolate,
+           pseudonymise) -> None:
     """Build one report from TEMPLATE, ad hoc."""
     from reporting.run.jobs import ReportJob
     from reporting.run.templates import coerce_parameters, load_template
@@ -241,7 +260,7 @@ def report(template, params, data, out, fmt, n_jobs, timeout, force) -> None:
 
     code = _run(jobs_fn, data=data, out=out, period_text=period if period != "adhoc" else
                 "this-month", formats=_formats(fmt), n_jobs=1, timeout=timeout, force=force,
-                label=tpl.name)
+                label=tpl.name, isolate=isolate, pseudonymise=pseudonymise)
     sys.exit(code)
 
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from reporting.run.errors import ParameterError
+from reporting.run.errors import ParameterError, RunLocked
 from reporting.run.jobs import ReportJob, slug
 from reporting.run.periods import parse_period, parse_period_range
 from reporting.run.runner import RunLock, Snapshot, run_jobs
 from reporting.run.templates import coerce_parameters, load_template
-from reporting.run.errors import RunLocked
 
 CATALOG = {"markets": ["BR", "DE", "US", "XX"], "product_lines": [], "team_leads": [],
            "periods": ["2026-10"]}

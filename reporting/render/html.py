@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,7 @@ def render_html(
 ) -> str:
     """Render an executed notebook to a self-contained HTML page."""
     css, js = _assets()
-    generated = (generated_at or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    generated = (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     meta: list[tuple[str, str]] = []
     for key, value in params.items():
         if value in (None, "", []):

@@ -226,9 +226,13 @@ def run_job(
             pdf(staging / "report.html", staging / "report.pdf").result(timeout=max(60, timeout))
             files.append("report.pdf")
             timings["pdf"] = time.perf_counter() - t0
-        # Commit: every file replaced atomically; the stale failure notebook goes.
+        # Commit: every file replaced atomically; the stale failure notebook goes. Restricted
+        # reports (individuals' results) are not world-readable.
+        file_mode, dir_mode = (0o640, 0o750) if job.template.restricted else (0o644, 0o755)
         final_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(final_dir, dir_mode)
         for name in files:
+            os.chmod(staging / name, file_mode)
             os.replace(staging / name, final_dir / name)
         for stale in ("failed.ipynb",) + tuple(
                 f for f in ("report.pdf", "tables.xlsx") if f not in files):
@@ -244,6 +248,7 @@ def run_job(
             kernel = None
         final_dir.mkdir(parents=True, exist_ok=True)
         if executed_path.exists():
+            os.chmod(executed_path, 0o640 if job.template.restricted else 0o644)
             os.replace(executed_path, final_dir / "failed.ipynb")
             result.debug_notebook = "failed.ipynb"
         result.files = sorted(p.name for p in final_dir.iterdir() if p.name.startswith(

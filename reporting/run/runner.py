@@ -15,15 +15,15 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reporting.run.errors import RunLocked
 from reporting.run.execute import KERNEL_NAME, JobResult, run_job
-from reporting.run.kernels import KernelPool
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
+from reporting.run.kernels import KernelPool
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -54,9 +54,18 @@ def catalog_of(dataset) -> dict[str, list[str]]:
     }
 
 
-def make_snapshot(dataset, out_dir: Path) -> Snapshot:
-    """Write ``dataset`` once as Parquet under ``out_dir/.snapshots/<hash>``; reuse if present."""
+def make_snapshot(dataset, out_dir: Path, pseudonym_key: str | None = None) -> Snapshot:
+    """Write ``dataset`` once as Parquet under ``out_dir/.snapshots/<hash>``; reuse if present.
+
+    With ``pseudonym_key``, reviewer and auditor IDs are replaced by keyed pseudonyms first, so no
+    report of the run can show a real ID.
+    """
     from reporting.data import write_snapshot
+
+    if pseudonym_key:
+        from reporting.data.pseudonymise import pseudonymise_dataset
+
+        dataset = pseudonymise_dataset(dataset, pseudonym_key)
 
     root = out_dir / ".snapshots"
     tmp = root / f"tmp-{uuid.uuid4().hex[:8]}"
@@ -121,7 +130,7 @@ class RunLock:
                 "wait for it to finish or choose another --out") from None
         self._fh.seek(0)
         self._fh.truncate()
-        self._fh.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}Z")
+        self._fh.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z")
         self._fh.flush()
         return self
 
@@ -187,8 +196,8 @@ class Progress:
         self.start = time.perf_counter()
         self._bar = None
         if enabled and sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress
-            from rich.progress import TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(TextColumn("[bold]reports"), BarColumn(),
                                      MofNCompleteColumn(), TextColumn("{task.description}"),
@@ -242,7 +251,7 @@ def run_jobs(
         manifest_path, index_path = out_dir / "manifest.json", out_dir / "index.html"
         previous = read_json(manifest_path, default={}) or {}
         prev_jobs = {j["id"]: j for j in previous.get("jobs", []) if isinstance(j, dict)}
-        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         records: dict[str, dict[str, Any]] = dict(prev_jobs)  # reports of earlier runs stay listed
         todo: list[tuple[ReportJob, str]] = []
         skipped: list[JobResult] = []
@@ -267,7 +276,7 @@ def run_jobs(
                 "run_id": run_id, "period": period, "data_hash": snapshot.data_hash,
                 "code_version": version, "packages": package_versions(),
                 "formats": list(formats),
-                "updated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "updated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "jobs": sorted(records.values(), key=lambda r: r["id"]),
             }
 

@@ -69,6 +69,8 @@ class Template:
     title: str
     description: str
     parameters: tuple[Parameter, ...] = field(default_factory=tuple)
+    # Restricted reports hold individuals' results: written readable by owner and group only.
+    restricted: bool = False
 
     def user_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.name not in ENGINE_PARAMETERS)
@@ -100,9 +102,11 @@ def _literal(default: str | None) -> Any:
         return default
 
 
-def _notebook_text(path: Path) -> tuple[str, str]:
-    """Title (first markdown heading) and description (first paragraph under it)."""
+def _notebook_text(path: Path) -> tuple[str, str, bool]:
+    """Title (first markdown heading), description (first paragraph under it) and whether the
+    notebook's metadata marks it restricted (``{"reporting": {"restricted": true}}``)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
+    restricted = bool(nb.get("metadata", {}).get("reporting", {}).get("restricted", False))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
             src = "".join(cell.get("source", ""))
@@ -110,8 +114,8 @@ def _notebook_text(path: Path) -> tuple[str, str]:
             if lines and lines[0].startswith("#"):
                 title = lines[0].lstrip("#").strip()
                 rest = next((ln.strip() for ln in lines[1:] if not ln.startswith("#")), "")
-                return title, rest
-    return path.stem.replace("_", " ").title(), ""
+                return title, rest, restricted
+    return path.stem.replace("_", " ").title(), "", restricted
 
 
 def load_template(name: str, directory: Path | None = None) -> Template:
@@ -130,8 +134,8 @@ def load_template(name: str, directory: Path | None = None) -> Template:
         default = _literal(info.get("default"))
         params.append(Parameter(pname, ptype, default, (info.get("help") or "").strip(),
                                 optional or default is not None))
-    title, description = _notebook_text(path)
-    return Template(path.stem, path, title, description, tuple(params))
+    title, description, restricted = _notebook_text(path)
+    return Template(path.stem, path, title, description, tuple(params), restricted)
 
 
 def list_templates(directory: Path | None = None) -> list[Template]:
