@@ -46,6 +46,7 @@ class ReportContext:
     results: dict[str, Any] = field(default_factory=dict)
     tables: list[str] = field(default_factory=list)
     _dataset: Any = None
+    _small: Any = None
 
     # -- data -------------------------------------------------------------------------------
     @property
@@ -59,6 +60,29 @@ class ReportContext:
             else:
                 self._dataset = load_dataset(self.data_dir)
         return self._dataset
+
+    def data(self, *, market: str | list[str] | None = None, period_from: str | None = None,
+             period_to: str | None = None):
+        """A :class:`reporting.data.Dataset` holding only this slice of audits and production.
+
+        On a run snapshot the filter runs inside DuckDB over Parquet, so a report on one market
+        reads only that market's rows however large the data is; roster, targets and events
+        (small) come whole. Without a snapshot the full data set is loaded and filtered.
+        """
+        if not (self.data_dir / "snapshot.json").is_file():
+            ds = self.dataset
+            return _filter_dataset(ds, market, period_from, period_to)
+        import dataclasses
+
+        from reporting.data import load_snapshot, read_audits
+
+        if self._small is None:
+            self._small = _load_small_tables(self.data_dir)
+        audits = read_audits(self.data_dir, market=market, period_from=period_from,
+                             period_to=period_to)
+        production = _read_production(self.data_dir, market, period_from, period_to)
+        base = self._small if self._small is not None else load_snapshot(self.data_dir)
+        return dataclasses.replace(base, audits=audits, production=production)
 
     def no_data(self, message: str) -> None:
         """Show ``message`` as the report's content and stop the report (status ok)."""
@@ -119,6 +143,69 @@ class ReportContext:
     def _flush(self) -> None:
         if self.report_dir is not None:
             write_json(self.report_dir / RESULTS_PARTIAL, self.results)
+
+
+def _filter_dataset(ds, market, period_from, period_to):
+    import dataclasses
+
+    def cut(frame):
+        if frame is None:
+            return None
+        keep = pd.Series(True, index=frame.index)
+        if market is not None and "market" in frame.columns:
+            keep &= frame["market"].isin([market] if isinstance(market, str) else list(market))
+        if period_from is not None and "period" in frame.columns:
+            keep &= frame["period"] >= period_from
+        if period_to is not None and "period" in frame.columns:
+            keep &= frame["period"] <= period_to
+        return frame[keep].reset_index(drop=True)
+
+    return dataclasses.replace(ds, audits=cut(ds.audits), production=cut(ds.production))
+
+
+def _load_small_tables(snapshot: Path):
+    """The snapshot's roster, targets and events (small) with an empty audits frame."""
+    import pyarrow.parquet as pq
+
+    from reporting.data import Dataset
+
+    def read(name):
+        f = snapshot / f"{name}.parquet"
+        return pq.read_table(f).to_pandas() if f.exists() else None
+
+    audits_schema = pq.read_schema(snapshot / "audits.parquet")
+    empty = audits_schema.empty_table().to_pandas()
+    targets = read("targets")
+    if targets is None:
+        from reporting.data.normalize import empty_canonical
+
+        targets = empty_canonical("targets")
+    return Dataset(audits=empty, production=None, roster=read("roster"), targets=targets,
+                   events=read("events"), source=str(snapshot))
+
+
+def _read_production(snapshot: Path, market, period_from, period_to) -> pd.DataFrame | None:
+    """The production slice, filtered inside DuckDB."""
+    f = snapshot / "production.parquet"
+    if not f.exists():
+        return None
+    import duckdb
+
+    where, params = [], [str(f)]
+    if market is not None:
+        markets = [market] if isinstance(market, str) else list(market)
+        where.append(f"market IN ({', '.join('?' for _ in markets)})" if markets else "FALSE")
+        params.extend(markets)
+    for bound, op in ((period_from, ">="), (period_to, "<=")):
+        if bound is not None:
+            where.append(f"period {op} ?")
+            params.append(str(bound))
+    sql = "SELECT * FROM read_parquet(?)" + (" WHERE " + " AND ".join(where) if where else "")
+    con = duckdb.connect()
+    try:
+        return con.sql(sql, params=params).to_arrow_table().to_pandas().reset_index(drop=True)
+    finally:
+        con.close()
 
 
 def _has_named_index(frame: pd.DataFrame) -> bool:

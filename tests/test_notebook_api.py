@@ -1,0 +1,45 @@
+"""The template-side API: the pushed-down data slice equals a pandas filter of the full data."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from reporting import notebook as rn
+from reporting.run.errors import NoDataForReport
+
+
+def test_slice_from_snapshot_equals_pandas_filter(sample_snapshot, sample_dataset, sample_data):
+    ctx = rn.start("t", {}, data_dir=str(sample_snapshot.path))
+    part = ctx.data(market="DE", period_from="2026-09", period_to="2026-10")
+    full = sample_dataset.audits
+    expected = full[(full["market"] == "DE") & full["period"].between("2026-09", "2026-10")]
+    pd.testing.assert_frame_equal(part.audits, expected.reset_index(drop=True))
+    prod = sample_dataset.production
+    expected_prod = prod[(prod["market"] == "DE") & prod["period"].between("2026-09", "2026-10")]
+    pd.testing.assert_frame_equal(part.production, expected_prod.reset_index(drop=True))
+    assert part.roster is not None and len(part.roster) == len(sample_dataset.roster)
+    # Without a snapshot (an analyst in JupyterLab on raw files) the same slice comes back.
+    raw = rn.start("t", {}, data_dir=str(sample_data)).data(market="DE", period_from="2026-09",
+                                                            period_to="2026-10")
+    pd.testing.assert_frame_equal(raw.audits, part.audits)
+
+
+def test_records_and_no_data(tmp_path):
+    ctx = rn.start("t", {"market": "BR"}, data_dir=str(tmp_path), report_dir=str(tmp_path / "r"))
+    frame = pd.DataFrame({"market": ["BR"], "policy": [None], "kpi": ["accuracy"],
+                          "value": [0.9], "ci_low": [0.85], "ci_high": [float("nan")], "n": [40],
+                          "target": [0.95], "status": ["off_track"]})
+    ctx.record_kpis(frame)
+    ctx.record("changes", pd.DataFrame({"kpi": ["accuracy"], "diff": [-0.01]}))
+    saved = json.loads((tmp_path / "r" / rn.RESULTS_PARTIAL).read_text())
+    assert saved["kpis"] == [{"scope": {"market": "BR"}, "kpi": "accuracy", "value": 0.9,
+                              "ci_low": 0.85, "ci_high": None, "n": 40, "target": 0.95,
+                              "status": "off_track"}]
+    assert saved["changes"] == [{"kpi": "accuracy", "diff": -0.01}]
+    with pytest.raises(ValueError, match="written by the engine"):
+        ctx.record("params", {})
+    with pytest.raises(NoDataForReport):
+        ctx.no_data("No data for BR in 2026-10.")
