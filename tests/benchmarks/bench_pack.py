@@ -1,0 +1,178 @@
+"""Benchmark: the monthly pack on sample data at --scale 1 and --scale 100.
+
+Run with ``make bench`` (or ``python tests/benchmarks/bench_pack.py [--scales 1,100] [--pdf]``).
+Prints a markdown table and writes ``outputs/bench/bench.json``. Not part of the test run: timings
+on a shared machine are for the docs, never for assertions.
+
+Measured:
+- the floor: median time to execute, cold (fresh kernel), a notebook that only imports pandas,
+  seaborn and statsmodels.api;
+- per scale: sample data generation, pack wall time (html+xlsx, default --jobs), reports per minute,
+  the per-report split (startup, execute, html, xlsx) from the manifest, peak memory of the whole
+  process tree, time until the first report is visible in the index;
+- the same pack with PDF, to give PDF's cost per report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = ROOT / "params" / "monthly_business_review.yaml"
+
+
+class PeakMemory:
+    """Samples the RSS of this process and all its children (kernels, browser) every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            self._stop.wait(0.2)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+
+def floor_seconds(repeats: int = 3) -> float:
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import pandas, seaborn, statsmodels.api")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "floor.ipynb"
+        nbformat.write(nb, src)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            pm.execute_notebook(str(src), str(Path(tmp) / "out.ipynb"), progress_bar=False,
+                                kernel_name="python3")
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run_pack(data: Path, out: Path, formats: str, extra: list[str]) -> dict:
+    """Run the pack in a subprocess (as a user would) and read its manifest."""
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, "-m", "reporting", "run", str(PLAN), "--period", "2026-10", "--data",
+           str(data), "--out", str(out), "--format", formats, "--force", *extra]
+    first_visible = None
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with PeakMemory(proc.pid) as mem:
+        while proc.poll() is None:
+            if first_visible is None and (out / "manifest.json").exists():
+                try:
+                    m = json.loads((out / "manifest.json").read_text())
+                    if any(j["status"] in ("ok", "failed") for j in m["jobs"]):
+                        first_visible = time.perf_counter() - t0
+                except (ValueError, KeyError, OSError):
+                    pass
+            time.sleep(0.1)
+    wall = time.perf_counter() - t0
+    output = proc.stdout.read()
+    manifest = json.loads((out / "manifest.json").read_text())
+    jobs = manifest["jobs"]
+    split = {}
+    for key in ("startup", "execute", "html", "xlsx", "pdf"):
+        values = [j.get("timings", {}).get(key) for j in jobs if j.get("timings", {}).get(key)]
+        if values:
+            split[key] = round(statistics.mean(values), 3)
+    return {"wall_s": round(wall, 2), "reports": len(jobs),
+            "failed": sum(j["status"] == "failed" for j in jobs),
+            "reports_per_min": round(len(jobs) / wall * 60, 1),
+            "per_report_mean_s": split, "peak_rss_mib": round(mem.peak / 2**20),
+            "first_visible_s": round(first_visible, 2) if first_visible else None,
+            "exit_code": proc.returncode, "tail": output.strip().splitlines()[-1:]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scales", default="1,100")
+    ap.add_argument("--pdf", action="store_true", help="also time the pack with PDF")
+    ap.add_argument("--isolate", action="store_true", help="also time --isolate (cold kernels)")
+    args = ap.parse_args()
+    bench_dir = ROOT / "outputs" / "bench"
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    result = {"machine": {"cpus": os.cpu_count(), "memory_gib": round(
+        psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
+        "platform": platform.platform()}}
+    print("measuring the floor (cold kernel importing pandas, seaborn, statsmodels.api)...",
+          flush=True)
+    result["floor_s"] = round(floor_seconds(), 2)
+    for scale in [float(s) for s in args.scales.split(",")]:
+        data = bench_dir / f"data-scale{scale:g}"
+        t0 = time.perf_counter()
+        fmt = "parquet" if scale >= 10 else "csv"
+        if not data.exists():
+            subprocess.run([sys.executable, "-m", "reporting", "sample-data", "--out", str(data),
+                            "--scale", str(scale), "--format", fmt], check=True)
+        gen = time.perf_counter() - t0
+        print(f"scale {scale:g}: building the pack...", flush=True)
+        entry = {"generate_s": round(gen, 1), "html_xlsx": run_pack(
+            data, bench_dir / f"pack-scale{scale:g}", "html,xlsx", [])}
+        if args.pdf:
+            entry["html_xlsx_pdf"] = run_pack(data, bench_dir / f"pack-scale{scale:g}-pdf",
+                                              "html,xlsx,pdf", [])
+        if args.isolate:
+            entry["isolate"] = run_pack(data, bench_dir / f"pack-scale{scale:g}-iso",
+                                        "html,xlsx", ["--isolate"])
+        result[f"scale_{scale:g}"] = entry
+    (bench_dir / "bench.json").write_text(json.dumps(result, indent=2))
+    floor = result["floor_s"]
+    print(f"\nfloor (cold kernel + imports): {floor:.2f} s  |  machine: {result['machine']}\n")
+    print("| scale | variant | reports | wall s | reports/min | target 0.25×n×floor | "
+          "startup | execute | html | xlsx | pdf | peak MiB | first visible s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for key, entry in result.items():
+        if not key.startswith("scale_"):
+            continue
+        for variant, r in entry.items():
+            if not isinstance(r, dict):
+                continue
+            s = r["per_report_mean_s"]
+            print(f"| {key[6:]} | {variant} | {r['reports']} | {r['wall_s']} | "
+                  f"{r['reports_per_min']} | {0.25 * r['reports'] * floor:.1f} | "
+                  f"{s.get('startup', '')} | {s.get('execute', '')} | {s.get('html', '')} | "
+                  f"{s.get('xlsx', '')} | {s.get('pdf', '')} | {r['peak_rss_mib']} | "
+                  f"{r['first_visible_s']} |")
+
+
+if __name__ == "__main__":
+    main()
