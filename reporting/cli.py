@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -72,6 +73,29 @@ def _update_latest(out_root: Path, period_dir: Path) -> None:
     os.replace(tmp, link)
 
 
+@contextlib.contextmanager
+def _executor(url: str | None):
+    """A concurrent.futures executor for ``dask://HOST:PORT`` (None: local workers)."""
+    if not url:
+        yield None
+        return
+    if not url.startswith(("dask://", "tcp://")):
+        _fail(f"--executor {url!r}: expected dask://HOST:PORT")
+    try:
+        from distributed import Client
+    except ImportError:
+        _fail("--executor dask://... needs the cluster extra: pip install 'qa-reporting[cluster]'")
+    address = "tcp://" + url.split("://", 1)[1]
+    try:
+        client = Client(address, timeout=30)
+    except OSError as exc:
+        _fail(f"cannot reach the Dask scheduler at {address}: {exc}")
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qa-reporting")
 def main() -> None:
@@ -133,7 +157,7 @@ def templates() -> None:
 
 
 def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, label,
-         dataset=None, isolate=False, pseudonymise=False) -> int:
+         dataset=None, isolate=False, pseudonymise=False, executor=None) -> int:
     from reporting.run.periods import parse_period_range
     from reporting.run.runner import make_snapshot, run_jobs
 
@@ -160,7 +184,7 @@ def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, la
             click.echo(f"{label} {period}: {len(jobs)} report(s) -> {out_dir}", err=True)
             summary = run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
                                formats=formats, n_jobs=n_jobs, timeout=timeout, force=force,
-                               isolate=isolate)
+                               isolate=isolate, executor=executor)
         except ReportingError as exc:
             _fail(str(exc))
         failed = summary.failed
@@ -207,8 +231,10 @@ def common(fn):
 @click.option("--period", default="last-month", show_default=True,
               help="YYYY-MM, last-month, or a range START..END for back-fills.")
 @click.option("--only", multiple=True, help="Only jobs whose parameter matches, e.g. market=BR.")
+@click.option("--executor", default=None, metavar="dask://HOST:PORT",
+              help="Run the reports on a Dask cluster (workers need the same paths).")
 @common
-def run(plan, period, only, data, out, fmt, n_jobs, timeout, force, resume, isolate,
+def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, resume, isolate,
         pseudonymise) -> None:
     """Build every report of a PLAN (YAML in params/) for a period."""
     from reporting.run.plan import expand_plan, load_plan
@@ -222,9 +248,11 @@ def run(plan, period, only, data, out, fmt, n_jobs, timeout, force, resume, isol
         _fail("--resume keeps finished reports and --force rebuilds them: choose one")
     formats = _formats(fmt if fmt != "html,xlsx" or not plan_obj.formats
                        else ",".join(plan_obj.formats))
-    code = _run(lambda p, cat: expand_plan(plan_obj, p, cat, only_map), data=data, out=out,
-                period_text=period, formats=formats, n_jobs=n_jobs, timeout=timeout,
-                force=force, label=plan_obj.name, isolate=isolate, pseudonymise=pseudonymise)
+    with _executor(executor) as pool:
+        code = _run(lambda p, cat: expand_plan(plan_obj, p, cat, only_map), data=data, out=out,
+                    period_text=period, formats=formats, n_jobs=n_jobs, timeout=timeout,
+                    force=force, label=plan_obj.name, isolate=isolate,
+                    pseudonymise=pseudonymise, executor=pool)
     sys.exit(code)
 
 

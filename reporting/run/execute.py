@@ -278,3 +278,25 @@ def _describe(exc: BaseException, timed_out: bool, timeout: float) -> str:
 def describe_traceback(exc: BaseException) -> str:
     """Full traceback text, for logs."""
     return "".join(traceback.format_exception(exc))
+
+
+def _print_pdf_now(html: Path, pdf: Path) -> Future:
+    """Print one PDF with a browser of this process (for remote workers)."""
+    from reporting.render.pdf import PdfPrinter
+
+    fut: Future = Future()
+    try:
+        with PdfPrinter() as printer:
+            printer.print_pdf(html, pdf)
+        fut.set_result(pdf)
+    except BaseException as exc:  # noqa: BLE001 - reported to the job
+        fut.set_exception(exc)
+    return fut
+
+
+def run_job_remote(job: ReportJob, options: dict[str, Any]) -> JobResult:
+    """:func:`run_job` for a worker of a distributed executor: fresh kernel, own PDF printer.
+
+    Options travel as one dict: executors such as Dask reserve keyword names like ``key``.
+    """
+    return run_job(job, pdf=_print_pdf_now, kernels=None, **options)

@@ -3,6 +3,7 @@ index kept up to date as each report lands, a lock against concurrent runs."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import platform
@@ -13,14 +14,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from reporting.run.errors import RunLocked
-from reporting.run.execute import KERNEL_NAME, JobResult, run_job
+from reporting.run.execute import KERNEL_NAME, JobResult, run_job, run_job_remote
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
 from reporting.run.kernels import KernelPool
@@ -239,8 +240,15 @@ def run_jobs(
     progress: bool = True,
     on_result: Callable[[JobResult], None] | None = None,
     isolate: bool = False,
+    executor: Executor | None = None,
 ) -> RunSummary:
-    """Execute ``jobs`` into ``out_dir``; returns when all are done (failed ones included)."""
+    """Execute ``jobs`` into ``out_dir``; returns when all are done (failed ones included).
+
+    ``executor``: a ``concurrent.futures.Executor`` to run the jobs on instead of local threads,
+    e.g. a Dask cluster's ``Client.get_executor()``. Its workers must see the same paths (the
+    snapshot, the templates and ``out_dir`` on a shared file system); each remote job uses a fresh
+    kernel and prints its own PDF.
+    """
     from reporting.render.index import render_index
 
     formats = tuple(dict.fromkeys(f.strip().lower() for f in formats))
@@ -289,19 +297,36 @@ def run_jobs(
         bar = Progress(len(todo) + len(skipped), enabled=progress)
         for res in skipped:
             bar.update(res)
-        pdf_service = _PdfService() if "pdf" in formats and todo else None
-        kernels = None if isolate or not todo else KernelPool(KERNEL_NAME, out_dir / ".staging" / "kernels")
+        remote = executor is not None
+        pdf_service = _PdfService() if "pdf" in formats and todo and not remote else None
+        kernels = (None if isolate or remote or not todo
+                   else KernelPool(KERNEL_NAME, out_dir / ".staging" / "kernels"))
         results: list[JobResult] = list(skipped)
         try:
-            with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="report") as pool:
-                futures = {pool.submit(run_job, job, data_dir=snapshot.path,
-                                       data_hash=snapshot.data_hash, out_dir=out_dir,
-                                       formats=formats, timeout=timeout, key=key,
-                                       pdf=pdf_service.submit if pdf_service else None,
-                                       kernels=kernels): job
-                           for job, key in todo}
+            pool = executor or ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="report")
+            with contextlib.ExitStack() as stack:
+                if not remote:
+                    stack.enter_context(pool)
+                if remote:
+                    futures = {pool.submit(run_job_remote, job, {
+                        "data_dir": snapshot.path, "data_hash": snapshot.data_hash,
+                        "out_dir": out_dir, "formats": formats, "timeout": timeout, "key": key})
+                        : job for job, key in todo}
+                else:
+                    futures = {pool.submit(run_job, job, data_dir=snapshot.path,
+                                           data_hash=snapshot.data_hash, out_dir=out_dir,
+                                           formats=formats, timeout=timeout, key=key,
+                                           pdf=pdf_service.submit if pdf_service else None,
+                                           kernels=kernels): job
+                               for job, key in todo}
                 for fut in as_completed(futures):
-                    res = fut.result()
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. a remote worker was lost
+                        job = futures[fut]
+                        res = JobResult(job.id, job.template.name, job.title, dict(job.params),
+                                        "failed", error=f"the worker running this report was "
+                                        f"lost: {type(exc).__name__}: {exc}")
                     results.append(res)
                     with lock:
                         records[res.id] = res.to_record()
