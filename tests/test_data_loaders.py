@@ -254,3 +254,9 @@ def test_summarize_dataset(loaded_by_format):
     import json
 
     json.dumps(s)
+
+
+def test_audits_xlsx_given_directly_reads_its_first_sheet(tmp_path):
+    f = tmp_path / "audits.xlsx"
+    small_tables()["audits"].to_excel(f, index=False, sheet_name="Export")
+    assert len(load_dataset(f).audits) == 5

@@ -88,10 +88,10 @@ def test_sample_organisation(sample):
 def test_production_patterns(sample):
     p = sample.production
     assert (p["sla_met"] <= p["cases_handled"]).all()
-    weekday = p["date"].dt.dayofweek < 5
+    weekday = p["date"].dt.day_of_week < 5
     per_day = p.groupby("date")["cases_handled"].sum()
-    wk = per_day[per_day.index.dayofweek < 5].mean()
-    we = per_day[per_day.index.dayofweek >= 5].mean()
+    wk = per_day[per_day.index.day_of_week < 5].mean()
+    we = per_day[per_day.index.day_of_week >= 5].mean()
     assert we < 0.5 * wk  # weekday pattern
     assert weekday.mean() > 0.8
     monthly = p.groupby("period")["cases_handled"].sum()

@@ -144,3 +144,8 @@ def test_read_production_equals_a_pandas_filter(snap, tmp_path, dataset):
     pd.testing.assert_frame_equal(got, p[keep].reset_index(drop=True))
     write_snapshot(Dataset(audits=dataset.audits, targets=dataset.targets), tmp_path)
     assert read_production(tmp_path, market="BR") is None
+
+
+def test_raw_tables_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="load_dataset"):
+        write_snapshot(generate_sample_data(seed=3, scale=0.05), tmp_path)

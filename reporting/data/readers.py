@@ -445,6 +445,8 @@ def _read_workbook(path: Path, src: RawSource) -> None:
         return
     with xl:
         lookup = _excel_sheet_lookup(xl.sheet_names)
+        if "audits" not in lookup and path.stem.strip().lower() == "audits":
+            lookup["audits"] = xl.sheet_names[0]  # a per-table audits.xlsx given directly
         for table in TABLES:
             sheet = lookup.get(table)
             if sheet is None:

@@ -102,7 +102,18 @@ def write_snapshot(dataset: Dataset, snapshot_dir: str | os.PathLike[str]) -> st
     str
         sha256 hex digest over the Parquet bytes in table order (deterministic: the
         same data gives the same hash).
+
+    Raises
+    ------
+    ValueError
+        When ``dataset`` holds raw (not loaded) tables.
     """
+    missing = {"period", "is_correct"} - set(dataset.audits.columns)
+    if missing:
+        raise ValueError(
+            "write_snapshot expects a loaded (canonical) Dataset; pass the raw tables "
+            "through load_dataset first"
+        )
     d = Path(snapshot_dir)
     d.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int | None] = {}
