@@ -51,10 +51,9 @@ def test_kernel_killed_mid_notebook(tmp_path, fixture_templates):
         deadline = time.time() + 60
         while time.time() < deadline:
             # The BR job sleeps 30 s: once it is staged and its kernel is up, SIGKILL the kernel.
-            busy = (out / ".staging").exists() and any(
-                p.name.startswith("hello-BR") for p in (out / ".staging").iterdir())
-            if busy and _kernels():
-                time.sleep(3)  # well inside the 30 s sleep
+            staged = list(out.glob(".staging/hello-BR-*/results.partial.json"))
+            if staged and _kernels():
+                time.sleep(1)  # the notebook is running its 30 s sleep now
                 for k in _kernels():
                     k.send_signal(signal.SIGKILL)
                 return

@@ -70,15 +70,32 @@ class WarmKernel:
                 run_sync(kc.wait_for_ready)(timeout=60)
                 self._ready = True
             msg_id = kc.execute(code, silent=True, store_history=False)
-            reply = run_sync(kc._async_get_shell_msg)(timeout=timeout)
-            while reply["parent_header"].get("msg_id") != msg_id:
-                reply = run_sync(kc._async_get_shell_msg)(timeout=timeout)
+            reply = self._reply(kc, msg_id, timeout)
         finally:
             kc.stop_channels()
         if reply["content"]["status"] != "ok":
             self.healthy = False
             raise KernelError(f"kernel setup failed: {reply['content'].get('ename')}: "
                               f"{reply['content'].get('evalue')}")
+
+    def _reply(self, kc, msg_id: str, timeout: float) -> dict:
+        """Wait for the reply to ``msg_id``, noticing within a second if the kernel died."""
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                reply = run_sync(kc._async_get_shell_msg)(timeout=1)
+            except queue.Empty:
+                if not run_sync(self.km.is_alive)():
+                    self.healthy = False
+                    raise KernelError("the kernel died while being prepared") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
+        self.healthy = False
+        raise KernelError(f"the kernel did not answer within {timeout:.0f} s")
 
     def reset(self, workdir: Path) -> None:
         """Wipe state left by the previous report and move to ``workdir``."""
