@@ -99,20 +99,27 @@ def html_table(
     return HTML("".join(parts))
 
 
-def kpi_cards(cards: list[Mapping[str, object]]) -> HTML:
-    """Headline KPI cards: each a mapping with label, value, interval, target, status, change."""
+def kpi_cards(cards: list[Mapping[str, object]], level: float = 0.95) -> HTML:
+    """Headline KPI cards: each a mapping with label, value, interval, target, status, change.
+
+    A card without ``status`` (e.g. a KPI with no target) shows no badge; ``level`` labels the
+    intervals ("95% CI").
+    """
+    ci_label = f"{level * 100:g}% CI"
     parts = ['<div class="qa-cards">']
     for card in cards:
-        status = str(card.get("status", "no_data"))
-        colour = STATUS_COLORS.get(status, STATUS_COLORS["no_data"])
+        status = card.get("status")
+        status = None if status in (None, "") else str(status)
+        colour = STATUS_COLORS.get(status or "no_data", STATUS_COLORS["no_data"])
         parts.append(f'<div class="qa-card" style="border-top:4px solid {colour}">')
         parts.append(f'<div class="qa-card-label">{html.escape(str(card.get("label", "")))}</div>')
         parts.append(f'<div class="qa-card-value">{html.escape(str(card.get("value", "–")))}</div>')
         if card.get("interval"):
-            parts.append(f'<div class="qa-card-ci">95% CI {html.escape(str(card["interval"]))}</div>')
+            parts.append(f'<div class="qa-card-ci">{ci_label} {html.escape(str(card["interval"]))}</div>')
         if card.get("target"):
             parts.append(f'<div class="qa-card-target">Target {html.escape(str(card["target"]))}</div>')
-        parts.append(f"<div>{status_badge(status)}</div>")
+        if status is not None:
+            parts.append(f"<div>{status_badge(status)}</div>")
         if card.get("change"):
             parts.append(f'<div class="qa-card-change">{html.escape(str(card["change"]))}</div>')
         parts.append("</div>")
