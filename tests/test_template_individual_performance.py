@@ -45,7 +45,6 @@ def run(sample_snapshot, team_leads, tmp_path_factory):
     jobs += [
         ("individual_performance", {"market": "GB", "period": PERIOD}),
         ("individual_performance", {"market": "DE", "period": "2025-01"}),  # no audits
-        ("individual_performance", {"period": PERIOD}),  # neither team_lead nor market
     ]
     summary = build_reports(sample_snapshot, jobs, out)
     by_params = {
@@ -178,10 +177,17 @@ def test_team_without_audits_renders_no_data(run):
     assert "No audits for market DE in 2025-01" in _html_text(run, res)
 
 
-def test_neither_team_lead_nor_market_is_a_clear_error(run):
-    res = run[1][(None, None, PERIOD)]
-    assert res.status == "failed"
-    assert "exactly one of team_lead or market" in (res.error or "")
+def test_neither_team_lead_nor_market_is_refused_before_any_kernel(sample_snapshot):
+    from reporting.run.errors import ParameterError
+    from reporting.run.templates import coerce_parameters, load_template
+
+    tpl = load_template("individual_performance")
+    with pytest.raises(ParameterError, match="give exactly one of team_lead, market"):
+        coerce_parameters(tpl, {"period": PERIOD}, sample_snapshot.catalog)
+    with pytest.raises(ParameterError, match="give exactly one of team_lead, market"):
+        coerce_parameters(tpl, {"period": PERIOD, "market": "GB",
+                                "team_lead": sample_snapshot.catalog["team_leads"][0]},
+                          sample_snapshot.catalog)
 
 
 # --------------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ class Template:
     parameters: tuple[Parameter, ...] = field(default_factory=tuple)
     # Restricted reports hold individuals' results: written readable by owner and group only.
     restricted: bool = False
+    # Groups of parameters of which exactly one must be given (e.g. team_lead or market).
+    one_of: tuple[tuple[str, ...], ...] = ()
 
     def user_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.name not in ENGINE_PARAMETERS)
@@ -102,11 +104,11 @@ def _literal(default: str | None) -> Any:
         return default
 
 
-def _notebook_text(path: Path) -> tuple[str, str, bool]:
-    """Title (first markdown heading), description (first paragraph under it) and whether the
-    notebook's metadata marks it restricted (``{"reporting": {"restricted": true}}``)."""
+def _notebook_text(path: Path) -> tuple[str, str, dict]:
+    """Title (first markdown heading), description (first paragraph under it) and the
+    notebook's ``reporting`` metadata (``restricted``, ``one_of``)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    restricted = bool(nb.get("metadata", {}).get("reporting", {}).get("restricted", False))
+    restricted = dict(nb.get("metadata", {}).get("reporting", {}))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
             src = "".join(cell.get("source", ""))
@@ -134,8 +136,10 @@ def load_template(name: str, directory: Path | None = None) -> Template:
         default = _literal(info.get("default"))
         params.append(Parameter(pname, ptype, default, (info.get("help") or "").strip(),
                                 optional or default is not None))
-    title, description, restricted = _notebook_text(path)
-    return Template(path.stem, path, title, description, tuple(params), restricted)
+    title, description, meta = _notebook_text(path)
+    one_of = tuple(tuple(group) for group in meta.get("one_of", []))
+    return Template(path.stem, path, title, description, tuple(params),
+                    bool(meta.get("restricted", False)), one_of)
 
 
 def list_templates(directory: Path | None = None) -> list[Template]:
@@ -241,6 +245,11 @@ def coerce_parameters(
                     )
                 elif not allowed:
                     problems.append(f"{name} {v!r} cannot be checked: the data has no {key}")
+    for group in template.one_of:
+        given = [name for name in group if out.get(name) not in (None, "", [])]
+        if len(given) != 1:
+            problems.append(f"give exactly one of {', '.join(group)} "
+                            f"(got {', '.join(given) if given else 'none'})")
     if problems:
         raise ParameterError("; ".join(problems))
     return out
