@@ -24,12 +24,12 @@ def require_tool(name: str, *alternatives: str) -> str:
     pytest.skip(message)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def chromium() -> str:
     return require_tool("chromium", "chromium-browser", "google-chrome")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def pdftotext() -> str:
     return require_tool("pdftotext")
 

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import build_reports
 
 from reporting.data import Dataset, planted_stories
 from reporting.people.team_report import (
@@ -20,7 +21,6 @@ from reporting.people.team_report import (
     select_team,
     team_performance_report,
 )
-from tests.conftest import build_reports
 
 PERIOD = "2026-10"
 FLAG_KEYS = {"reviewer_id", "kpi", "value", "ci_low", "ci_high", "n", "reason"}
