@@ -10,17 +10,18 @@ from typing import Any
 
 from reporting.run.templates import Template
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SAFE = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script
 
 
 def slug(text: str) -> str:
     """A file-name-safe form of ``text``: never a path separator, never ``..``.
 
-    Characters outside ``[A-Za-z0-9_.-]`` become ``_``; if anything was replaced, a short hash of
+    Characters other than letters, digits, ``_``, ``.`` and ``-`` become ``_``; if anything was replaced, a short hash of
     the original keeps different names distinct (``../../etc`` and ``__etc`` do not collide).
     """
-    cleaned = _SAFE.sub("_", str(text)).strip("._") or "x"
-    if cleaned != str(text):
+    spaced = str(text).strip().replace(" ", "_")  # "Emily Carter" -> "Emily_Carter", no hash
+    cleaned = _SAFE.sub("_", spaced).strip("._") or "x"
+    if cleaned != spaced:
         cleaned = f"{cleaned[:40]}-{hashlib.sha256(str(text).encode()).hexdigest()[:6]}"
     return cleaned[:64]
 

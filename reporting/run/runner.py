@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reporting.run.errors import RunLocked
+from reporting.run.errors import PlanError, RunLocked
 from reporting.run.execute import KERNEL_NAME, JobResult, run_job, run_job_remote
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
@@ -60,17 +60,30 @@ def make_snapshot(dataset, out_dir: Path, pseudonym_key: str | None = None) -> S
 
     With ``pseudonym_key``, reviewer and auditor IDs are replaced by keyed pseudonyms first, so no
     report of the run can show a real ID.
+
+    ``dataset`` may also be a :class:`reporting.data.extract.LargeSource` (a large input, see
+    ``reporting.cli._load``): it is then validated and snapshotted inside DuckDB, never loaded
+    into pandas whole (raises ``DataValidationError`` on bad data, like ``load_dataset``).
     """
     from reporting.data import write_snapshot
-
-    if pseudonym_key:
-        from reporting.data.pseudonymise import pseudonymise_dataset
-
-        dataset = pseudonymise_dataset(dataset, pseudonym_key)
+    from reporting.data.extract import LargeSource
 
     root = out_dir / ".snapshots"
     tmp = root / f"tmp-{uuid.uuid4().hex[:8]}"
-    data_hash = write_snapshot(dataset, tmp)
+    catalog = None
+    if isinstance(dataset, LargeSource):
+        try:
+            result = dataset.extract(tmp, pseudonym_key=pseudonym_key)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        data_hash, catalog = result.data_hash, result.catalog
+    else:
+        if pseudonym_key:
+            from reporting.data.pseudonymise import pseudonymise_dataset
+
+            dataset = pseudonymise_dataset(dataset, pseudonym_key)
+        data_hash = write_snapshot(dataset, tmp)
     final = root / data_hash[:16]
     if final.exists():
         shutil.rmtree(tmp)
@@ -79,7 +92,7 @@ def make_snapshot(dataset, out_dir: Path, pseudonym_key: str | None = None) -> S
     for old in root.iterdir():  # keep the newest snapshot only
         if old != final and old.is_dir() and not old.name.startswith("tmp-"):
             shutil.rmtree(old, ignore_errors=True)
-    return Snapshot(final, data_hash, catalog_of(dataset))
+    return Snapshot(final, data_hash, catalog if catalog is not None else catalog_of(dataset))
 
 
 def code_version() -> str:
@@ -252,6 +265,12 @@ def run_jobs(
     from reporting.render.index import render_index
 
     formats = tuple(dict.fromkeys(f.strip().lower() for f in formats))
+    seen: dict[str, ReportJob] = {}
+    for job in jobs:
+        if job.id in seen:
+            raise PlanError(f"two reports would share the folder {job.id!r} "
+                            f"({seen[job.id].params} and {job.params}); rename one")
+        seen[job.id] = job
     out_dir = Path(out_dir)
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     version = code_version()
