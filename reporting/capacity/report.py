@@ -1,0 +1,756 @@
+"""The capacity-plan report: every number the ``capacity_plan`` template shows, in one object.
+
+:func:`capacity_report` plans one market for one month with :func:`reporting.capacity.capacity_plan`
+and adds what a reader needs around it:
+
+* the **accuracy constraint** of the work distribution: reviewers off track on a product line in
+  the month before the plan (:func:`off_track_reviewers`: Wilson upper bound of their accuracy
+  below target on at least ``min_audits`` random audits) never receive more of its work;
+* the **outlook** in words (forecast with its interval vs capacity, the risk if nothing changes,
+  what the suggested moves achieve);
+* display tables (capacity by product line, forecast back-test, work distribution, assumptions),
+  the KPI records of ``results.json`` (:meth:`CapacityReport.kpi_records`) and the sheets of
+  ``tables.xlsx``.
+
+Privacy: the report is about a market. Reviewer-level detail (``plan.capacity``, the off-track
+frame) is used for the plan but never shown or recorded; the tables hold product lines and counts.
+
+See ``docs/capacity.md`` for the methods and ``docs/reports.md`` (section *capacity_plan*) for how
+to read the report and the KPI records it writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reporting.capacity.distribution import MOVE_COLUMNS
+from reporting.capacity.forecast import month_bounds
+from reporting.capacity.fte import PLAN_COLUMNS, CapacityAssumptions, CapacityPlan, capacity_plan
+from reporting.metrics.compute import compute_kpis
+from reporting.viz.style import STATUS_COLORS
+
+__all__ = [
+    "CAPACITY_KPIS",
+    "HISTORY_MONTHS",
+    "RISK_TEXT",
+    "CapacityReport",
+    "NoCapacityData",
+    "capacity_kpis",
+    "capacity_report",
+    "html_grid",
+    "off_track_reviewers",
+    "outlook_text",
+    "plan_month",
+    "read_capacity_data",
+    "read_slices",
+    "risk_badge",
+    "with_note",
+]
+
+#: KPI names written to results.json (scope market, or market + product_line).
+CAPACITY_KPIS: tuple[str, ...] = ("forecast_cases", "required_fte", "available_fte", "fte_gap")
+#: Months of production read for a plan: the forecast uses at most the last 364 days.
+HISTORY_MONTHS = 13
+#: SLA risk -> (status colour key, label). Colour and text always go together.
+RISK_TEXT: dict[str, tuple[str, str]] = {
+    "low": ("on_track", "Low risk"),
+    "medium": ("at_risk", "Medium risk"),
+    "high": ("off_track", "High risk"),
+}
+_RISK_SYMBOL = {"low": "●", "medium": "▲", "high": "■"}
+_ALL = "All product lines"
+_NBSP = "\u00a0"
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_DASH = "\u2013"
+
+
+class NoCapacityData(ValueError):
+    """The market has no production to plan from (the template shows a 'no data' report)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Periods and data
+# --------------------------------------------------------------------------------------------
+
+
+def _month(value: str, name: str = "period") -> pd.Period:
+    if not _MONTH.match(str(value).strip()):
+        raise ValueError(f"{name} {value!r} is not a month: write it as YYYY-MM")
+    return pd.Period(str(value).strip(), freq="M")
+
+
+def plan_month(period: str, months_ahead: int = 0) -> str:
+    """The month a capacity plan is made for: ``period`` shifted by ``months_ahead`` months.
+
+    The monthly pack runs every report for the *reporting* month (e.g. 2026-10); its capacity
+    plans use ``months_ahead=1`` to plan the month after it (2026-11). An ad-hoc plan passes the
+    month to plan as ``period`` and keeps ``months_ahead=0``.
+
+    Raises
+    ------
+    ValueError
+        When ``period`` is not a month or ``months_ahead`` is negative.
+    """
+    if int(months_ahead) < 0:
+        raise ValueError(f"months_ahead must be 0 or more, got {months_ahead!r}")
+    return (_month(period) + int(months_ahead)).strftime("%Y-%m")
+
+
+def _is_snapshot(ctx: Any) -> bool:
+    return (ctx.data_dir / "snapshot.json").is_file()
+
+
+def _filter(frame: pd.DataFrame | None, markets: Sequence[str] | None, period_from: str | None,
+            period_to: str | None) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    keep = pd.Series(True, index=frame.index)
+    if markets is not None:
+        keep &= frame["market"].isin(list(markets))
+    if period_from is not None:
+        keep &= frame["period"] >= period_from
+    if period_to is not None:
+        keep &= frame["period"] <= period_to
+    return frame[keep.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+def read_slices(
+    ctx: Any,
+    markets: str | Sequence[str] | None,
+    *,
+    audits_from: str,
+    audits_to: str,
+    production_from: str | None,
+    production_to: str | None,
+):
+    """The data a capacity plan (or the MBR) reads, each table over its own window.
+
+    Audits are needed for a month or two (off-track reviewers, KPIs), production for up to a year
+    (the forecast): one :meth:`ReportContext.data` slice for the audits, and the production read
+    separately over its window (DuckDB pushdown on a run snapshot; a pandas filter otherwise).
+
+    Parameters
+    ----------
+    ctx : reporting.notebook.ReportContext
+    markets : str, list of str or None
+        None: every market.
+    audits_from, audits_to, production_from, production_to : str
+        Inclusive ``YYYY-MM`` bounds.
+
+    Returns
+    -------
+    reporting.data.Dataset
+    """
+    mlist = [markets] if isinstance(markets, str) else (list(markets) if markets else None)
+    base = ctx.data(market=mlist, period_from=audits_from, period_to=audits_to)
+    if _is_snapshot(ctx):
+        from reporting.data import read_production
+
+        production = read_production(ctx.data_dir, market=mlist, period_from=production_from,
+                                     period_to=production_to)
+    else:
+        production = _filter(ctx.dataset.production, mlist, production_from, production_to)
+    return dataclasses.replace(base, production=production)
+
+
+def read_capacity_data(ctx: Any, market: str, month: str):
+    """What a capacity plan of ``market`` for ``month`` reads: the audits of the month before
+    (the accuracy constraint) and ``HISTORY_MONTHS`` months of production up to ``month``."""
+    acc = (_month(month, "month") - 1).strftime("%Y-%m")
+    return read_slices(ctx, market, audits_from=acc, audits_to=acc,
+                       production_from=(_month(month) - HISTORY_MONTHS).strftime("%Y-%m"),
+                       production_to=_month(month).strftime("%Y-%m"))
+
+
+# --------------------------------------------------------------------------------------------
+# The accuracy constraint
+# --------------------------------------------------------------------------------------------
+
+_OFF_TRACK_COLUMNS = ["reviewer_id", "product_line", "kpi", "value", "ci_low", "ci_high", "n",
+                      "target", "status"]
+
+
+def off_track_reviewers(
+    audits: pd.DataFrame,
+    targets: pd.DataFrame | None = None,
+    *,
+    min_audits: int = 30,
+    level: float = 0.95,
+    accuracy_sample_types: Sequence[str] | None = ("random",),
+) -> pd.DataFrame:
+    """Accuracy of each reviewer on each product line, judged only with enough audits.
+
+    Parameters
+    ----------
+    audits : pandas.DataFrame
+        Canonical audits of the month the judgement is made on (usually one market, the month
+        before the planned one).
+    targets : pandas.DataFrame, optional
+        Targets table (product-line targets such as TopView's apply).
+    min_audits : int, default 30
+        Reviewer x product line pairs with fewer audits in the accuracy sample are dropped: they
+        are never judged (an individual is never flagged on 4 audits).
+    level : float, default 0.95
+        Level of the Wilson interval.
+    accuracy_sample_types : sequence of str or None, default ("random",)
+        As in :func:`reporting.metrics.compute_kpis`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``reviewer_id, product_line, kpi, value, ci_low, ci_high, n, target, status``, one row per
+        judged pair. ``status == "off_track"`` (the whole interval, i.e. its Wilson upper bound,
+        below target) is what :func:`reporting.capacity.capacity_plan` uses to keep a reviewer's
+        work off that product line. Private: never show it in a market report.
+    """
+    if audits is None or len(audits) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _OFF_TRACK_COLUMNS})
+    k = compute_kpis(audits, None, targets, by=["reviewer_id", "product_line"], kpis=["accuracy"],
+                     level=level, accuracy_sample_types=accuracy_sample_types)
+    k = k[k["n"] >= int(min_audits)]
+    return k[_OFF_TRACK_COLUMNS].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# KPI records
+# --------------------------------------------------------------------------------------------
+
+
+def _capacity_status(req: float, low: float, high: float, avail: float) -> str:
+    if not np.isfinite(req):
+        return "no_data"
+    low = req if not np.isfinite(low) else low
+    high = req if not np.isfinite(high) else high
+    if high <= avail:
+        return "on_track"
+    if low > avail:
+        return "off_track"
+    return "at_risk"
+
+
+def capacity_kpis(plan: CapacityPlan) -> pd.DataFrame:
+    """The plan as a KPI frame: ``market, product_line, kpi, value, ci_low, ci_high, n, target,
+    status`` (``product_line`` NA on the market's total row).
+
+    One status per product line, on the interval of the required FTE against the available FTE:
+    ``on_track`` when even the high end of the forecast fits the capacity, ``off_track`` when
+    even the low end does not, ``at_risk`` in between, ``no_data`` without a forecast. Every KPI
+    of the product line carries that status; the targets make it readable per KPI:
+
+    * ``forecast_cases`` (cases in the month, prediction interval): target = cases the available
+      FTE can handle (``capacity_cases``); ``n`` = days of history behind the forecast.
+    * ``required_fte`` (interval from the forecast's): target = available FTE; ``n`` as above.
+    * ``available_fte`` (no interval: ``ci_low = ci_high = value``): target = required FTE;
+      ``n`` = headcount (active reviewers with production on the product line; NA on the total).
+    * ``fte_gap`` = required - available (positive = shortfall; interval from the required
+      FTE's): target 0; ``n`` as for the forecast.
+    """
+    frame = pd.concat([plan.by_product_line, plan.totals], ignore_index=True)
+    rows: list[dict[str, object]] = []
+    for r in frame.to_dict(orient="records"):
+        pl = r["product_line"]
+        scope_pl = pd.NA if pl == _ALL else pl
+        req = float(r["required_fte"])
+        lo, hi = float(r["required_fte_low"]), float(r["required_fte_high"])
+        avail = float(r["available_fte"])
+        status = _capacity_status(req, lo, hi, avail)
+        if pl == _ALL:
+            days = max((len(s) for s in plan.history.values()), default=0)
+            headcount = np.nan
+        else:
+            days = len(plan.history.get(pl, ()))
+            headcount = r["headcount"]
+        if not np.isfinite(req):
+            days = 0
+        rows += [
+            dict(product_line=scope_pl, kpi="forecast_cases", value=r["forecast_cases"],
+                 ci_low=r["forecast_low"], ci_high=r["forecast_high"], n=days,
+                 target=r["capacity_cases"], status=status),
+            dict(product_line=scope_pl, kpi="required_fte", value=req, ci_low=lo, ci_high=hi,
+                 n=days, target=avail, status=status),
+            dict(product_line=scope_pl, kpi="available_fte", value=avail, ci_low=avail,
+                 ci_high=avail, n=headcount, target=req, status=status),
+            dict(product_line=scope_pl, kpi="fte_gap", value=r["gap_fte"], ci_low=lo - avail,
+                 ci_high=hi - avail, n=days, target=0.0, status=status),
+        ]
+    out = pd.DataFrame(rows)
+    out.insert(0, "market", plan.market)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Words
+# --------------------------------------------------------------------------------------------
+
+
+def _month_name(month: str) -> str:
+    return _month(month).strftime("%B %Y")
+
+
+def _join(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def outlook_text(plan: CapacityPlan) -> str:
+    """The outlook of a plan in a few sentences: forecast and interval, FTE needed vs available,
+    SLA risk if nothing changes, what the suggested moves achieve."""
+    t = plan.totals.iloc[0]
+    month = _month_name(plan.month)
+    level = plan.assumptions.forecast_level
+    if not np.isfinite(t["forecast_cases"]):
+        return (f"No product line of {plan.market} has enough history for a forecast of {month}; "
+                "see the notes under Assumptions.")
+    parts = [
+        f"{plan.market} is forecast to handle {t['forecast_cases']:,.0f} cases in {month} "
+        f"({level:.0%} prediction interval {t['forecast_low']:,.0f}{_DASH}"
+        f"{t['forecast_high']:,.0f})."
+    ]
+    if np.isfinite(t["actual_cases"]):
+        parts.append(f"The plan is made as of {plan.as_of:%Y-%m-%d}, before the month; the data "
+                     f"already shows {t['actual_cases']:,.0f} cases handled in it.")
+    req, avail, gap = float(t["required_fte"]), float(t["available_fte"]), float(t["gap_fte"])
+    text = (f"That needs {req:.1f} FTE ({t['required_fte_low']:.1f}{_DASH}"
+            f"{t['required_fte_high']:.1f}); {avail:.1f} FTE are available after new-hire ramp-up")
+    util = float(t["utilisation"])
+    util_text = f"{util:.0%} utilisation" if np.isfinite(util) else "no capacity available"
+    if gap > 0:
+        text += f", a shortfall of {gap:.1f} FTE ({util_text})."
+    else:
+        text += f", {-gap:.1f} FTE to spare ({util_text})."
+    parts.append(text)
+    status = _capacity_status(req, float(t["required_fte_low"]), float(t["required_fte_high"]),
+                              avail)
+    parts.append({
+        "on_track": "Even at the high end of the forecast there is enough capacity.",
+        "off_track": "Even at the low end of the forecast the market is short.",
+        "at_risk": "Whether the market is short depends on where volume lands in the interval.",
+    }.get(status, ""))
+    by = plan.by_product_line
+    high = by.loc[by["sla_risk"] == "high", "product_line"].astype(str).tolist()
+    medium = by.loc[by["sla_risk"] == "medium", "product_line"].astype(str).tolist()
+    if high:
+        which = ("every product line" if len(high) == len(by) and len(by) > 1
+                 else _join(high))
+        backlog = float(by.loc[by["sla_risk"] == "high", "backlog_cases_per_day"].sum())
+        short = backlog * _calendar_days(plan.month) / float(t["forecast_cases"])
+        parts.append(
+            f"SLA risk is high on {which}: if nothing changes, about {backlog:,.0f} cases a day "
+            f"({short:.0%} of the month's volume) would miss the SLA or roll into backlog.")
+    if medium:
+        parts.append(f"SLA risk is medium (90{_DASH}100% utilisation) on {_join(medium)}.")
+    if not high and not medium and len(by):
+        parts.append("SLA risk is low on every product line.")
+    att = float(plan.capacity.observed_attendance)
+    expected = 1.0 - plan.assumptions.shrinkage
+    if np.isfinite(att) and abs(att - expected) > 0.05:
+        direction = ("smaller" if att > expected else "larger")
+        parts.append(
+            f"Check the shrinkage assumption: in the last {plan.assumptions.productivity_weeks} "
+            f"weeks reviewers worked on {att:.0%} of weekdays, while {plan.assumptions.shrinkage:.0%}"
+            f" shrinkage allows for {expected:.0%}; if that continues the gap is {direction} than "
+            "shown.")
+    moves = plan.redistribution
+    if len(moves):
+        mv = moves[moves["action"] == "move"]
+        if len(mv):
+            fte = float(mv["fte_equivalent"].sum())
+            parts.append(
+                f"The suggested moves shift {mv['reviewer_days'].sum():,.0f} reviewer-days "
+                f"({fte:.1f} FTE) between product lines (see Work distribution).")
+        elif (moves["action"] == "gap_remains").any():
+            parts.append("Moving work between product lines cannot close the gap (see Work "
+                         "distribution for why): it needs overtime, hiring or borrowed reviewers.")
+    return " ".join(p for p in parts if p)
+
+
+def _calendar_days(month: str) -> int:
+    start, end = month_bounds(month)
+    return (end - start).days + 1
+
+
+def _model_reason(fc) -> str:
+    if fc is None:
+        return "too little history for a forecast"
+    if fc.backtest_weeks < 1:
+        return "history too short for a back-test"
+    if fc.used_model == "ets":
+        return "ETS beat seasonal naive"
+    if np.isfinite(fc.model_mape):
+        return "ETS did not beat seasonal naive"
+    return "ETS could not be fitted"
+
+
+# --------------------------------------------------------------------------------------------
+# HTML helpers (cells that carry both colour and a text label)
+# --------------------------------------------------------------------------------------------
+
+
+#: Compact cells for grids of badges and intervals, tighter still on paper (A4 portrait).
+GRID_CSS = (
+    "<style>"
+    ".jp-RenderedHTMLCommon table.qa-table.qa-grid td, table.qa-table.qa-grid td,"
+    ".jp-RenderedHTMLCommon table.qa-table.qa-grid th, table.qa-table.qa-grid th"
+    "{padding:3px 6px;vertical-align:top}"
+    "table.qa-grid .qa-note{font-size:11px}"
+    "@media print{table.qa-table.qa-grid{font-size:10.5px}"
+    ".jp-RenderedHTMLCommon table.qa-table.qa-grid td, table.qa-table.qa-grid td,"
+    ".jp-RenderedHTMLCommon table.qa-table.qa-grid th, table.qa-table.qa-grid th"
+    "{padding:2px 4px}"
+    "table.qa-grid .qa-status{font-size:10px;padding:0 4px}"
+    "table.qa-grid .qa-note{font-size:9.5px}}"
+    "</style>"
+)
+
+
+def risk_badge(risk: object) -> str:
+    """An SLA-risk badge in the status colours that always carries its text ("■ High risk")."""
+    if not isinstance(risk, str) or risk not in RISK_TEXT:
+        return '<span class="qa-status qa-no_data" style="border-color:#999999;color:#666666">' \
+               "○ n/a</span>"
+    key, label = RISK_TEXT[risk]
+    colour = STATUS_COLORS[key]
+    return (f'<span class="qa-status qa-{key}" style="border-color:{colour};color:{colour}">'
+            f"{_RISK_SYMBOL[risk]} {label}</span>")
+
+
+def html_grid(columns: Sequence[str], rows: Sequence[Sequence[str]], *,
+              numeric: Sequence[bool] | None = None, caption: str | None = None,
+              bold_last: bool = False) -> str:
+    """A house-style table whose cells are already HTML (escape text before passing it).
+
+    ``numeric[i]`` right-aligns column ``i``; ``bold_last`` sets the last row in bold (totals).
+    """
+    numeric = list(numeric) if numeric is not None else [False] * len(columns)
+    out = [GRID_CSS, '<table class="qa-table qa-grid">']
+    if caption:
+        out.append(f"<caption>{html.escape(caption)}</caption>")
+    out.append("<thead><tr>")
+    out += [f"<th>{c}</th>" for c in columns]
+    out.append("</tr></thead><tbody>")
+    for i, row in enumerate(rows):
+        style = ' style="font-weight:600"' if bold_last and i == len(rows) - 1 else ""
+        out.append(f"<tr{style}>")
+        for cell, num in zip(row, numeric, strict=True):
+            out.append(f'<td class="num" style="white-space:nowrap">{cell}</td>' if num
+                       else f"<td>{cell}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _num(x: float, fmt: str = ",.0f") -> str:
+    return "–" if x is None or not np.isfinite(float(x)) else format(float(x), fmt)
+
+
+def _range(lo: float, hi: float, fmt: str) -> str:
+    if not (np.isfinite(float(lo)) and np.isfinite(float(hi))):
+        return "–"
+    return f"{format(float(lo), fmt)}{_DASH}{format(float(hi), fmt)}"
+
+
+def with_note(value: str, note: str) -> str:
+    """A value with a small grey line under it (an interval or range)."""
+    return value if not note or note == "–" else f'{value}<br><span class="qa-note">{note}</span>'
+
+
+def _gap_text(gap: float) -> str:
+    if not np.isfinite(gap):
+        return "–"
+    return f"{gap:+.1f} short" if gap > 0.05 else (f"{-gap:.1f} spare" if gap < -0.05 else "0.0")
+
+
+# --------------------------------------------------------------------------------------------
+# The report object
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CapacityReport:
+    """Everything the ``capacity_plan`` template shows and records.
+
+    Attributes
+    ----------
+    market : str
+    month : str
+        The planned month ``YYYY-MM``.
+    accuracy_month : str
+        Month whose audits decide which reviewers are off track on a product line.
+    min_audits : int
+        Audits a reviewer needs on a product line to be judged at all.
+    plan : CapacityPlan
+        The plan (``plan.capacity`` is reviewer-level: never show it).
+    kpis : pandas.DataFrame
+        :func:`capacity_kpis` of the plan.
+    outlook : str
+        :func:`outlook_text` of the plan.
+    judged_pairs, off_track_pairs : int
+        Reviewer x product line pairs judged (>= ``min_audits`` audits) and found off track
+        (counts only).
+    """
+
+    market: str
+    month: str
+    accuracy_month: str
+    min_audits: int
+    plan: CapacityPlan
+    kpis: pd.DataFrame
+    outlook: str
+    judged_pairs: int
+    off_track_pairs: int
+
+    @property
+    def month_name(self) -> str:
+        return _month_name(self.month)
+
+    @property
+    def level(self) -> float:
+        return self.plan.assumptions.forecast_level
+
+    # -- records -------------------------------------------------------------------------------
+    def kpi_records(self) -> pd.DataFrame:
+        """KPI frame for ``ctx.record_kpis(..., scope=["market", "product_line"])``."""
+        return self.kpis
+
+    # -- display -------------------------------------------------------------------------------
+    def capacity_html(self) -> str:
+        """The table a lead acts on: one row per product line and the market's total."""
+        level = f"{self.level:.0%}"
+        frame = pd.concat([self.plan.by_product_line, self.plan.totals], ignore_index=True)
+        rows = []
+        for r in frame.to_dict(orient="records"):
+            util = r["utilisation"]
+            rows.append([
+                html.escape(str(r["product_line"])),
+                with_note(_num(r["forecast_cases"]),
+                           _range(r["forecast_low"], r["forecast_high"], ",.0f")),
+                _num(r["productivity"], ".1f"),
+                with_note(_num(r["required_fte"], ".1f"),
+                           _range(r["required_fte_low"], r["required_fte_high"], ".1f")),
+                _num(r["available_fte"], ".1f"),
+                _gap_text(float(r["gap_fte"])),
+                f"{100 * util:.0f}%" if np.isfinite(util) else "–",
+                risk_badge(r["sla_risk"]),
+                _num(r["backlog_cases_per_day"]),
+                "–" if pd.isna(r["headcount"]) else f"{int(r['headcount'])}",
+            ])
+        cols = ["Product line", f"Forecast cases<br>({level} interval)", "Cases per hour",
+                "Required FTE<br>(range)", "Available FTE", "Gap (FTE)", "Utili&shy;sation",
+                "SLA risk", "Backlog per day if nothing changes", "Head&shy;count"]
+        numeric = [False, True, True, True, True, True, True, False, True, True]
+        return html_grid(cols, rows, numeric=numeric, bold_last=True)
+
+    def backtest_table(self) -> tuple[pd.DataFrame, dict[str, str]]:
+        """Per product line: the model used, why, and the back-test errors (display frame)."""
+        rows = []
+        for pl in self.plan.by_product_line["product_line"]:
+            fc = self.plan.forecasts.get(pl)
+            bt = fc.backtest.set_index("model") if fc is not None and len(fc.backtest) else None
+
+            def get(model: str, col: str, bt=bt) -> float:
+                if bt is None or model not in bt.index:
+                    return float("nan")
+                return float(bt.loc[model, col])
+
+            used = fc.used_model if fc is not None else None
+            rows.append({
+                "product line": pl,
+                "model used": fc.model if fc is not None else "none",
+                "why (back-test)": _model_reason(fc),
+                "MAPE ETS": get("ets", "mape"),
+                "MAPE seasonal naive": get("seasonal_naive", "mape"),
+                "error of held-out total": get(used, "total_error") if used else float("nan"),
+                "back-test weeks": fc.backtest_weeks if fc is not None else 0,
+            })
+        frame = pd.DataFrame(rows)
+        return frame, {"MAPE ETS": "pct", "MAPE seasonal naive": "pct",
+                       "error of held-out total": "pct", "back-test weeks": "int"}
+
+    def moves_table(self) -> tuple[pd.DataFrame, dict[str, str]]:
+        """The suggested moves and the gaps that remain (product lines and counts only)."""
+        m = self.plan.redistribution.copy()
+        gap_rows = (m["action"] != "move").to_numpy(dtype=bool)
+        for col in ("reviewer_days", "fte_equivalent", "cases_covered", "eligible_reviewers"):
+            m[col] = m[col].astype(float).mask(gap_rows)  # nothing moves on a 'gap remains' row
+        frame = pd.DataFrame({
+            "action": ["move" if a == "move" else "gap remains" for a in m["action"]],
+            "from": m["from_product_line"].astype(object).where(m["from_product_line"].notna(),
+                                                                "–"),
+            "to": m["to_product_line"].astype(str),
+            "reviewer-days": m["reviewer_days"],
+            "FTE": m["fte_equivalent"],
+            "cases covered": m["cases_covered"],
+            "eligible reviewers": m["eligible_reviewers"],
+            "gap before (FTE)": m["gap_before_fte"],
+            "gap after (FTE)": m["remaining_gap_fte"],
+            "backlog per day after": m["backlog_cases_per_day_after"],
+        })
+        return frame, {"reviewer-days": "int", "FTE": ".1f", "cases covered": "int",
+                       "eligible reviewers": "int", "gap before (FTE)": ".1f",
+                       "gap after (FTE)": ".1f", "backlog per day after": "int"}
+
+    @property
+    def has_moves(self) -> bool:
+        """Whether the plan suggests moving any reviewer-days (not only gaps that remain)."""
+        m = self.plan.redistribution
+        return bool(len(m) and (m["action"] == "move").any())
+
+    def move_sentences(self) -> list[str]:
+        """One sentence per suggested move or remaining gap (empty: no product line has a gap)."""
+        return [str(s) for s in self.plan.redistribution["sentence"]]
+
+    def assumptions_table(self) -> pd.DataFrame:
+        """The planning assumptions with their values and meaning."""
+        a = self.plan.assumptions
+        ramp = ", ".join(f"< {b} days: {f:g}" for b, f in a.ramp_up) or "none"
+        rows = [
+            ("Productive hours per FTE-day", f"{a.productive_hours_per_day:g}",
+             "hours of case work in a normal working day"),
+            ("Working days", f"{a.working_days_in(self.month)}",
+             "given" if a.working_days is not None else "weekdays of the month minus holidays"),
+            ("Shrinkage", f"{a.shrinkage:.0%}",
+             "leave, sickness, training and meetings, as a share of working days"),
+            ("Days of case work per FTE", f"{a.days_per_fte(self.month):.1f}",
+             "working days x (1 - shrinkage)"),
+            ("New-hire ramp-up", ramp, "share of an FTE counted by tenure at mid-month"),
+            ("Productivity window", f"{a.productivity_weeks} weeks",
+             "cases per productive hour of fully ramped reviewers"),
+            ("Forecast interval", f"{a.forecast_level:.0%}", "prediction interval of the volume"),
+            ("Back-test", f"{a.backtest_weeks} weeks", "held out to choose the forecast model"),
+            ("SLA risk thresholds", f"{a.risk_thresholds[0]:.0%} / {a.risk_thresholds[1]:.0%}",
+             "utilisation (required / available FTE): low below the first, high above the second"),
+            ("Accuracy constraint", f"{self.accuracy_month}, >= {self.min_audits} audits",
+             "reviewers whose accuracy interval lies wholly below target on a product line "
+             "receive none of its extra work"),
+        ]
+        return pd.DataFrame(rows, columns=["assumption", "value", "meaning"])
+
+    def notes(self) -> list[str]:
+        """The plan's notes plus the accuracy-constraint summary (counts only)."""
+        judged = (f"Accuracy constraint: {self.judged_pairs} reviewer x product line pair(s) had "
+                  f"at least {self.min_audits} random audits in {self.accuracy_month}; "
+                  f"{self.off_track_pairs} of them off track (never given more of that work).")
+        return [*self.plan.notes, judged]
+
+    # -- Excel ---------------------------------------------------------------------------------
+    def excel_tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """``(sheet name, frame, formats)`` for tables.xlsx (numbers, not text)."""
+        cols = [c for c in PLAN_COLUMNS if c != "off_track_reviewers"]
+        plan = pd.concat([self.plan.by_product_line, self.plan.totals], ignore_index=True)[cols]
+        plan = plan.copy()
+        plan.insert(0, "market", self.market)
+        plan.insert(1, "month", self.month)
+        daily = []
+        for pl, fc in self.plan.forecasts.items():
+            daily.append(fc.daily.assign(product_line=pl))
+        daily_frame = (pd.concat(daily, ignore_index=True)[["product_line", "date", "forecast",
+                                                              "pi_low", "pi_high"]]
+                       if daily else pd.DataFrame(columns=["product_line", "date", "forecast",
+                                                           "pi_low", "pi_high"]))
+        back = []
+        for pl, fc in self.plan.forecasts.items():
+            if len(fc.backtest):
+                back.append(fc.backtest.assign(product_line=pl, used=fc.backtest["model"]
+                                               == fc.used_model))
+        back_frame = (pd.concat(back, ignore_index=True)[["product_line", "model", "used", "mape",
+                                                          "wape", "total_error"]]
+                      if back else pd.DataFrame(columns=["product_line", "model", "used", "mape",
+                                                         "wape", "total_error"]))
+        moves = self.plan.redistribution[MOVE_COLUMNS]
+        pct = "0.0%"
+        return [
+            ("Capacity by product line", plan,
+             {"utilisation": pct, "expected_sla_shortfall": pct, "model_mape": pct,
+              "baseline_mape": pct}),
+            ("Work distribution", moves, {}),
+            ("Forecast back-test", back_frame, {"mape": pct, "wape": pct, "total_error": pct}),
+            ("Daily forecast", daily_frame, {}),
+            ("Assumptions", self.assumptions_table(), {}),
+            ("KPIs", self.kpis, {}),
+        ]
+
+
+def capacity_report(
+    dataset: Any,
+    market: str,
+    month: str,
+    assumptions: CapacityAssumptions | None = None,
+    *,
+    accuracy_month: str | None = None,
+    min_audits: int = 30,
+    level: float = 0.95,
+    accuracy_sample_types: Sequence[str] | None = ("random",),
+) -> CapacityReport:
+    """Plan ``market`` for ``month`` and assemble the capacity-plan report.
+
+    Parameters
+    ----------
+    dataset : reporting.data.Dataset
+        Canonical data: ``production`` (the history to forecast from; a year is enough),
+        ``roster``, ``targets`` and the ``audits`` of ``accuracy_month``.
+    market : str
+        Market code.
+    month : str
+        The month to plan, ``YYYY-MM`` (see :func:`plan_month`).
+    assumptions : CapacityAssumptions, optional
+        Planning assumptions (defaults when omitted).
+    accuracy_month : str, optional
+        Month whose audits decide who is off track on a product line (default: the month before
+        ``month``, the last complete month when planning ahead).
+    min_audits : int, default 30
+        Audits a reviewer needs on a product line to be judged (see :func:`off_track_reviewers`).
+    level : float, default 0.95
+        Level of the reviewers' accuracy intervals.
+    accuracy_sample_types : sequence of str or None, default ("random",)
+
+    Returns
+    -------
+    CapacityReport
+
+    Raises
+    ------
+    NoCapacityData
+        When the market has no production before ``month`` (show a "no data" report).
+    ValueError
+        For invalid months or assumptions.
+    """
+    month = _month(month, "month").strftime("%Y-%m")
+    accuracy_month = (_month(accuracy_month, "accuracy_month").strftime("%Y-%m")
+                      if accuracy_month else (_month(month) - 1).strftime("%Y-%m"))
+    production = getattr(dataset, "production", None)
+    start, _ = month_bounds(month)
+    if production is None or len(production) == 0:
+        raise NoCapacityData(f"No production data: a capacity plan for {market} needs it.")
+    prod_m = production[(production["market"] == market).to_numpy(dtype=bool)]
+    if prod_m.empty or not (pd.to_datetime(prod_m["date"]) < start).any():
+        raise NoCapacityData(f"No production data for {market} before {_month_name(month)}: "
+                             "nothing to plan from.")
+    audits = dataset.audits
+    acc = audits[((audits["market"] == market) & (audits["period"] == accuracy_month))
+                 .to_numpy(dtype=bool)]
+    judged = off_track_reviewers(acc, getattr(dataset, "targets", None), min_audits=min_audits,
+                                 level=level, accuracy_sample_types=accuracy_sample_types)
+    off = judged[judged["status"] == "off_track"]
+    plan = capacity_plan(production, getattr(dataset, "roster", None), market, month,
+                         assumptions, off if len(off) else None)
+    return CapacityReport(
+        market=market,
+        month=month,
+        accuracy_month=accuracy_month,
+        min_audits=int(min_audits),
+        plan=plan,
+        kpis=capacity_kpis(plan),
+        outlook=outlook_text(plan),
+        judged_pairs=len(judged),
+        off_track_pairs=len(off),
+    )

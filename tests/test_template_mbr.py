@@ -1,0 +1,260 @@
+"""The monthly_business_review template end to end (built in one engine run together with every
+market's market_accuracy report, so their numbers can be compared) and unit tests of its assembly,
+``reporting.mbr``, on the sample data."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from conftest import build_reports
+from statsmodels.stats.proportion import proportion_confint
+
+from reporting.capacity.report import capacity_report
+from reporting.mbr import (
+    CHANGE_KPIS,
+    PERSONAL_COLUMNS,
+    mbr_no_data_message,
+    mbr_report,
+)
+from reporting.metrics import compute_kpis
+
+PERIOD = "2026-10"
+STATUSES = {"on_track", "at_risk", "off_track", "no_data"}
+_EMBEDDED = re.compile(r"data:[a-z]+/[a-z+.-]+;base64,[A-Za-z0-9+/=\s]+")
+
+
+# --------------------------------------------------------------------------------------------
+# End to end: the MBR and every market's market_accuracy report in one run
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def markets(sample_snapshot) -> list[str]:
+    return sorted(sample_snapshot.catalog["markets"])
+
+
+@pytest.fixture(scope="module")
+def run_dir(sample_snapshot, markets, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mbr")
+    jobs = [("monthly_business_review", {"period": PERIOD})]
+    jobs += [("market_accuracy", {"market": m, "period": PERIOD}) for m in markets]
+    summary = build_reports(sample_snapshot, jobs, out)
+    assert not summary.failed, [(r.id, r.error) for r in summary.failed]
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(run_dir) -> dict:
+    return json.loads((run_dir / "monthly_business_review" / "results.json").read_text())
+
+
+def _reviewer_ids(dataset) -> set[str]:
+    ids = set(dataset.audits["reviewer_id"].dropna()) | set(dataset.roster["reviewer_id"].dropna())
+    return ids | set(dataset.audits["auditor_id"].dropna())
+
+
+@pytest.mark.slow
+def test_mbr_renders_every_section(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    job = next(j for j in manifest["jobs"] if j["id"] == "monthly_business_review")
+    assert job["status"] == "ok" and not job["no_data"], job
+    html = (run_dir / job["id"] / "report.html").read_text()
+    for heading in ("Executive summary", "Scorecard", "Month over month", "Trends",
+                    "Top findings", "Capacity outlook"):
+        assert heading in html
+    assert "Traceback" not in html
+    assert html.count("<img") >= 2  # trend small multiples and the capacity chart
+    # status is never colour alone: every badge carries its label
+    for label in ("Off track", "At risk", "On track"):
+        assert label in html
+
+
+@pytest.mark.slow
+def test_mbr_shows_no_individual(run_dir, sample_dataset):
+    ids = _reviewer_ids(sample_dataset)
+    pattern = re.compile("|".join(sorted(map(re.escape, ids), key=len, reverse=True)))
+    folder = run_dir / "monthly_business_review"
+    html = _EMBEDDED.sub("", (folder / "report.html").read_text())
+    res = (folder / "results.json").read_text()
+    wb = openpyxl.load_workbook(folder / "tables.xlsx", read_only=True)
+    cells = "\n".join(str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True)
+                      for v in row)
+    for name, text in (("report.html", html), ("results.json", res), ("tables.xlsx", cells)):
+        assert not pattern.findall(text), f"{name} shows {pattern.findall(text)[:5]}"
+        for col in PERSONAL_COLUMNS:
+            assert col not in text, f"{name} has a {col} column"
+
+
+@pytest.mark.slow
+def test_mbr_accuracy_equals_the_market_accuracy_reports(run_dir, results, markets):
+    checked = 0
+    for m in markets:
+        ma = json.loads((run_dir / f"market_accuracy-{m}" / "results.json").read_text())
+        want = {r["kpi"]: r for r in ma["kpis"] if r["scope"] == {"market": m}}
+        got = {r["kpi"]: r for r in results["kpis"] if r["scope"] == {"market": m}}
+        assert got["accuracy"] == want["accuracy"], m  # value, ci_low, ci_high, n, target, status
+        # every market-level KPI both reports hold is the same number
+        for kpi in set(got) & set(want):
+            for field in ("value", "ci_low", "ci_high", "n", "target", "status"):
+                assert got[kpi][field] == want[kpi][field], (m, kpi, field)
+            checked += 1
+        # and so is every month-over-month change
+        ma_changes = {c["kpi"]: c for c in ma["changes"]}
+        for c in (c for c in results["changes"] if c["market"] == m):
+            ref = ma_changes[c["kpi"]]
+            for field in ("from", "to", "diff", "ci_low", "ci_high", "p_value", "significant"):
+                assert c[field] == ref[field], (m, c["kpi"], field)
+    assert checked >= 6 * 10
+
+
+@pytest.mark.slow
+def test_mbr_results_and_tables(run_dir, results, markets):
+    assert results["report"] == "monthly_business_review"
+    assert {r["scope"]["market"] for r in results["kpis"]} == set(markets)
+    assert all(r["status"] in STATUSES for r in results["kpis"])
+    assert {c["market"] for c in results["changes"]} == set(markets)
+    assert {c["kpi"] for c in results["changes"]} == set(CHANGE_KPIS)
+    assert [f["market"] for f in results["findings"]] == markets
+    assert {c["market"] for c in results["capacity"]} == set(markets)
+    assert {c["month"] for c in results["capacity"]} == {"2026-11"}
+    assert all(r["market"] in markets and "contribution_pp" in r for r in results["root_causes"])
+    assert results["summary"]
+    wb = openpyxl.load_workbook(run_dir / "monthly_business_review" / "tables.xlsx",
+                                read_only=True)
+    assert {"Scorecard", "Changes", "Findings", "Capacity"} <= set(wb.sheetnames)
+
+
+# --------------------------------------------------------------------------------------------
+# Unit tests of reporting.mbr on the sample data (no kernel)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report(sample_dataset):
+    return mbr_report(sample_dataset, PERIOD, capacity=False)
+
+
+def test_kpis_are_the_random_sample_accuracy_with_wilson_intervals(report, sample_dataset):
+    a = sample_dataset.audits
+    month = a[(a["period"] == PERIOD) & (a["sample_type"] == "random")]
+    for m, g in month.groupby("market"):
+        row = report.kpis[(report.kpis["market"] == m) & (report.kpis["kpi"] == "accuracy")]
+        assert len(row) == 1
+        row = row.iloc[0]
+        correct = int((g["reviewer_decision"] == g["qa_decision"]).sum())
+        low, high = proportion_confint(correct, len(g), alpha=0.05, method="wilson")
+        assert row["n"] == len(g)
+        assert row["value"] == pytest.approx(correct / len(g), abs=1e-12)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), abs=1e-9)
+
+
+def test_kpis_equal_one_compute_kpis_call_per_market(report, sample_dataset):
+    """The one vectorised call gives what the market report's per-market call gives."""
+    a, p = sample_dataset.audits, sample_dataset.production
+    for m in report.markets:
+        cur = a[(a["market"] == m) & (a["period"] == PERIOD)]
+        prod = p[(p["market"] == m) & (p["period"] == PERIOD)]
+        want = compute_kpis(cur, prod, sample_dataset.targets, by=["market"])
+        got = report.kpis[report.kpis["market"] == m]
+        pd.testing.assert_frame_equal(
+            got[["kpi", "value", "ci_low", "ci_high", "n", "target", "status"]]
+            .reset_index(drop=True),
+            want[["kpi", "value", "ci_low", "ci_high", "n", "target", "status"]]
+            .reset_index(drop=True))
+
+
+def test_markets_with_different_last_days_are_computed_one_by_one(sample_dataset):
+    a = sample_dataset.audits
+    last = a.loc[a["period"] == PERIOD, "decision_date"].max()
+    cut = a[~((a["market"] == "GB") & (a["decision_date"] == last))]
+    ds = type(sample_dataset)(audits=cut, production=sample_dataset.production,
+                              roster=sample_dataset.roster, targets=sample_dataset.targets,
+                              events=sample_dataset.events)
+    r = mbr_report(ds, PERIOD, ["GB", "JP"], capacity=False)
+    for m in ("GB", "JP"):
+        cur = cut[(cut["market"] == m) & (cut["period"] == PERIOD)]
+        prod = ds.production[(ds.production["market"] == m) & (ds.production["period"] == PERIOD)]
+        want = compute_kpis(cur, prod, ds.targets, by=["market"])
+        got = r.kpis[r.kpis["market"] == m]
+        assert got["status"].tolist() == want["status"].tolist()
+        np.testing.assert_allclose(got["target"].to_numpy(float), want["target"].to_numpy(float))
+
+
+def test_findings_tell_the_planted_stories(report):
+    f = report.findings.set_index("market")
+    assert "Political Content" in f.loc["DE", "finding"] and f.loc["DE", "effect"] == "mix"
+    assert "Financial Services" in f.loc["BR", "finding"] and f.loc["BR", "effect"] == "rate"
+    assert bool(f.loc["DE", "significant"]) and bool(f.loc["BR", "significant"])
+    assert not bool(f.loc["GB", "significant"])  # the stable market: no false alarm
+    assert "did not change significantly" in f.loc["GB", "finding"]
+
+
+def test_summary_names_the_off_track_markets_and_the_movers(report):
+    text = " ".join(report.summary)
+    off = report.kpis[(report.kpis["kpi"] == "accuracy") & (report.kpis["status"] == "off_track")]
+    assert off["market"].tolist()
+    for m in off["market"]:
+        assert m in report.summary[0]
+    assert "Biggest movers" in text and "DE" in text and "BR" in text
+    assert "Top finding, DE" in text
+
+
+def test_no_person_level_column_in_any_frame(report):
+    for name in ("kpis", "volume", "changes", "trend", "findings", "root_causes", "capacity"):
+        frame = getattr(report, name)
+        assert not set(PERSONAL_COLUMNS) & set(frame.columns), name
+
+
+def test_trend_covers_six_months_per_market(report):
+    t = report.trend
+    assert sorted(t["period"].unique()) == [f"2026-{m:02d}" for m in range(5, 11)]
+    assert t.groupby("market").size().eq(6).all()
+    oct_ = t[t["period"] == PERIOD].set_index("market")["value"]
+    acc = report.kpis[report.kpis["kpi"] == "accuracy"].set_index("market")["value"]
+    pd.testing.assert_series_equal(oct_.sort_index(), acc.sort_index(), check_names=False)
+
+
+def test_market_subset_and_no_data(sample_dataset):
+    r = mbr_report(sample_dataset, PERIOD, ["BR", "DE"], capacity=False)
+    assert r.markets == ("BR", "DE")
+    assert set(r.kpis["market"]) == {"BR", "DE"} and set(r.changes["market"]) == {"BR", "DE"}
+    assert mbr_no_data_message(sample_dataset, PERIOD) is None
+    assert "No audits in 2025-01" in mbr_no_data_message(sample_dataset, "2025-01")
+    with pytest.raises(ValueError, match="No audits"):
+        mbr_report(sample_dataset, "2025-01")
+
+
+def test_html_views_carry_text_labels(report):
+    card = report.scorecard_html()
+    assert "Off track" in card and "At risk" in card and "target 96.0%" in card  # JP's own target
+    changes = report.changes_html()
+    assert "worse" in changes and "no significant change" in changes
+
+
+def test_capacity_outlook_is_the_capacity_plan_of_the_next_month(sample_dataset):
+    r = mbr_report(sample_dataset, PERIOD, ["GB"])
+    row = r.capacity.iloc[0]
+    plan = capacity_report(sample_dataset, "GB", "2026-11", accuracy_month=PERIOD).plan
+    t = plan.totals.iloc[0]
+    assert row["month"] == "2026-11"
+    for col in ("forecast_cases", "forecast_low", "forecast_high", "required_fte",
+                "available_fte", "gap_fte"):
+        assert row[col] == pytest.approx(t[col], rel=1e-12), col
+    assert row["sla_risk"] == t["sla_risk"]
+    assert "Capacity for November 2026" in r.summary[-1]
+
+
+def test_without_production_there_is_no_capacity_outlook(sample_dataset):
+    import dataclasses
+
+    ds = dataclasses.replace(sample_dataset, production=None)
+    r = mbr_report(ds, PERIOD, ["GB"])
+    assert r.capacity.empty and r.capacity_figure() is None
+    assert "No production data" in r.capacity_html() and "No production data" in r.notes[0]
+    assert not set(r.kpis["kpi"]) & {"productivity", "sla_attainment", "audit_coverage"}
