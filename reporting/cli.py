@@ -22,24 +22,67 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _load(data: str | None):
-    """Load and validate the data once; a data problem exits 1 with every problem listed."""
+def _data_problems(path, exc) -> None:
+    """Print every problem of a ``DataValidationError`` and exit 1."""
+    click.secho(f"{path}: the data does not meet the contract:", fg="red", err=True)
+    for problem in exc.problems:
+        click.echo(f"  - {problem}", err=True)
+    sys.exit(1)
+
+
+def _load(data: str | None, *, periods: list[str] | None = None, large: bool = False):
+    """Load and validate the data once; a data problem exits 1 with every problem listed.
+
+    With ``large`` (report-writing commands), an engine URL (``duckdb:///...``,
+    ``spark:///...``) is extracted through Ibis for the months of ``periods`` (with history),
+    and a large folder / DuckDB file is returned as a ``LargeSource`` that ``make_snapshot``
+    validates and snapshots inside DuckDB (docs/data.md, "Large data and warehouse engines").
+    """
     from reporting.data import DataValidationError, load_dataset
 
-    path = Path(data) if data else Path(os.environ.get("REPORTING_DATA", DEMO_DATA))
+    text = str(data) if data else os.environ.get("REPORTING_DATA", str(DEMO_DATA))
+    if large:
+        from reporting.data.engines import is_engine_url
+
+        if is_engine_url(text):
+            return _load_engine(text, periods)
+    path = Path(text)
     if not path.exists():
         _fail(f"no data at {path}: pass --data (a folder, an .xlsx workbook or a .duckdb file), "
               "or run `reporting sample-data --out DIR` first")
+    if large:
+        from reporting.data.extract import large_source
+
+        source = large_source(path)
+        if source is not None:
+            click.echo(f"{path}: {source.reason}: validating and snapshotting in DuckDB",
+                       err=True)
+            return source
     t0 = time.perf_counter()
     try:
         ds = load_dataset(path)
     except DataValidationError as exc:
-        click.secho(f"{path}: the data does not meet the contract:", fg="red", err=True)
-        for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
-        sys.exit(1)
+        _data_problems(path, exc)
     click.echo(f"loaded {path} ({len(ds.audits):,} audits) in {time.perf_counter() - t0:.1f}s",
                err=True)
+    return ds
+
+
+def _load_engine(url: str, periods: list[str] | None):
+    """Extract the data of ``periods`` (and its history) from a warehouse engine URL."""
+    from reporting.data import DataValidationError
+    from reporting.data.engines import EngineError, history_window, load_engine_dataset
+
+    period_from, period_to = history_window(periods)
+    t0 = time.perf_counter()
+    try:
+        ds = load_engine_dataset(url, period_from=period_from, period_to=period_to)
+    except DataValidationError as exc:
+        _data_problems(url, exc)
+    except EngineError as exc:
+        _fail(str(exc))
+    click.echo(f"extracted {url} ({len(ds.audits):,} audits, {period_from or '...'} to "
+               f"{period_to or '...'}) in {time.perf_counter() - t0:.1f}s", err=True)
     return ds
 
 
@@ -64,8 +107,14 @@ def _only(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _update_latest(out_root: Path, period_dir: Path) -> None:
-    """Point ``outputs/latest`` at the newest complete pack (atomic symlink swap)."""
+    """Point ``outputs/latest`` at the newest complete pack (atomic symlink swap).
+
+    Newest by period: re-running an older month (a back-fill) leaves it where it is.
+    """
     link = out_root / "latest"
+    if link.is_symlink() and os.readlink(link) > period_dir.name and (
+            link.resolve() / "manifest.json").exists():
+        return
     tmp = out_root / f".latest-{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
@@ -156,10 +205,26 @@ def templates() -> None:
             click.echo(f"    {p.name}: {p.type} ({default})" + (f"  {p.help}" if p.help else ""))
 
 
+def _snapshot(ds, out_dir: Path, key: str | None):
+    """The run's snapshot; a large source is validated here (problems listed, exit 1)."""
+    from reporting.data import DataValidationError
+    from reporting.run.runner import make_snapshot
+
+    t0 = time.perf_counter()
+    try:
+        snapshot = make_snapshot(ds, out_dir, pseudonym_key=key)
+    except DataValidationError as exc:
+        _data_problems(ds.source, exc)
+    if not hasattr(ds, "audits"):
+        click.echo(f"snapshot of {ds.source} written by DuckDB in "
+                   f"{time.perf_counter() - t0:.1f}s", err=True)
+    return snapshot
+
+
 def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, label,
          dataset=None, isolate=False, pseudonymise=False, executor=None) -> int:
     from reporting.run.periods import parse_period_range
-    from reporting.run.runner import make_snapshot, run_jobs
+    from reporting.run.runner import run_jobs
 
     try:
         periods = parse_period_range(period_text)
@@ -171,13 +236,13 @@ def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, la
         if not key:
             _fail("--pseudonymise needs the key in $REPORTING_PSEUDONYM_KEY (never on the "
                   "command line, where other users can read it)")
-    ds = dataset if dataset is not None else _load(data)
+    ds = dataset if dataset is not None else _load(data, periods=periods, large=True)
     exit_code = 0
     for period in periods:
         out_dir = Path(out) if out and len(periods) == 1 else (
             Path(out) / period if out else DEFAULT_OUTPUTS / period)
         try:
-            snapshot = make_snapshot(ds, out_dir, pseudonym_key=key)
+            snapshot = _snapshot(ds, out_dir, key)
             jobs = jobs_fn(period, snapshot.catalog)
             if not jobs:
                 _fail("no reports to build: check the plan and --only")
@@ -198,8 +263,10 @@ def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, la
 
 
 _common = [
-    click.option("--data", type=click.Path(exists=True), default=None,
-                 help="Folder, .xlsx workbook or .duckdb file (default: $REPORTING_DATA or the demo data)."),
+    click.option("--data", default=None,
+                 help="Folder, .xlsx workbook or .duckdb file, or an engine URL duckdb:///abs/path.ddb, "
+                      "spark:///abs/folder or spark://HOST:PORT/abs/folder "
+                      "(default: $REPORTING_DATA or the demo data)."),
     click.option("--out", type=click.Path(file_okay=False), default=None,
                  help="Output folder (default: outputs/<period>)."),
     click.option("--format", "fmt", default="html,xlsx", show_default=True,

@@ -8,11 +8,22 @@ the returned frame.
 
 Low-cardinality text columns are converted through their distinct values
 (``pandas.factorize``), so a 10-million-row table costs one hash pass per column.
+
+Text is compared as people see it: whitespace and invisible format characters (zero-width
+spaces, BOMs, bidirectional marks) are removed from both ends and non-ASCII text is put in
+Unicode NFC form, so ``'DE\u200b'`` is market ``DE`` and a decomposed ``'Cafe\u0301'`` is the
+same policy as ``'Caf\u00e9'``. Values no column can hold (lists, binary data that is not
+UTF-8, complex numbers), dates outside :data:`~reporting.data.schema.DATE_MIN` ..
+:data:`~reporting.data.schema.DATE_MAX` and numbers beyond the sanity bounds of the schema
+are problems like any other bad value, located by column and row.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import decimal
 import difflib
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -24,9 +35,11 @@ from pandas.api.types import (
 )
 
 from .problems import Problem
-from .readers import RawTable
+from .readers import RawTable, clean_name
 from .schema import (
     CANONICAL_COLUMNS,
+    DATE_MAX,
+    DATE_MIN,
     KNOWN_KPIS,
     RATE_KPIS,
     ColumnSpec,
@@ -47,6 +60,12 @@ MAX_VALUES_PER_CHECK = 8
 
 #: Text read as "missing" in number and date columns (case-insensitive).
 NULL_TOKENS = frozenset({"na", "n/a", "nan", "null", "none", "nat"})
+
+#: Longest offending value or row id quoted in a problem; longer ones are cut.
+MAX_SHOWN_CHARS = 60
+
+_DATE_LO = pd.Timestamp(DATE_MIN)
+_DATE_HI = pd.Timestamp(DATE_MAX)
 
 _ISO_DATE_RE = (
     r"\d{4}-\d{2}-\d{2}"
@@ -84,26 +103,29 @@ def to_text(s: pd.Series, *, lower: bool = False, unique: bool = False) -> pd.Se
     """
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype(s.cat.categories.dtype)
-    if is_bool_dtype(s.dtype) or is_numeric_dtype(s.dtype):
-        if not is_bool_dtype(s.dtype) and s.dtype.kind == "f":
-            vals = s.to_numpy(dtype="float64", na_value=np.nan)
-            finite = np.isfinite(vals)
-            if np.all(vals[finite] == np.round(vals[finite])):
-                s = s.astype("Int64")
+    simple = is_bool_dtype(s.dtype) or (is_numeric_dtype(s.dtype) and s.dtype.kind != "c")
+    if simple and not is_bool_dtype(s.dtype) and s.dtype.kind == "f":
+        vals = s.to_numpy(dtype="float64", na_value=np.nan)
+        v = vals[~np.isnan(vals)]
+        if np.all(np.isfinite(v)) and np.all(v == np.round(v)) and np.all(np.abs(v) < 2**53):
+            s = s.astype("Int64")
+        else:  # infinities or whole floats beyond 2**53: via their distinct values
+            simple = unique = False
+    if simple:
         out = s.astype(STR)
         out.index = s.index
         return out.mask(s.isna())
     if is_datetime64_any_dtype(s.dtype):
         return s.dt.strftime("%Y-%m-%d %H:%M:%S").astype(STR)
     if unique:
-        out = s.astype(STR).str.strip()
+        out = _clean_text(s.astype(STR))
         if lower:
             out = out.str.lower()
         return out.mask(out == "")
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     u0 = pd.Series(uniques)
     u = u0 if u0.dtype == STR else u0.map(_scalar_text).astype(STR)
-    u = u.str.strip()
+    u = _clean_text(u)
     if lower:
         u = u.str.lower()
     u = u.mask(u == "")
@@ -112,16 +134,130 @@ def to_text(s: pd.Series, *, lower: bool = False, unique: bool = False) -> pd.Se
     return _take(u, codes, s.index)
 
 
+def _clean_text(u: pd.Series) -> pd.Series:
+    """Strip whitespace; for non-ASCII values also invisible edge characters and NFC form."""
+    u = u.str.strip()
+    odd = u.notna() & ~u.str.isascii().fillna(True).astype(bool)
+    if odd.any():
+        u = u.copy()
+        u[odd] = u[odd].map(clean_name)
+    return u
+
+
 def _scalar_text(v: object) -> object:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
         return None
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, pd.Timestamp):
         return v.isoformat(sep=" ")
-    if hasattr(v, "isoformat"):
-        return v.isoformat()  # datetime.date / datetime.datetime
+    if isinstance(v, (_dt.date, _dt.time)):
+        return v.isoformat()  # datetime.date / datetime.datetime / datetime.time
     return str(v)
+
+
+# ---------------------------------------------------------------------------------
+# values no column can hold
+
+
+_SCALAR_TYPES = (
+    str,
+    bool,
+    int,
+    float,
+    decimal.Decimal,
+    _dt.date,
+    _dt.time,
+    pd.Timestamp,
+    np.bool_,
+    np.integer,
+    np.floating,
+    np.datetime64,
+)
+
+
+def _hashable(v: object) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+def _odd_kind(v: object) -> str | None:
+    """Why ``v`` cannot be a table value (None: it can)."""
+    if v is None or v is pd.NA or v is pd.NaT or isinstance(v, _SCALAR_TYPES):
+        return None
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        try:
+            bytes(v).decode("utf-8")
+        except UnicodeDecodeError:
+            return "binary data that is not UTF-8 text"
+        return None
+    if isinstance(v, (list, tuple, set, frozenset, np.ndarray)):
+        return "a list of values"
+    if isinstance(v, dict):
+        return "a mapping of values"
+    if isinstance(v, (complex, np.complexfloating)):
+        return "a complex number"
+    return f"a value of type {type(v).__name__}"
+
+
+def _prepare(s: pd.Series) -> tuple[pd.Series, pd.Series | None]:
+    """Set values that no column can hold to missing; return them as a display series.
+
+    Only ``object`` and complex columns can hold such values (lists or arrays from Parquet
+    list columns or in-memory frames, binary data, arbitrary objects); UTF-8 ``bytes`` are
+    decoded (Parquet writers that store text as plain BINARY).
+
+    Returns
+    -------
+    values : pandas.Series
+        ``s`` with the odd values set to missing (and bytes decoded).
+    odd : pandas.Series or None
+        Description of each odd value (NA elsewhere), None when there is none.
+    """
+    if s.dtype.kind == "c":
+        odd = pd.Series(None, index=s.index, dtype=object)
+        given = s.notna().to_numpy()
+        odd[given] = [f"a complex number {v}" for v in s[given]]
+        return pd.Series(np.nan, index=s.index, dtype="float64"), odd
+    if s.dtype != object:
+        return s, None
+    try:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts, arrays)
+        unhashable = s.map(lambda v: not _hashable(v)).to_numpy(dtype=bool)
+        shown = s.where(unhashable, None).astype(object)
+        s = s.where(~unhashable, None).astype(object)
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    else:
+        unhashable = None
+        shown = None
+    u = pd.Series(uniques, dtype=object)
+    kinds = [_odd_kind(v) for v in u]
+    is_bytes = [isinstance(v, (bytes, bytearray, memoryview)) for v in u]
+    if not any(k is not None for k in kinds) and not any(is_bytes) and unhashable is None:
+        return s, None
+    good = u.copy()
+    for k, (kind, b) in enumerate(zip(kinds, is_bytes, strict=True)):
+        if kind is not None:
+            good.iloc[k] = None
+        elif b:
+            good.iloc[k] = bytes(u.iloc[k]).decode("utf-8")
+    values = pd.Series(good.array.take(codes, allow_fill=True), index=s.index, dtype=object)
+    odd_u = pd.Series(
+        [None if kind is None else f"{kind} {_short(u.iloc[k])}" for k, kind in enumerate(kinds)],
+        dtype=object,
+    )
+    odd = pd.Series(odd_u.array.take(codes, allow_fill=True), index=s.index, dtype=object)
+    if unhashable is not None and shown is not None:
+        odd[unhashable] = [
+            f"{_odd_kind(v) or 'an unhashable value'} {_short(v)}" for v in shown[unhashable]
+        ]
+    if odd.isna().all():
+        return values, None
+    return values, odd
 
 
 def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -142,24 +278,39 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     invalid : pandas.Series
         Boolean, True where a value was given but is not a valid date.
     """
+    parsed, invalid, _ = _parse_dates(s)
+    return parsed, invalid
+
+
+def _in_window(d: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates (any datetime64 unit) inside DATE_MIN..DATE_MAX as ``datetime64[ns]``; outside mask."""
+    outside = d.notna() & ((d < _DATE_LO) | (d > _DATE_HI))
+    if outside.any():
+        d = d.mask(outside)
+    return d.astype("datetime64[ns]"), outside
+
+
+def _parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """:func:`parse_dates`, plus the mask of valid dates outside DATE_MIN..DATE_MAX
+    (they are in ``invalid`` too)."""
     if is_datetime64_any_dtype(s.dtype):
         if getattr(s.dt, "tz", None) is not None:
             s = s.dt.tz_localize(None)
-        parsed = s.dt.normalize().astype("datetime64[ns]")
-        invalid = pd.Series(False, index=s.index)
-        return parsed, invalid
+        parsed, outside = _in_window(s.dt.normalize())
+        return parsed, outside.copy(), outside
     text = to_text(s)
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     u = pd.Series(uniques, dtype=STR)
     u = u.mask(u.str.lower().isin(NULL_TOKENS))
     ok = u.str.fullmatch(_ISO_DATE_RE).fillna(False).astype(bool)
     parsed_u = pd.to_datetime(u.str.slice(0, 10).where(ok), format="%Y-%m-%d", errors="coerce")
-    parsed_u = parsed_u.astype("datetime64[ns]")
+    parsed_u, outside_u = _in_window(parsed_u)
     parsed = pd.Series(parsed_u.array.take(codes, allow_fill=True), index=s.index)
     null_u = u.isna().to_numpy()
     given = (codes >= 0) & ~np.append(null_u, True)[codes]
     invalid = pd.Series(given & parsed.isna().to_numpy(), index=s.index)
-    return parsed, invalid
+    outside = pd.Series(np.append(outside_u.to_numpy(dtype=bool), False)[codes], index=s.index)
+    return parsed, invalid, outside
 
 
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -177,7 +328,7 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     invalid : pandas.Series
         Boolean, True where a value was given but is not a finite number.
     """
-    if is_numeric_dtype(s.dtype) and not is_bool_dtype(s.dtype):
+    if is_numeric_dtype(s.dtype) and not is_bool_dtype(s.dtype) and s.dtype.kind != "c":
         values = s.astype("float64")
         invalid = pd.Series(np.isinf(values.to_numpy()), index=s.index)
         return values.mask(invalid), invalid
@@ -205,6 +356,8 @@ class ProblemCollector:
         self.spec = spec
         self.id_text = id_text
         self.problems: list[Problem] = []
+        #: per column, the rows whose value was bad or missing (set to a default)
+        self.unusable: dict[str, pd.Series] = {}
 
     def _row_id(self, label: int, column: str | None) -> str | None:
         if self.id_text is None or column == self.spec.id_column:
@@ -212,7 +365,7 @@ class ProblemCollector:
         v = self.id_text.get(label)
         if v is None or pd.isna(v):
             return None
-        return f"{self.spec.id_column} {v}"
+        return f"{self.spec.id_column} {_short(v)}"
 
     def add(
         self,
@@ -315,7 +468,15 @@ class ProblemCollector:
 def _display(v: object) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "<empty>"
-    return str(v)
+    return _short(v)
+
+
+def _short(v: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``str(v)``, cut to ``limit`` characters (a 5 MB cell must not make a 5 MB message)."""
+    text = str(v)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text):,} characters)"
 
 
 def _fmt_num(x: float) -> str:
@@ -401,8 +562,11 @@ def normalize_table(
     present = [str(c) for c in df.columns]
     problems: list[Problem] = []
     missing = [c for c in spec.required_names if c not in present]
+    # column problems point at the header line of a CSV / the first row of a sheet
+    header_line = {"line": 1} if raw.line_offset == 2 else {}
     for name in missing:
-        found = ", ".join(present[:20]) + (", ..." if len(present) > 20 else "")
+        found = ", ".join(_name_shown(c) for c in present[:20])
+        found += f", ... ({len(present)} columns)" if len(present) > 20 else ""
         problems.append(
             raw.problem(
                 f"required column is missing{_column_hint(name, present)} "
@@ -410,17 +574,20 @@ def normalize_table(
                 column=name,
                 expected=f"a column named {name!r}",
                 code="missing_column",
+                **header_line,
             )
         )
     contract = set(spec.names)
-    doubled = sorted({c for c in present if present.count(c) > 1 and c in contract})
+    counts = Counter(raw.header if raw.header is not None else present)
+    doubled = sorted(c for c in contract if counts[c] > 1)
     for name in doubled:
         problems.append(
             raw.problem(
-                f"column appears {present.count(name)} times",
+                f"column appears {counts[name]} times",
                 column=name,
                 expected="each column once",
                 code="duplicate_column",
+                **header_line,
             )
         )
     if missing or doubled:
@@ -436,27 +603,67 @@ def normalize_table(
         )
         return empty_canonical(spec.name), problems
 
+    prepared = {c.name: _prepare(df[c.name]) for c in spec.columns if c.name in df}
     id_text = None
-    if spec.id_column and spec.id_column in df:
-        id_text = to_text(df[spec.id_column], unique=True)
+    if spec.id_column and spec.id_column in prepared:
+        id_text = to_text(prepared[spec.id_column][0], unique=True)
     rep = ProblemCollector(raw, spec, id_text)
     out: dict[str, pd.Series] = {}
     n = len(df)
     for c in spec.columns:
-        if c.name not in df:
+        if c.name not in prepared:
             out[c.name] = _absent_column(spec.name, c, df.index)
             continue
-        out[c.name] = _convert_column(
-            df[c.name], c, rep, spec, check_unique, id_text if c.name == spec.id_column else None
-        )
+        values, odd = prepared.pop(c.name)
+        try:
+            out[c.name] = _convert_column(
+                values,
+                c,
+                rep,
+                spec,
+                check_unique,
+                id_text if c.name == spec.id_column else None,
+                odd,
+            )
+        except Exception as exc:  # noqa: BLE001 - still name the column, never a traceback
+            problems.append(
+                raw.problem(
+                    f"cannot interpret the column: {type(exc).__name__}: {_short(exc, 200)}",
+                    column=c.name,
+                    expected=c.expected,
+                    code="unreadable",
+                )
+            )
+            out[c.name] = _absent_column(spec.name, c, df.index)
     frame = pd.DataFrame(out, index=df.index)
-    extras = [c for c in df.columns if c not in out]
-    for c in extras:
-        frame[c] = df[c]
+    extra_pos = [i for i, c in enumerate(df.columns) if c not in out]
+    if extra_pos:
+        extras = df.iloc[:, extra_pos]
+        extras.columns = _unique_names([str(c) for c in extras.columns], set(out))
+        frame = pd.concat([frame, extras], axis=1)
     assert len(frame) == n
-    _table_checks(spec.name, frame, rep)
+    _table_checks(spec.name, frame, rep, check_unique=check_unique)
     problems.extend(rep.problems)
     return frame, problems
+
+
+def _unique_names(names: list[str], taken: set[str]) -> list[str]:
+    """Extra column names made unique (a second ``note`` becomes ``note.1``)."""
+    seen = set(taken)
+    out = []
+    for name in names:
+        new, k = name, 0
+        while new in seen:
+            k += 1
+            new = f"{name}.{k}"
+        seen.add(new)
+        out.append(new)
+    return out
+
+
+def _name_shown(name: object) -> str:
+    text = _short(name, 40)
+    return text if text.isprintable() else repr(text)
 
 
 def _absent_column(table: str, c: ColumnSpec, index: pd.Index) -> pd.Series:
@@ -477,8 +684,18 @@ def _convert_column(
     spec: TableSpec,
     check_unique: bool,
     text_hint: pd.Series | None,
+    odd: pd.Series | None = None,
 ) -> pd.Series:
     name = c.name
+    if odd is not None:
+        rep.add(
+            name,
+            odd.notna(),
+            odd,
+            lambda v, n: f"{v} cannot be read as {c.expected}",
+            expected=c.expected,
+            code="bad_type",
+        )
     if c.kind in ("str", "category"):
         text = (
             text_hint
@@ -509,14 +726,25 @@ def _convert_column(
             )
         values: pd.Series = text
     elif c.kind == "date":
-        values, invalid = parse_dates(s)
+        values, invalid, outside = _parse_dates(s)
         nulls = values.isna() & ~invalid
         rep.add(
             name,
-            invalid,
+            invalid & ~outside,
             lambda idx: to_text(s.loc[idx]),
             lambda v, n: f"{v!r} is not a valid date, expected YYYY-MM-DD",
             expected=c.expected,
+            code="bad_date",
+        )
+        rep.add(
+            name,
+            outside,
+            lambda idx: to_text(s.loc[idx]),
+            lambda v, n: (
+                f"{v!r} is outside the supported dates {DATE_MIN} to {DATE_MAX} "
+                "(a placeholder or a typo?), expected a real date YYYY-MM-DD"
+            ),
+            expected=f"a date YYYY-MM-DD from {DATE_MIN} to {DATE_MAX}",
             code="bad_date",
         )
     else:
@@ -543,6 +771,22 @@ def _convert_column(
                 by_value=False,
             )
             values = values.mask(low)
+        hi = c.upper_bound
+        if hi is not None:
+            big = (values > hi) if c.min_value is not None else (values.abs() > hi)
+            rep.add(
+                name,
+                big,
+                _formatted(values),
+                lambda v, n: (
+                    f"{v} is implausibly large (beyond {hi:g}, a unit or entry error?), "
+                    f"expected {c.expected}"
+                ),
+                expected=f"{c.expected}, at most {hi:g}",
+                code="out_of_range",
+                by_value=False,
+            )
+            values = values.mask(big)
         if c.kind == "int":
             frac = values.notna() & (values != np.floor(values))
             rep.add(
@@ -556,7 +800,10 @@ def _convert_column(
             )
             values = values.mask(frac)
             if not c.nullable:
+                rep.unusable[name] = values.isna()
                 values = values.fillna(0).astype("int64")
+    if odd is not None:
+        nulls = nulls & odd.isna()
     if not c.nullable:
         rep.add(
             name,
@@ -572,9 +819,36 @@ def _convert_column(
     return values
 
 
-def _table_checks(table: str, frame: pd.DataFrame, rep: ProblemCollector) -> None:
+def _table_checks(
+    table: str, frame: pd.DataFrame, rep: ProblemCollector, *, check_unique: bool = True
+) -> None:
+    if table == "production" and check_unique:
+        key = ["date", "reviewer_id", "market", "product_line", "queue"]
+        k = frame[key]
+        dup = k[["date", "reviewer_id"]].notna().all(axis=1) & k.duplicated(keep=False)
+        if dup.any():
+
+            def shown_key(idx: pd.Index) -> pd.Series:
+                d = k.loc[idx]
+                text = d["reviewer_id"].astype(object) + " on " + d["date"].dt.strftime("%Y-%m-%d")
+                rest = d[["market", "product_line", "queue"]].astype(object).fillna("-")
+                return text + " (" + rest.agg(" / ".join, axis=1) + ")"
+
+            rep.add(
+                "reviewer_id",
+                dup,
+                shown_key,
+                lambda v, n: (
+                    f"{v} appears {n} times, expected one row per reviewer, day, market, "
+                    "product line and queue (the rows would be counted twice)"
+                ),
+                expected="one row per reviewer_id, date, market, product_line and queue",
+                code="duplicate",
+            )
     if table == "production":
         over = frame["sla_met"] > frame["cases_handled"]
+        if "cases_handled" in rep.unusable:  # already reported: no second problem for the row
+            over &= ~rep.unusable["cases_handled"]
 
         def shown(idx: pd.Index) -> pd.Series:
             sla = frame.loc[idx, "sla_met"].map(_fmt_num)

@@ -9,12 +9,19 @@ Readers return the tables *as found* (no type conversion beyond what the format
 itself carries) together with their location, so later problems can name the file,
 the sheet and the line of an offending value. The frame index is the 0-based position
 of the row in the source (blank CSV lines are dropped but keep line numbers right).
+
+Size guard: a file larger than :func:`max_inmemory_bytes` (``$REPORTING_MAX_INMEMORY_BYTES``,
+default 1 GiB; for a workbook its unpacked size counts) is refused with a ``too_large``
+problem before any of it is parsed, instead of being loaded whole into memory.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import os
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +32,147 @@ import pandas as pd
 from .problems import Problem
 from .schema import TABLES
 
-__all__ = ["RawSource", "RawTable", "read_source", "DataSource"]
+__all__ = [
+    "DEFAULT_MAX_INMEMORY_BYTES",
+    "MAX_INMEMORY_ENV",
+    "DataSource",
+    "RawSource",
+    "RawTable",
+    "clean_name",
+    "max_inmemory_bytes",
+    "read_source",
+]
 
 DataSource = str | os.PathLike[str] | Mapping[str, pd.DataFrame | None] | Any
 
 TABLE_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".pq", ".xlsx", ".xlsm")
 EXCEL_EXTENSIONS: tuple[str, ...] = (".xlsx", ".xlsm")
 DUCKDB_EXTENSIONS: tuple[str, ...] = (".duckdb", ".ddb", ".db")
+
+#: Environment variable: the largest file (bytes) a reader loads into memory; ``0`` = no limit.
+MAX_INMEMORY_ENV = "REPORTING_MAX_INMEMORY_BYTES"
+#: Default of :data:`MAX_INMEMORY_ENV`: 1 GiB.
+DEFAULT_MAX_INMEMORY_BYTES = 1024**3
+
+#: Invisible format characters removed (with whitespace) from both ends of names and text
+#: values: zero-width space / joiners, word joiner, BOM, and the bidirectional marks,
+#: embeddings and isolates that editors insert around right-to-left text.
+INVISIBLE_CHARS = (
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
+_EDGES_RE = re.compile(f"^[\\s{INVISIBLE_CHARS}]+|[\\s{INVISIBLE_CHARS}]+$")
+
+
+def clean_name(name: object) -> str:
+    """A column or sheet name as compared with the contract.
+
+    Whitespace and invisible format characters (:data:`INVISIBLE_CHARS`) are removed from
+    both ends and the text is put in Unicode NFC form, so ``' audit_id'``,
+    ``'\\ufeffaudit_id'`` and ``'audit_id\\u200b'`` all name ``audit_id``.
+    """
+    text = str(name)
+    if text.isascii():
+        return text.strip()
+    return unicodedata.normalize("NFC", _EDGES_RE.sub("", text))
+
+
+def _parse_size(text: str) -> int:
+    t = text.strip().lower().replace("_", "").replace(" ", "")
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(?:([kmgt])(?:i?b)?|b)?", t)
+    if not m:
+        raise ValueError(text)
+    return int(float(m.group(1)) * units.get(m.group(2) or "", 1))
+
+
+def max_inmemory_bytes() -> int | None:
+    """The size above which a file is refused instead of loaded into memory.
+
+    Read from ``$REPORTING_MAX_INMEMORY_BYTES`` (bytes, or with a unit: ``512M``, ``2G``,
+    ``1.5GiB``); default :data:`DEFAULT_MAX_INMEMORY_BYTES` (1 GiB). ``0`` disables the guard.
+
+    Returns
+    -------
+    int or None
+        The limit in bytes, None when disabled.
+
+    Raises
+    ------
+    ValueError
+        When the variable is set to something that is not a size.
+    """
+    raw = os.environ.get(MAX_INMEMORY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_INMEMORY_BYTES
+    try:
+        limit = _parse_size(raw)
+    except ValueError:
+        raise ValueError(
+            f"${MAX_INMEMORY_ENV}={raw!r} is not a size: give bytes (1073741824) or a size "
+            "with a unit (512M, 2G); 0 disables the limit"
+        ) from None
+    return limit or None
+
+
+def _human(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"  # pragma: no cover
+
+
+def _unpacked_size(f: Path) -> int:
+    """Size of a workbook once unzipped (0 when it is not a zip file)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(f) as z:
+            return sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
+
+
+def _size_guard(table: str, f: Path, problems: list[Problem], kind: str) -> bool:
+    """Refuse (a ``too_large`` problem, False) a file too large to load into memory."""
+    try:
+        limit = max_inmemory_bytes()
+    except ValueError as exc:
+        problems.append(
+            Problem("error", table, str(exc), file=f.name, code="bad_setting")
+        )
+        return False
+    if limit is None:
+        return True
+    size = f.stat().st_size
+    what = f"{_human(size)} ({size:,} bytes)"
+    if kind == "excel" and size <= limit:
+        unpacked = _unpacked_size(f)
+        if unpacked > limit:
+            size = unpacked
+            what = f"{_human(unpacked)} once unpacked ({unpacked:,} bytes)"
+    if size <= limit:
+        return True
+    advice = {
+        "csv": "convert it to Parquet (typically 10x smaller) or load it into a DuckDB file",
+        "parquet": "keep only the months needed, or load it into a DuckDB file",
+        "excel": "save the sheets as Parquet or CSV files",
+        "duckdb": "keep only the months needed in a smaller DuckDB file",
+    }[kind]
+    problems.append(
+        Problem(
+            "error",
+            table,
+            f"file is {what}, more than the {_human(limit)} that may be loaded into memory: "
+            f"{advice}, or raise the limit with {MAX_INMEMORY_ENV}=<bytes> (0 = no limit) "
+            "if the machine has several times that much memory",
+            file=f.name,
+            expected=f"a file of at most {_human(limit)}",
+            code="too_large",
+        )
+    )
+    return False
 
 
 @dataclass
@@ -53,6 +194,10 @@ class RawTable:
         ``"line"`` (CSV), ``"row"`` (Excel) or ``"record"`` (Parquet, DuckDB, memory).
     line_offset : int
         Number of the first data row: 2 when a header line counts as 1, else 1.
+    header : list of str or None
+        Column names exactly as written in the file (cleaned like the frame's), when the
+        reader renamed duplicates (pandas turns a second ``market`` into ``market.1``);
+        lets the duplicate-column check see them. None: the frame's columns are as written.
     """
 
     name: str
@@ -61,6 +206,7 @@ class RawTable:
     sheet: str | None = None
     line_kind: str = "record"
     line_offset: int = 1
+    header: list[str] | None = None
 
     def line_of(self, index_label: int) -> int:
         """Line / row / record number of the row with index label ``index_label``."""
@@ -191,7 +337,7 @@ def _read_memory(data: Any) -> RawSource:
             )
             continue
         df = df.reset_index(drop=True)
-        df.columns = [str(c).strip() for c in df.columns]
+        df.columns = [clean_name(c) for c in df.columns]
         src.tables[name] = RawTable(name, df, file=None, line_kind="record", line_offset=1)
     if "audits" not in src.tables and not src.problems:
         src.problems.append(
@@ -249,6 +395,9 @@ def _read_folder(path: Path, src: RawSource) -> None:
 
 def _read_table_file(table: str, f: Path, problems: list[Problem]) -> RawTable | None:
     suffix = f.suffix.lower()
+    kind = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "excel")
+    if suffix in TABLE_EXTENSIONS and not _size_guard(table, f, problems, kind):
+        return None
     try:
         if suffix == ".csv":
             return _read_csv(table, f, problems)
@@ -365,11 +514,61 @@ def _read_csv(table: str, f: Path, problems: list[Problem]) -> RawTable | None:
         )
         return None
     except pd.errors.ParserError as exc:
-        problems.append(_unreadable(table, name, exc, what="CSV file"))
+        problems.append(_csv_parse_problem(table, name, exc, sep))
         return None
     df = _drop_blank_rows(df)
-    df.columns = [str(c).strip() for c in df.columns]
-    return RawTable(table, df, file=name, line_kind="line", line_offset=2)
+    header = _csv_header(first_line, sep, df.shape[1])
+    df.columns = [clean_name(c) for c in df.columns]
+    if header == list(df.columns):
+        header = None
+    return RawTable(table, df, file=name, line_kind="line", line_offset=2, header=header)
+
+
+def _csv_header(first_line: str, sep: str, ncols: int) -> list[str] | None:
+    """The header's names as written (pandas renames duplicates), None if not parseable."""
+    try:
+        names = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
+    except csv.Error:
+        return None
+    return [clean_name(n) for n in names] if len(names) == ncols else None
+
+
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_EOF_RE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _csv_parse_problem(table: str, name: str, exc: BaseException, sep: str) -> Problem:
+    """A CSV tokenizer error in words, with the line it happened on when pandas says."""
+    text = str(exc)
+    shown = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(sep, repr(sep))
+    m = _FIELDS_RE.search(text)
+    if m:
+        want, line, saw = (int(g) for g in m.groups())
+        return Problem(
+            "error",
+            table,
+            f"line {line} has {saw} fields but the header has {want} (a value containing "
+            f"the separator {shown} must be quoted)",
+            file=name,
+            line=line,
+            line_kind="line",
+            expected=f"{want} fields on every line",
+            code="unreadable",
+        )
+    m = _EOF_RE.search(text)
+    if m:
+        line = int(m.group(1)) + 1
+        return Problem(
+            "error",
+            table,
+            f'a quoted value opened on line {line} is never closed (a \'"\' is missing)',
+            file=name,
+            line=line,
+            line_kind="line",
+            expected="balanced double quotes",
+            code="unreadable",
+        )
+    return _unreadable(table, name, exc, what="CSV file")
 
 
 def _drop_blank_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -395,7 +594,7 @@ def _read_parquet(table: str, f: Path, problems: list[Problem]) -> RawTable | No
     df = _arrow_to_pandas(tbl)
     del tbl
     df = df.reset_index(drop=True)
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = [clean_name(c) for c in df.columns]
     return RawTable(table, df, file=f.name, line_kind="record", line_offset=1)
 
 
@@ -405,14 +604,33 @@ def _arrow_to_pandas(tbl: Any) -> pd.DataFrame:
 
 
 def _excel_sheet_lookup(sheets: list[str]) -> dict[str, str]:
-    return {str(s).strip().lower(): s for s in sheets}
+    return {clean_name(s).lower(): s for s in sheets}
 
 
-def _parse_sheet(xl: pd.ExcelFile, sheet: str) -> pd.DataFrame:
+def _parse_sheet(xl: pd.ExcelFile, sheet: str) -> tuple[pd.DataFrame, list[str] | None]:
     df = pd.read_excel(xl, sheet_name=sheet, keep_default_na=False, na_values=[""])
     df = _drop_blank_rows(df)
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
+    header = _sheet_header(xl, sheet, list(df.columns))
+    df.columns = [clean_name(c) for c in df.columns]
+    if header == list(df.columns):
+        header = None
+    return df, header
+
+
+def _sheet_header(xl: pd.ExcelFile, sheet: str, columns: list[Any]) -> list[str] | None:
+    """The sheet's first row as written (pandas renames duplicate names), None if unknown."""
+    try:
+        ws = xl.book[sheet]
+        first = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
+    except Exception:  # noqa: BLE001 - only a refinement of the duplicate-column check
+        return None
+    values = list(first)
+    while values and values[-1] is None:
+        values.pop()
+    if len(values) > len(columns):
+        return None
+    values += [None] * (len(columns) - len(values))
+    return [clean_name(c if v is None else v) for v, c in zip(values, columns, strict=True)]
 
 
 def _read_excel_file(table: str, f: Path, problems: list[Problem]) -> RawTable | None:
@@ -424,8 +642,10 @@ def _read_excel_file(table: str, f: Path, problems: list[Problem]) -> RawTable |
     with pd.ExcelFile(f, engine="openpyxl") as xl:
         lookup = _excel_sheet_lookup(xl.sheet_names)
         sheet = lookup.get(table, xl.sheet_names[0])
-        df = _parse_sheet(xl, sheet)
-    return RawTable(table, df, file=f.name, sheet=str(sheet), line_kind="row", line_offset=2)
+        df, header = _parse_sheet(xl, sheet)
+    return RawTable(
+        table, df, file=f.name, sheet=str(sheet), line_kind="row", line_offset=2, header=header
+    )
 
 
 # ---------------------------------------------------------------------------------
@@ -437,6 +657,8 @@ def _read_workbook(path: Path, src: RawSource) -> None:
         src.problems.append(
             Problem("error", "audits", "file is empty (0 bytes)", file=path.name, code="unreadable")
         )
+        return
+    if not _size_guard("audits", path, src.problems, "excel"):
         return
     try:
         xl = pd.ExcelFile(path, engine="openpyxl")
@@ -465,14 +687,20 @@ def _read_workbook(path: Path, src: RawSource) -> None:
                     )
                 continue
             try:
-                df = _parse_sheet(xl, sheet)
+                df, header = _parse_sheet(xl, sheet)
             except Exception as exc:  # noqa: BLE001
                 src.problems.append(
                     _unreadable(table, path.name, exc, sheet=str(sheet), what="sheet")
                 )
                 continue
             src.tables[table] = RawTable(
-                table, df, file=path.name, sheet=str(sheet), line_kind="row", line_offset=2
+                table,
+                df,
+                file=path.name,
+                sheet=str(sheet),
+                line_kind="row",
+                line_offset=2,
+                header=header,
             )
 
 
@@ -488,6 +716,8 @@ def _read_duckdb(path: Path, src: RawSource) -> None:
             Problem("error", "audits", "file is empty (0 bytes)", file=path.name, code="unreadable")
         )
         return
+    if not _size_guard("audits", path, src.problems, "duckdb"):
+        return
     try:
         con = duckdb.connect(str(path), read_only=True)
     except Exception as exc:  # noqa: BLE001
@@ -500,7 +730,7 @@ def _read_duckdb(path: Path, src: RawSource) -> None:
         ).fetchall()
         lookup: dict[str, tuple[str, str]] = {}
         for schema, name in rows:
-            lookup.setdefault(str(name).strip().lower(), (schema, name))
+            lookup.setdefault(clean_name(name).lower(), (schema, name))
         for table in TABLES:
             found = lookup.get(table)
             if found is None:
@@ -527,7 +757,7 @@ def _read_duckdb(path: Path, src: RawSource) -> None:
                     _unreadable(table, path.name, exc, sheet=str(name), what="table")
                 )
                 continue
-            df.columns = [str(c).strip() for c in df.columns]
+            df.columns = [clean_name(c) for c in df.columns]
             src.tables[table] = RawTable(
                 table, df, file=path.name, sheet=str(name), line_kind="record", line_offset=1
             )

@@ -18,8 +18,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CONTRACT",
     "CANONICAL_COLUMNS",
+    "DATE_MAX",
+    "DATE_MIN",
     "DECISIONS",
     "KNOWN_KPIS",
+    "MAX_COUNT",
+    "MAX_NUMBER",
     "RATE_KPIS",
     "SAMPLE_TYPES",
     "SEVERITIES",
@@ -72,6 +76,20 @@ RATE_KPIS: frozenset[str] = frozenset(
 
 Kind = Literal["str", "category", "date", "float", "int"]
 
+#: Earliest and latest date accepted in any date column (ISO text). Outside this window a
+#: date is a data-entry or sentinel value (Excel's day 0 is 1899-12-30, "forever" is
+#: often 9999-12-31), never a real decision, production day, hire or event date.
+DATE_MIN: str = "1900-01-01"
+DATE_MAX: str = "2199-12-31"
+
+#: Largest magnitude accepted for a number column (``float``): far above any handling time,
+#: ad spend or target, and small enough that sums over billions of rows stay finite and exact
+#: to the cent.
+MAX_NUMBER: float = 1e15
+#: Largest value accepted for a count column (``int``: cases handled, SLA met per reviewer and
+#: day): sums over tens of millions of rows stay far inside int64.
+MAX_COUNT: float = 1e9
+
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -98,6 +116,10 @@ class ColumnSpec:
         Whether ``min_value`` itself is allowed.
     unique : bool
         Values must be unique within the table.
+    max_value : float or None
+        Upper bound for numbers (inclusive); a sanity bound, not a business rule
+        (:data:`MAX_NUMBER` for floats, :data:`MAX_COUNT` for counts), applied to the
+        magnitude when there is no lower bound.
     default : str or None
         Value used when the column is absent or a value is empty (e.g. ``"*"`` for
         targets' market, ``"random"`` for sample_type).
@@ -112,6 +134,16 @@ class ColumnSpec:
     min_inclusive: bool = True
     unique: bool = False
     default: str | None = None
+    max_value: float | None = None
+
+    @property
+    def upper_bound(self) -> float | None:
+        """Upper bound of a number column: ``max_value``, else the kind's sanity bound."""
+        if self.kind == "float":
+            return self.max_value if self.max_value is not None else MAX_NUMBER
+        if self.kind == "int":
+            return self.max_value if self.max_value is not None else MAX_COUNT
+        return None
 
     @property
     def expected(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import threading
 import time
 import traceback
@@ -20,7 +21,7 @@ import nbformat
 from reporting.notebook import RESULTS_PARTIAL, TABLES_DIR
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
-from reporting.run.kernels import KernelPool, WarmKernel
+from reporting.run.kernels import KernelPool, WarmKernel, kernel_environment
 
 KERNEL_NAME = os.environ.get("REPORTING_KERNEL", "python3")
 ENGINE_NAME = "qa-tracked"
@@ -61,7 +62,8 @@ def _register_engine() -> None:
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
                                      stdout_file=None, stderr_file=None, start_timeout=60,
-                                     execution_timeout=None, tracker=None, **kwargs):
+                                     execution_timeout=None, tracker=None, kernel_env=None,
+                                     **kwargs):
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
             final = merge_kwargs(kwargs, timeout=execution_timeout,
                                  startup_timeout=start_timeout, kernel_name=kernel_name,
@@ -70,7 +72,9 @@ def _register_engine() -> None:
             client = PapermillNotebookClient(nb_man, **final)
             if tracker is not None:
                 tracker["client"] = client
-            return client.execute()
+            if kernel_env is None:  # a warm kernel, already running
+                return client.execute()
+            return client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
 
     papermill_engines.register(ENGINE_NAME, TrackedEngine)
 
@@ -186,6 +190,7 @@ def run_job(
                 engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
                 request_save_on_cell_execute=False, tracker=tracker,
                 resources={"metadata": {"path": str(workdir)}}, **extra,
+                **({} if kernel is not None else {"kernel_env": kernel_environment()}),
             )
         except PapermillExecutionError as exc:
             if exc.ename != NO_DATA:
