@@ -638,13 +638,28 @@ def normalize_table(
     frame = pd.DataFrame(out, index=df.index)
     extra_pos = [i for i, c in enumerate(df.columns) if c not in out]
     if extra_pos:
-        extras = df.iloc[:, extra_pos]
-        extras.columns = _unique_names([str(c) for c in extras.columns], set(out))
+        names = _unique_names([str(df.columns[i]) for i in extra_pos], set(out))
+        extras = pd.DataFrame(
+            {name: _extra_column(df.iloc[:, i]) for name, i in zip(names, extra_pos, strict=True)},
+            index=df.index,
+        )
         frame = pd.concat([frame, extras], axis=1)
     assert len(frame) == n
     _table_checks(spec.name, frame, rep, check_unique=check_unique)
     problems.extend(rep.problems)
     return frame, problems
+
+
+def _extra_column(s: pd.Series) -> pd.Series:
+    """An extra (non-contract) column, kept as read; a column of mixed Python objects (an
+    Excel ``notes`` column with numbers and text) becomes text, so it can be written to
+    Parquet (the run's snapshot) like any other column."""
+    if s.dtype != object:
+        return s
+    try:
+        return to_text(s)
+    except TypeError:  # unhashable values (lists, dicts)
+        return s.map(lambda v: None if v is None else _scalar_text(v)).astype(STR)
 
 
 def _unique_names(names: list[str], taken: set[str]) -> list[str]:

@@ -61,7 +61,9 @@ INVISIBLE_CHARS = (
     "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2066\u2067\u2068\u2069\ufeff"
 )
-_EDGES_RE = re.compile(f"^[\\s{INVISIBLE_CHARS}]+|[\\s{INVISIBLE_CHARS}]+$")
+#: what :func:`clean_name` strips: every ``str.isspace()`` character and INVISIBLE_CHARS
+#: (``str.strip(chars)`` is linear; an anchored regex would be quadratic on long padding)
+_STRIP_CHARS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + INVISIBLE_CHARS
 
 
 def clean_name(name: object) -> str:
@@ -74,7 +76,7 @@ def clean_name(name: object) -> str:
     text = str(name)
     if text.isascii():
         return text.strip()
-    return unicodedata.normalize("NFC", _EDGES_RE.sub("", text))
+    return unicodedata.normalize("NFC", text.strip(_STRIP_CHARS))
 
 
 def _parse_size(text: str) -> int:
@@ -139,9 +141,7 @@ def _size_guard(table: str, f: Path, problems: list[Problem], kind: str) -> bool
     try:
         limit = max_inmemory_bytes()
     except ValueError as exc:
-        problems.append(
-            Problem("error", table, str(exc), file=f.name, code="bad_setting")
-        )
+        problems.append(Problem("error", table, str(exc), file=f.name, code="bad_setting"))
         return False
     if limit is None:
         return True
@@ -561,7 +561,7 @@ def _csv_parse_problem(table: str, name: str, exc: BaseException, sep: str) -> P
         return Problem(
             "error",
             table,
-            f'a quoted value opened on line {line} is never closed (a \'"\' is missing)',
+            f"a quoted value opened on line {line} is never closed (a '\"' is missing)",
             file=name,
             line=line,
             line_kind="line",
