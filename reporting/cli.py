@@ -51,12 +51,17 @@ def _load(data: str | None, *, periods: list[str] | None = None, large: bool = F
         _fail(f"no data at {path}: pass --data (a folder, an .xlsx workbook or a .duckdb file), "
               "or run `reporting sample-data --out DIR` first")
     if large:
+        import dataclasses
+
+        from reporting.data.engines import history_window
         from reporting.data.extract import large_source
 
         source = large_source(path)
         if source is not None:
-            click.echo(f"{path}: {source.reason}: validating and snapshotting in DuckDB",
-                       err=True)
+            period_from, period_to = history_window(periods)
+            source = dataclasses.replace(source, period_from=period_from, period_to=period_to)
+            click.echo(f"{path}: {source.reason}: validating and snapshotting in DuckDB "
+                       f"({period_from or '...'} to {period_to or '...'})", err=True)
             return source
     t0 = time.perf_counter()
     try:
@@ -216,8 +221,8 @@ def _snapshot(ds, out_dir: Path, key: str | None):
     except DataValidationError as exc:
         _data_problems(ds.source, exc)
     if not hasattr(ds, "audits"):
-        click.echo(f"snapshot of {ds.source} written by DuckDB in "
-                   f"{time.perf_counter() - t0:.1f}s", err=True)
+        click.echo(f"DuckDB snapshot of {ds.source} ready in {time.perf_counter() - t0:.1f}s",
+                   err=True)
     return snapshot
 
 

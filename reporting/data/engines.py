@@ -31,10 +31,12 @@ explicit ``NULLS LAST`` ordering (Ibis emits it for both engines).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +172,16 @@ def history_window(
 # connections
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Mute Ibis' and PySpark's deprecation chatter about pandas 3 and duckdb 1.5."""
+    with warnings.catch_warnings():
+        for module in (r"ibis(\..*)?", r"pyspark(\..*)?"):
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+            warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        yield
+
+
 def _require_java() -> None:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise EngineError(
@@ -288,9 +300,14 @@ def connect(url: str | EngineURL, *, spark: Any = None) -> Engine:
     EngineError
         When the URL, the path or the engine cannot be used.
     """
+    u = url if isinstance(url, EngineURL) else parse_engine_url(url)
+    with _quiet():
+        return _connect(u, spark)
+
+
+def _connect(u: EngineURL, spark: Any) -> Engine:
     import ibis
 
-    u = url if isinstance(url, EngineURL) else parse_engine_url(url)
     if u.scheme == "duckdb":
         if not u.path.exists():
             raise EngineError(f"{u.url}: {u.path} does not exist")
@@ -344,6 +361,12 @@ def _read_folder(eng: Engine, folder: Path) -> None:
 
 # ---------------------------------------------------------------------------------
 # the extract, written once
+
+
+def _to_pandas(expr: Any) -> pd.DataFrame:
+    """Execute an Ibis expression into a frame with a 0..n-1 index."""
+    with _quiet():
+        return expr.to_pandas().reset_index(drop=True)
 
 
 def _bounds(period_from: str | None, period_to: str | None) -> tuple[Any, Any]:
@@ -430,7 +453,7 @@ def extract_frames(
         Raw (not yet canonical) frames with a 0..n-1 index.
     """
     exprs = extract_expressions(engine, period_from=period_from, period_to=period_to)
-    return {name: expr.to_pandas().reset_index(drop=True) for name, expr in exprs.items()}
+    return {name: _to_pandas(expr) for name, expr in exprs.items()}
 
 
 def accuracy_by(
@@ -506,7 +529,7 @@ def accuracy_by(
         .aggregate(audits=ibis._.count(), correct=ibis._["__correct"].sum())
         .order_by([ibis.asc(k, nulls_first=False) for k in keys])
     )
-    out = expr.to_pandas().reset_index(drop=True)
+    out = _to_pandas(expr)
     for k in keys:
         if k in ("week", "date"):
             out[k] = pd.to_datetime(out[k]).astype("datetime64[ns]")

@@ -87,6 +87,7 @@ __all__ = [
     "LargeSource",
     "extract_snapshot",
     "large_source",
+    "source_fingerprint",
     "validate_with_duckdb",
 ]
 
@@ -150,8 +151,9 @@ class ExtractResult:
     seconds : float
         Wall time of the extract.
     engine : str
-        ``"duckdb"``, or ``"pandas"`` for sources the SQL path does not read (Excel
-        workbooks, in-memory frames), which go through :func:`load_dataset`.
+        ``"duckdb"``; ``"reused"`` when an earlier snapshot of the same source was reused;
+        ``"pandas"`` for sources the SQL path does not read (Excel workbooks, in-memory
+        frames), which go through :func:`load_dataset`.
     """
 
     snapshot_dir: Path
@@ -175,12 +177,16 @@ class LargeSource:
         Why it was routed here (for the log), e.g. ``"10,000,000 audits"``.
     period_from, period_to : str or None
         Optional ``YYYY-MM`` window written to the snapshot (validation covers all rows).
+    reuse : bool
+        Reuse a snapshot of the same source files, window and key found next to the new one
+        (the run's ``.snapshots``) instead of extracting again.
     """
 
     path: Path
     reason: str = ""
     period_from: str | None = None
     period_to: str | None = None
+    reuse: bool = True
 
     @property
     def source(self) -> str:
@@ -191,12 +197,14 @@ class LargeSource:
         self, snapshot_dir: str | os.PathLike[str], *, pseudonym_key: str | None = None
     ) -> ExtractResult:
         """Validate and snapshot the source into ``snapshot_dir`` (see :func:`extract_snapshot`)."""
+        d = Path(snapshot_dir)
         return extract_snapshot(
             self.path,
-            snapshot_dir,
+            d,
             period_from=self.period_from,
             period_to=self.period_to,
             pseudonym_key=pseudonym_key,
+            reuse_from=d.parent if self.reuse else None,
         )
 
 
@@ -388,16 +396,28 @@ class _Entry:
     is_view: bool = False
 
 
-@dataclass
-class _SqlTable:
-    """A large table readable in SQL, with its columns (stripped name -> original, type)."""
+@dataclass(frozen=True)
+class _Col:
+    """One column of a large table: its cleaned name, DuckDB type and internal SQL name.
+
+    Internal names (``__c0``, ``__c1``...) keep columns apart that DuckDB, whose identifiers
+    are case-insensitive, would confuse (``Reviewer_ID`` next to ``reviewer_id``).
+    """
 
     name: str
-    raw: RawTable  # location only (empty frame): file, sheet, line kind, offset
-    scan: str  # SQL of a relation with __rn and the original columns
-    columns: list[tuple[str, str, str]]  # (stripped name, original name, duckdb type)
+    type: str
+    internal: str
+
+
+@dataclass
+class _SqlTable:
+    """A large table readable in SQL: a relation with ``__rn`` and the internal columns."""
+
+    name: str
+    raw: RawTable  # location only (empty frame): file, sheet, line kind, offset, header
+    scan: str  # SQL of a relation with __rn and the columns under their internal names
+    columns: list[_Col]
     rows: int = 0
-    drop_blank: bool = False
 
 
 @dataclass
@@ -407,7 +427,6 @@ class _Checked:
     rows: dict[str, int] = field(default_factory=dict)
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)  # small tables, canonical
     sql: dict[str, _SqlTable] = field(default_factory=dict)  # large tables, validated
-    views: dict[str, list[str]] = field(default_factory=dict)  # table -> present contract cols
 
 
 def _is_memory(source: Any) -> bool:
@@ -435,6 +454,15 @@ class _Session:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self._n = 0
+
+    def table_from(self, name: str, frame: pd.DataFrame) -> None:
+        """Copy a (small) pandas frame into a DuckDB temp table: joins against a registered
+        frame are several times slower than against a table."""
+        self.con.register("__frame", frame)
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM __frame")
+        finally:
+            self.con.unregister("__frame")
 
     def name(self, stem: str) -> str:
         self._n += 1
@@ -736,20 +764,28 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
                     )
                 )
                 return None
-            src = f"read_parquet({_lit(str(entry.path))}, file_row_number = true)"
-            cols = con.sql(f"DESCRIBE SELECT * FROM {src}").fetchall()
-            originals = [(c[0], c[1]) for c in cols if c[0] != "file_row_number"]
-            scan_from, rn = src, "file_row_number"
+            import pyarrow.parquet as pq
+
+            scan_from = f"read_parquet({_lit(str(entry.path))}, file_row_number = true)"
+            described = [
+                (c[0], c[1])
+                for c in con.sql(f"DESCRIBE SELECT * FROM {scan_from}").fetchall()
+                if c[0] != "file_row_number"
+            ]
+            names = list(pq.read_schema(entry.path).names)  # DuckDB renames A next to a
+            if len(names) != len(described):
+                names = [d[0] for d in described]
+            sources = [(d[0], n, d[1]) for d, n in zip(described, names, strict=True)]
+            rn = "file_row_number"
             raw = RawTable(table, pd.DataFrame(), file=entry.file)
         elif entry.kind == "csv":
             pre = _csv_precheck(table, entry.path, problems)
             if pre is None:
                 return None
             sep, written = pre
-            names = _mangle(written)
-            header = [clean_name(n) for n in written]
+            internal = [f"__v{i}" for i in range(len(written))]
             staged = s.tmp / f"{table}.csv.parquet"
-            columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
+            columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in internal) + "}"
             try:
                 con.execute(
                     f"COPY (SELECT * FROM read_csv({_lit(str(entry.path))}, delim = {_lit(sep)}, "
@@ -760,25 +796,32 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
             except Exception as exc:  # noqa: BLE001
                 problems.append(_csv_problem(table, entry.file, exc, sep))
                 return None
-            src = f"read_parquet({_lit(str(staged))}, file_row_number = true)"
-            originals = [(n, "VARCHAR") for n in names]
-            scan_from, rn = src, "file_row_number"
+            scan_from = f"read_parquet({_lit(str(staged))}, file_row_number = true)"
+            # pandas renames repeated header names (a, a.1); the duplicate check uses the header
+            sources = [(i, n, "VARCHAR") for i, n in zip(internal, _mangle(written), strict=True)]
+            rn = "file_row_number"
             drop_blank = True
             raw = RawTable(
-                table, pd.DataFrame(), file=entry.file, line_kind="line", line_offset=2,
-                header=header,
+                table,
+                pd.DataFrame(),
+                file=entry.file,
+                line_kind="line",
+                line_offset=2,
+                header=[clean_name(n) for n in written],
             )
         elif entry.kind == "duckdb":
             qualified = f"__src.{_ident(entry.schema or 'main')}.{_ident(entry.sheet or table)}"
             if entry.is_view:
                 staged = s.tmp / f"{table}.view.parquet"
-                con.execute(f"COPY (SELECT * FROM {qualified}) TO {_lit(str(staged))} (FORMAT parquet)")
+                con.execute(
+                    f"COPY (SELECT * FROM {qualified}) TO {_lit(str(staged))} (FORMAT parquet)"
+                )
                 scan_from = f"read_parquet({_lit(str(staged))}, file_row_number = true)"
                 rn = "file_row_number"
             else:
                 scan_from, rn = qualified, "rowid"
             cols = con.sql(f"DESCRIBE SELECT * FROM {qualified}").fetchall()
-            originals = [(c[0], c[1]) for c in cols]
+            sources = [(c[0], c[0], c[1]) for c in cols]
             raw = RawTable(table, pd.DataFrame(), file=entry.file, sheet=entry.sheet)
         else:  # pragma: no cover - xlsx entries never get here
             raise ValueError(entry.kind)
@@ -786,13 +829,15 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
         what = "table" if entry.kind == "duckdb" else "file"
         problems.append(_unreadable(table, entry.file, exc, sheet=entry.sheet, what=what))
         return None
-    columns = [(clean_name(o), str(o), str(t)) for o, t in originals]
-    select = ", ".join(
-        f"{_ident(o)} AS {_ident(n)}" for n, o, _ in _unique_names(columns)
+    cols_ = [
+        _Col(clean_name(orig), str(ty), f"__c{i}") for i, (_, orig, ty) in enumerate(sources)
+    ]
+    select = "".join(
+        f", {_ident(src)} AS {c.internal}" for (src, _, _), c in zip(sources, cols_, strict=True)
     )
-    scan = f"(SELECT {rn} AS __rn{', ' + select if select else ''} FROM {scan_from})"
-    if drop_blank and columns:
-        blank = " AND ".join(f"{_ident(n)} IS NULL" for n, _, _ in _unique_names(columns))
+    scan = f"(SELECT {rn} AS __rn{select} FROM {scan_from})"
+    if drop_blank and cols_:
+        blank = " AND ".join(f"{c.internal} IS NULL" for c in cols_)
         scan = f"(SELECT * FROM {scan} WHERE NOT ({blank}))"
     view = s.name(f"raw_{table}")
     try:
@@ -801,18 +846,20 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
     except Exception as exc:  # noqa: BLE001
         problems.append(_unreadable(table, entry.file, exc, sheet=entry.sheet))
         return None
-    out = _SqlTable(table, raw, view, columns, rows=int(n[0]) if n else 0, drop_blank=drop_blank)
-    return out
+    return _SqlTable(table, raw, view, cols_, rows=int(n[0]) if n else 0)
 
 
-def _unique_names(columns: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    """The first column of each stripped name (duplicates are reported as problems)."""
-    seen: set[str] = set()
+def _extra_names(names: list[str], taken: set[str]) -> list[str]:
+    """Extra column names made unique as the pandas path does (a second ``note`` is ``note.1``)."""
+    seen = set(taken)
     out = []
-    for n, o, t in columns:
-        if n not in seen:
-            seen.add(n)
-            out.append((n, o, t))
+    for name in names:
+        new, k = name, 0
+        while new in seen:
+            k += 1
+            new = f"{name}.{k}"
+        seen.add(new)
+        out.append(new)
     return out
 
 
@@ -857,12 +904,12 @@ class _ColumnPlan:
 
 
 def _plan_column(
-    c: ColumnSpec, cls: str | None, clean: bool = False
+    c: ColumnSpec, cls: str | None, clean: bool = False, internal: str = ""
 ) -> _ColumnPlan:
     """SQL and checks of column ``c`` (``cls`` None: absent from the input; ``clean``: a text
     column that needs no normalisation)."""
     name = c.name
-    src = _ident(name)
+    src = internal or _ident(name)
     txt, dte, val = _ident(f"__t_{name}"), _ident(f"__d_{name}"), _ident(f"__val_{name}")
     bad, raw = _ident(f"__bad_{name}"), _ident(f"__raw_{name}")
     if cls is None:
@@ -979,21 +1026,21 @@ def _plan_column(
         parsed = f"(CASE WHEN {t} IS NOT NULL AND NOT {tok} AND isfinite({num}) THEN {num} END)"
         invalid = f"({t} IS NOT NULL AND NOT {tok} AND {parsed} IS NULL)"
         shown = t
+    # the masks of the pandas path, each on the parsed value (flat, no nested CASE):
+    # low (below the minimum), then big (beyond the sanity bound), then frac (not whole)
     low = "false"
     if c.min_value is not None:
         op = "<" if c.min_inclusive else "<="
         low = f"COALESCE({val} {op} {c.min_value!r}, false)"
-    after_low = f"(CASE WHEN {low} THEN NULL ELSE {val} END)"
     big = "false"
     hi = c.upper_bound
     if hi is not None:
-        mag = after_low if c.min_value is not None else f"abs({after_low})"
-        big = f"COALESCE({mag} > {hi!r}, false)"
-    after_big = f"(CASE WHEN {big} THEN NULL ELSE {after_low} END)"
+        mag = val if c.min_value is not None else f"abs({val})"
+        big = f"(NOT {low} AND COALESCE({mag} > {hi!r}, false))"
     frac = "false"
     if c.kind == "int":
-        frac = f"COALESCE({after_big} <> floor({after_big}), false)"
-    clean = f"(CASE WHEN {frac} THEN NULL ELSE {after_big} END)"
+        frac = f"(NOT {low} AND NOT {big} AND COALESCE({val} <> floor({val}), false))"
+    clean = f"(CASE WHEN {low} OR {big} OR {frac} THEN NULL ELSE {val} END)"
     more: list[str] = []
     if c.kind == "int" and not c.nullable:
         more.append(f"{clean} IS NULL AS {_ident(f'__unusable_{name}')}")
@@ -1134,7 +1181,8 @@ class _TableChecker:
         self.cross: list[Problem] = []  # not_in_roster (reported after every table)
         self.view = ""  # checked view: __rn, canonical columns, check columns, extras
         self.present: list[str] = []
-        self.extras: list[str] = []
+        self.internal: dict[str, str] = {}  # contract column -> internal SQL name
+        self.extras: list[tuple[str, str]] = []  # (internal SQL name, output name)
 
     # -- problems -----------------------------------------------------------------------
     def _problem(
@@ -1166,7 +1214,7 @@ class _TableChecker:
     def _structure(self) -> bool:
         """Missing / doubled columns and the empty table; False when the table is unusable."""
         spec, t, raw = self.spec, self.t, self.t.raw
-        present = [n for n, _, _ in t.columns]
+        present = [c.name for c in t.columns]
         missing = [c for c in spec.required_names if c not in present]
         # column problems point at the header line of a CSV
         header_line: dict[str, int] = {"line": 1} if raw.line_offset == 2 else {}
@@ -1205,13 +1253,15 @@ class _TableChecker:
         checks: list[_Check] = []
         for c in spec.columns:
             cls = types.get(c.name)
-            plan = _plan_column(c, cls, clean=c.name in clean)
+            plan = _plan_column(
+                c, cls, clean=c.name in clean, internal=self.internal.get(c.name, "")
+            )
             selects.extend(plan.parsed)
             canonical.append(f"{plan.canonical} AS {_ident(c.name)}")
             canonical.extend(plan.more)
             checks.extend(plan.checks)
         checks.extend(_table_checks(spec.name))
-        selects.extend(_ident(e) for e in self.extras)
+        selects.extend(internal for internal, _ in self.extras)
         parsed = self.s.name(f"parsed_{spec.name}")
         self.s.con.execute(f"CREATE TEMP VIEW {parsed} AS SELECT {', '.join(selects)} FROM {t.scan}")
         extra = ""
@@ -1249,9 +1299,13 @@ class _TableChecker:
                 )
             )
             return True
-        types = {n: _type_class(ty) for n, _, ty in _unique_names(t.columns)}
+        contract = set(spec.names)
+        types = {c.name: _type_class(c.type) for c in t.columns if c.name in contract}
+        self.internal = {c.name: c.internal for c in t.columns if c.name in contract}
         self.present = [c.name for c in spec.columns if c.name in types]
-        self.extras = [n for n, _, _ in _unique_names(t.columns) if n not in spec.names]
+        extra_cols = [c for c in t.columns if c.name not in contract]
+        names = _extra_names([c.name for c in extra_cols], contract)
+        self.extras = [(c.internal, n) for c, n in zip(extra_cols, names, strict=True)]
         # First assume every text column is clean (no value changes by strip/lower) and check
         # that in the same pass; only if one is not, rebuild the views and count again.
         text_cols = [
@@ -1480,7 +1534,7 @@ class _Extract:
                 {"reviewer_id": pd.Series(roster["reviewer_id"].dropna().unique(), dtype=object)}
             )
             self.roster_view = s.name("roster_ids")
-            s.con.register(self.roster_view, known)
+            s.table_from(self.roster_view, known)
         cross: list[Problem] = []
         for name in SQL_TABLES:
             entry = entries.get(name)
@@ -1542,7 +1596,7 @@ class _Extract:
         if roster is not None and len(roster):
             r = roster.drop_duplicates("reviewer_id")[["reviewer_id", "team_lead", "site", "hire_date"]]
             roster_view = s.name("roster_c")
-            con.register(roster_view, r.reset_index(drop=True))
+            s.table_from(roster_view, r.reset_index(drop=True))
         for name in SQL_TABLES:
             checker = self.checkers.get(name)
             if checker is None or checker.t.rows == 0:
@@ -1550,13 +1604,15 @@ class _Extract:
                 if name == "audits":  # pragma: no cover - an error was raised before
                     raise ValueError("no audits to write")
                 continue
-            sql = self._canonical_sql(checker, roster_view, pmap, period_from, period_to)
+            sql, names = self._canonical_sql(checker, roster_view, pmap, period_from, period_to)
             target = snapshot_dir / f"{name}.parquet"
             tmp = target.with_suffix(".parquet.tmp")
             con.execute(
                 f"COPY ({sql}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION {COMPRESSION}, "
                 f"ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
             )
+            if names is not None:
+                _rename_columns(tmp, names)
             os.replace(tmp, target)
             n = con.sql(f"SELECT count(*) FROM read_parquet({_lit(str(target))})").fetchone()
             rows[name] = int(n[0]) if n else 0
@@ -1601,7 +1657,7 @@ class _Extract:
              "pid": pd.Series([pseudonym(v, key) for v in ordered], dtype=object)}
         )
         view = self.s.name("pseudonyms")
-        self.s.con.register(view, frame)
+        self.s.table_from(view, frame)
         return view
 
     def _canonical_sql(
@@ -1611,7 +1667,9 @@ class _Extract:
         pmap: str | None,
         period_from: str | None,
         period_to: str | None,
-    ) -> str:
+    ) -> tuple[str, list[str] | None]:
+        """The COPY query of a canonical table, and the column names to rename it to (None:
+        the query's names are right)."""
         name = checker.spec.name
         spec = checker.spec
         date_col = "decision_date" if name == "audits" else "date"
@@ -1665,7 +1723,14 @@ class _Extract:
             sel.append(f"{period} AS period")
             sel.append(f"{week} AS week")
         assert [x.rsplit(" AS ", 1)[1].strip('"') for x in sel] == CANONICAL_COLUMNS[name]
-        sel.extend(f"a.{_ident(e)} AS {_ident(e)}" for e in checker.extras)
+        # DuckDB's names are case-insensitive: an extra "Market" next to "market" is written
+        # under a placeholder and renamed afterwards
+        wanted = [x.rsplit(" AS ", 1)[1].strip('"') for x in sel] + [o for _, o in checker.extras]
+        clash = len({n.lower() for n in wanted}) < len(wanted)
+        sel.extend(
+            f"a.{internal} AS {_ident(f'__extra_{i}' if clash else out)}"
+            for i, (internal, out) in enumerate(checker.extras)
+        )
         where = []
         if period_from is not None:
             where.append(f"{period} >= {_lit(period_from)}")
@@ -1674,7 +1739,23 @@ class _Extract:
         sql = f"SELECT {', '.join(sel)} FROM {checker.view} a {' '.join(joins)}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return sql + f" ORDER BY {period}, a.market, a.__rn"
+        return sql + f" ORDER BY {period}, a.market, a.__rn", (wanted if clash else None)
+
+
+def _rename_columns(path: Path, names: list[str]) -> None:
+    """Rename the columns of a Parquet file, one row group at a time (bounded memory)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    schema = pa.schema([f.with_name(n) for f, n in zip(pf.schema_arrow, names, strict=True)])
+    tmp = path.with_suffix(".renamed.tmp")
+    with pq.ParquetWriter(
+        tmp, schema, compression=COMPRESSION, use_dictionary=True, write_statistics=True
+    ) as writer:
+        for i in range(pf.num_row_groups):
+            writer.write_table(pf.read_row_group(i).rename_columns(names))
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------------
@@ -1711,7 +1792,12 @@ def _catalog(snapshot_dir: Path, roster: pd.DataFrame | None, con: Any) -> dict[
 
 
 def _write_manifest(
-    d: Path, digest: str, source: str, rows: dict[str, int | None], engine: str
+    d: Path,
+    digest: str,
+    source: str,
+    rows: dict[str, int | None],
+    engine: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -1720,8 +1806,78 @@ def _write_manifest(
         "rows": rows,
         "tables": [n for n in TABLES if rows.get(n) is not None],
         "writer": engine,
+        **(extra or {}),
     }
     (d / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+#: Bump when the extract writes different snapshot content for the same input.
+EXTRACT_VERSION = 1
+
+
+def source_fingerprint(
+    path: Path,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    pseudonym_key: str | None = None,
+) -> str:
+    """What an extract depends on: the source files (name, size, modification time), the
+    window, the pseudonym key (hashed), the extract and DuckDB versions.
+
+    Two extracts with the same fingerprint write the same snapshot, so a run can reuse an
+    earlier snapshot instead of extracting again (make-style: a file rewritten in place with
+    the same size and modification time would go unnoticed).
+    """
+    import hashlib
+
+    import duckdb
+
+    files = sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path]
+    h = hashlib.sha256()
+    parts: list[object] = [EXTRACT_VERSION, duckdb.__version__, str(path.resolve()),
+                           period_from, period_to]
+    if pseudonym_key:
+        parts.append(hashlib.sha256(pseudonym_key.encode("utf-8")).hexdigest())
+    for f in files:
+        st = f.stat()
+        parts.extend([f.name, st.st_size, st.st_mtime_ns])
+    h.update(json.dumps(parts, default=str).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _reuse(root: Path, fingerprint: str, d: Path, t0: float) -> ExtractResult | None:
+    """An earlier snapshot under ``root`` with the same fingerprint, linked into ``d``."""
+    if not root.is_dir():
+        return None
+    for old in sorted(root.iterdir()):
+        f = old / MANIFEST
+        if old == d or not f.is_file():
+            continue
+        try:
+            m = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if m.get("source_fingerprint") != fingerprint or "catalog" not in m:
+            continue
+        if snapshot_hash(old) != m.get("hash"):  # changed or half-written: extract again
+            continue
+        for name in [*(f"{t}.parquet" for t in TABLES), MANIFEST]:
+            src = old / name
+            if not src.exists():
+                continue
+            try:
+                os.link(src, d / name)
+            except OSError:
+                shutil.copy2(src, d / name)
+        problems = [
+            Problem(**{k: v for k, v in p.items() if k != "text"}) for p in m.get("problems", [])
+        ]
+        report = ValidationReport(problems=problems, source=m.get("source", ""),
+                                  rows=m.get("checked_rows", {}))
+        rows = {n: m["rows"].get(n) for n in TABLES}
+        return ExtractResult(d, m["hash"], m["catalog"], report, rows,
+                             time.perf_counter() - t0, "reused")
+    return None
 
 
 def _pandas_extract(
@@ -1829,6 +1985,7 @@ def extract_snapshot(
     pseudonym_key: str | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     threads: int = DEFAULT_THREADS,
+    reuse_from: str | os.PathLike[str] | None = None,
 ) -> ExtractResult:
     """Validate ``source`` and write its canonical snapshot, inside DuckDB.
 
@@ -1855,6 +2012,10 @@ def extract_snapshot(
         DuckDB ``memory_limit`` (sorts and hash tables spill to disk beyond it).
     threads : int
         DuckDB worker threads.
+    reuse_from : str or path, optional
+        A folder of earlier snapshots (a run's ``.snapshots``): one written from the same
+        :func:`source_fingerprint` is linked into ``snapshot_dir`` instead of extracting
+        again (``engine`` is then ``"reused"``).
 
     Returns
     -------
@@ -1875,6 +2036,13 @@ def extract_snapshot(
     if _is_memory(source):
         return _pandas_extract(source, d, period_from, period_to, pseudonym_key, t0)
     path = Path(source)
+    fingerprint = (
+        source_fingerprint(path, period_from, period_to, pseudonym_key) if path.exists() else ""
+    )
+    if reuse_from is not None and fingerprint:
+        reused = _reuse(Path(reuse_from), fingerprint, d, t0)
+        if reused is not None:
+            return reused
     s = _Session(memory_limit, threads, d.parent)
     try:
         ex = _Extract(path, s)
@@ -1887,13 +2055,25 @@ def extract_snapshot(
             raise DataValidationError(report.problems, source=report.source)
         rows = ex.write(checked, d, period_from, period_to, pseudonym_key)
         digest = snapshot_hash(d)
-        _write_manifest(d, digest, str(path), rows, "duckdb")
         roster = checked.frames.get("roster")
         if roster is not None and pseudonym_key:
             from .pseudonymise import pseudonymise_frame
 
             roster = pseudonymise_frame(roster, pseudonym_key.encode("utf-8"))
         catalog = _catalog(d, roster, s.con)
+        _write_manifest(
+            d,
+            digest,
+            str(path),
+            rows,
+            "duckdb",
+            {
+                "source_fingerprint": fingerprint,
+                "catalog": catalog,
+                "problems": [p.to_dict() for p in report.problems],
+                "checked_rows": report.rows,
+            },
+        )
     finally:
         s.close()
     return ExtractResult(d, digest, catalog, report, rows, time.perf_counter() - t0, "duckdb")
