@@ -203,7 +203,7 @@ def _read_production(snapshot: Path, market, period_from, period_to) -> pd.DataF
     sql = "SELECT * FROM read_parquet(?)" + (" WHERE " + " AND ".join(where) if where else "")
     con = duckdb.connect()
     try:
-        return con.sql(sql, params=params).to_arrow_table().to_pandas().reset_index(drop=True)
+        return con.execute(sql, params).to_arrow_table().to_pandas().reset_index(drop=True)
     finally:
         con.close()
 

@@ -332,7 +332,8 @@ def _run(sql: str, params: list[object]) -> pd.DataFrame:
 
     con = duckdb.connect()
     try:
-        tbl = con.sql(sql, params=params).to_arrow_table()
+        # execute() binds parameters once; con.sql(..., params=) was several times slower here.
+        tbl = con.execute(sql, params).to_arrow_table()
     finally:
         con.close()
     return tbl.to_pandas().reset_index(drop=True)
