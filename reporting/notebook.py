@@ -75,12 +75,14 @@ class ReportContext:
         import dataclasses
 
         from reporting.data import load_snapshot, read_audits
+        from reporting.data.snapshot import read_production
 
         if self._small is None:
             self._small = _load_small_tables(self.data_dir)
         audits = read_audits(self.data_dir, market=market, period_from=period_from,
                              period_to=period_to)
-        production = _read_production(self.data_dir, market, period_from, period_to)
+        production = read_production(self.data_dir, market=market, period_from=period_from,
+                                     period_to=period_to)
         base = self._small if self._small is not None else load_snapshot(self.data_dir)
         return dataclasses.replace(base, audits=audits, production=production)
 
@@ -182,30 +184,6 @@ def _load_small_tables(snapshot: Path):
         targets = empty_canonical("targets")
     return Dataset(audits=empty, production=None, roster=read("roster"), targets=targets,
                    events=read("events"), source=str(snapshot))
-
-
-def _read_production(snapshot: Path, market, period_from, period_to) -> pd.DataFrame | None:
-    """The production slice, filtered inside DuckDB."""
-    f = snapshot / "production.parquet"
-    if not f.exists():
-        return None
-    import duckdb
-
-    where, params = [], [str(f)]
-    if market is not None:
-        markets = [market] if isinstance(market, str) else list(market)
-        where.append(f"market IN ({', '.join('?' for _ in markets)})" if markets else "FALSE")
-        params.extend(markets)
-    for bound, op in ((period_from, ">="), (period_to, "<=")):
-        if bound is not None:
-            where.append(f"period {op} ?")
-            params.append(str(bound))
-    sql = "SELECT * FROM read_parquet(?)" + (" WHERE " + " AND ".join(where) if where else "")
-    con = duckdb.connect()
-    try:
-        return con.execute(sql, params).to_arrow_table().to_pandas().reset_index(drop=True)
-    finally:
-        con.close()
 
 
 def _has_named_index(frame: pd.DataFrame) -> bool:

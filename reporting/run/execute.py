@@ -9,7 +9,6 @@ import signal
 import subprocess
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -278,11 +277,6 @@ def _describe(exc: BaseException, timed_out: bool, timeout: float) -> str:
         return "the kernel died while running the report (killed, or out of memory)"
     text = str(exc) or name
     return f"{name}: {text}" if name not in text else text
-
-
-def describe_traceback(exc: BaseException) -> str:
-    """Full traceback text, for logs."""
-    return "".join(traceback.format_exception(exc))
 
 
 def _print_pdf_now(html: Path, pdf: Path) -> Future:

@@ -14,7 +14,6 @@ import os
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -170,9 +169,3 @@ class KernelPool:
             kernels, self._all = self._all, []
         for kernel in kernels:
             kernel.shutdown()
-
-
-def client_kwargs(kernel: WarmKernel) -> dict[str, Any]:
-    """Keyword arguments that make papermill's client use ``kernel`` instead of starting one."""
-    return {"km": kernel.km}
-

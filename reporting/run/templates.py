@@ -108,7 +108,7 @@ def _notebook_text(path: Path) -> tuple[str, str, dict]:
     """Title (first markdown heading), description (first paragraph under it) and the
     notebook's ``reporting`` metadata (``restricted``, ``one_of``)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    restricted = dict(nb.get("metadata", {}).get("reporting", {}))
+    meta = dict(nb.get("metadata", {}).get("reporting", {}))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
             src = "".join(cell.get("source", ""))
@@ -116,8 +116,8 @@ def _notebook_text(path: Path) -> tuple[str, str, dict]:
             if lines and lines[0].startswith("#"):
                 title = lines[0].lstrip("#").strip()
                 rest = next((ln.strip() for ln in lines[1:] if not ln.startswith("#")), "")
-                return title, rest, restricted
-    return path.stem.replace("_", " ").title(), "", restricted
+                return title, rest, meta
+    return path.stem.replace("_", " ").title(), "", meta
 
 
 def load_template(name: str, directory: Path | None = None) -> Template:
