@@ -35,9 +35,15 @@ def _snap(tmp_path: Path) -> Snapshot:
 
 
 def _kernels() -> list[psutil.Process]:
-    me = psutil.Process()
-    return [p for p in me.children(recursive=True)
-            if "ipykernel" in " ".join(p.cmdline())]
+    """Live kernel processes under this test; zombies and processes gone meanwhile are skipped."""
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
 
 
 def test_kernel_killed_mid_notebook(tmp_path, fixture_templates):
@@ -47,6 +53,8 @@ def test_kernel_killed_mid_notebook(tmp_path, fixture_templates):
     assert {r.status for r in first.results} == {"ok"}
     before = (out / "hello-BR" / "report.html").read_bytes()
 
+    killed: list[int] = []
+
     def killer():
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -55,7 +63,11 @@ def test_kernel_killed_mid_notebook(tmp_path, fixture_templates):
             if staged and _kernels():
                 time.sleep(1)  # the notebook is running its 30 s sleep now
                 for k in _kernels():
-                    k.send_signal(signal.SIGKILL)
+                    try:
+                        k.send_signal(signal.SIGKILL)
+                        killed.append(k.pid)
+                    except psutil.Error:
+                        continue
                 return
             time.sleep(0.2)
 
@@ -64,6 +76,7 @@ def test_kernel_killed_mid_notebook(tmp_path, fixture_templates):
     second = run_jobs(_jobs({"market": "BR", "sleep": 30.0}), snapshot=_snap(tmp_path),
                       out_dir=out, period="2026-10", progress=False, timeout=120)
     t.join()
+    assert killed, "the test never found the running kernel to kill"
     res = second.results[0]
     assert res.status == "failed" and "kernel died" in res.error, res.error
     assert (out / "hello-BR" / "report.html").read_bytes() == before
