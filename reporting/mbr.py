@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from reporting.cache import ResultCache
 from reporting.capacity.report import (
     HISTORY_MONTHS,
     NoCapacityData,
@@ -709,12 +710,12 @@ _CAPACITY_COLUMNS = ["market", "month", "forecast_cases", "forecast_low", "forec
 
 def _capacity(dataset: Any, markets: list[str], plan_month: str, period: str,
               assumptions: Any, level: float, types: Sequence[str] | None,
-              notes: list[str]) -> pd.DataFrame:
+              notes: list[str], cache: ResultCache | None = None) -> pd.DataFrame:
     rows = []
     for m in markets:
         try:
             rep = capacity_report(dataset, m, plan_month, assumptions, accuracy_month=period,
-                                  level=level, accuracy_sample_types=types)
+                                  level=level, accuracy_sample_types=types, cache=cache)
         except NoCapacityData as exc:
             notes.append(f"Capacity outlook, {m}: {exc}")
             rows.append({"market": m, "month": plan_month, "outlook": str(exc)})
@@ -858,6 +859,7 @@ def mbr_report(
     capacity: bool = True,
     assumptions: Any = None,
     accuracy_sample_types: Sequence[str] | None = ("random",),
+    cache: ResultCache | None = None,
 ) -> MBRReport:
     """Assemble the monthly business review for ``period`` over ``markets``.
 
@@ -888,6 +890,9 @@ def mbr_report(
         capacity_plan reports).
     accuracy_sample_types : sequence of str or None, default ("random",)
         As in :func:`reporting.metrics.compute_kpis` (the market_accuracy report's default).
+    cache : reporting.cache.ResultCache, optional
+        Where the volume forecasts may already be stored: the pack's capacity_plan reports fit
+        the same ones (``ctx.cache`` in the template). Same results with or without it.
 
     Returns
     -------
@@ -961,7 +966,8 @@ def mbr_report(
     trend = _trend(trend_src, targets, markets, level, types)
 
     if capacity and production is not None and len(production):
-        cap = _capacity(dataset, markets, plan_month, period, assumptions, level, types, notes)
+        cap = _capacity(dataset, markets, plan_month, period, assumptions, level, types, notes,
+                        cache)
     else:
         cap = pd.DataFrame({c: pd.Series(dtype=object) for c in _CAPACITY_COLUMNS})
         if capacity:

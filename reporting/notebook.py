@@ -86,6 +86,17 @@ class ReportContext:
         base = self._small if self._small is not None else load_snapshot(self.data_dir)
         return dataclasses.replace(base, audits=audits, production=production)
 
+    @property
+    def cache(self):
+        """A :class:`reporting.cache.ResultCache` next to the run's snapshot, shared by the run's
+        reports (e.g. volume forecasts fitted once for the MBR and the capacity plans); ``None``
+        when the data is not a run snapshot (nothing is written into a user's data folder)."""
+        if not (self.data_dir / "snapshot.json").is_file():
+            return None
+        from reporting.cache import ResultCache
+
+        return ResultCache(self.data_dir / "cache")
+
     def no_data(self, message: str) -> None:
         """Show ``message`` as the report's content and stop the report (status ok)."""
         from IPython.display import Markdown, display

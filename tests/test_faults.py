@@ -181,3 +181,37 @@ def test_two_runs_at_once_on_one_folder(tmp_path, slow_plan, sample_data):
     assert "Traceback" not in err2
     manifest = json.loads((out / "manifest.json").read_text())
     assert {j["status"] for j in manifest["jobs"]} == {"ok"}
+
+
+def _kernel_that_dies_once(tmp_path: Path, monkeypatch) -> Path:
+    """A real 'python3' kernelspec whose first launch exits at once (a kernel dying at start-up,
+    as seen on a busy machine); later launches are ordinary ipykernels."""
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    marker = tmp_path / "died-once"
+    wrapper = tmp_path / "flaky_kernel.py"
+    wrapper.write_text(
+        "import os, sys\n"
+        f"marker = {str(marker)!r}\n"
+        "if not os.path.exists(marker):\n"
+        "    open(marker, 'w').write('died')\n"
+        "    sys.exit(1)\n"
+        "from ipykernel import kernelapp\n"
+        "kernelapp.launch_new_instance()\n")
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(wrapper), "-f", "{connection_file}"],
+        "display_name": "Python 3 (dies once)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return marker
+
+
+@pytest.mark.parametrize("isolate", [False, True], ids=["warm", "isolate"])
+def test_a_kernel_dying_at_start_up_is_replaced(tmp_path, fixture_templates, monkeypatch,
+                                                isolate):
+    marker = _kernel_that_dies_once(tmp_path, monkeypatch)
+    out = tmp_path / "o"
+    res = run_jobs(_jobs({"market": "BR"}), snapshot=_snap(tmp_path), out_dir=out,
+                   period="2026-10", progress=False, isolate=isolate, n_jobs=1).results[0]
+    assert marker.read_text() == "died"  # the first kernel really died
+    assert res.status == "ok", res.error
+    assert (out / "hello-BR" / "report.html").is_file()

@@ -16,11 +16,23 @@ distribution of its own back-test errors. See ``docs/capacity.md`` for the detai
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from reporting.cache import (
+    ResultCache,
+    fingerprint,
+    frame_from_record,
+    frame_to_record,
+    timestamp_from_record,
+    timestamp_to_record,
+)
 
 SEASON = 7
 MIN_HISTORY_DAYS = 2 * SEASON
@@ -83,6 +95,55 @@ class VolumeForecast:
     observed_in_month: float = 0.0
     backtest_weeks: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready record that :meth:`from_record` turns back into an equal forecast."""
+        return {
+            "month": self.month,
+            "daily": frame_to_record(self.daily),
+            "total": self.total,
+            "total_low": self.total_low,
+            "total_high": self.total_high,
+            "level": self.level,
+            "model": self.model,
+            "used_model": self.used_model,
+            "backtest": frame_to_record(self.backtest),
+            "baseline_mape": self.baseline_mape,
+            "model_mape": self.model_mape,
+            "last_observed": timestamp_to_record(self.last_observed),
+            "observed_in_month": self.observed_in_month,
+            "backtest_weeks": self.backtest_weeks,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> VolumeForecast:
+        return cls(
+            month=record["month"],
+            daily=frame_from_record(record["daily"]),
+            total=float(record["total"]),
+            total_low=float(record["total_low"]),
+            total_high=float(record["total_high"]),
+            level=float(record["level"]),
+            model=record["model"],
+            used_model=record["used_model"],
+            backtest=frame_from_record(record["backtest"]),
+            baseline_mape=float(record["baseline_mape"]),
+            model_mape=float(record["model_mape"]),
+            last_observed=timestamp_from_record(record["last_observed"]),
+            observed_in_month=float(record["observed_in_month"]),
+            backtest_weeks=int(record["backtest_weeks"]),
+            notes=tuple(record["notes"]),
+        )
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """What a cached forecast depends on besides its inputs: this module and the libraries."""
+    import statsmodels
+
+    source = Path(__file__).read_bytes()
+    return fingerprint(source, statsmodels.__version__, np.__version__, pd.__version__)
 
 
 def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -299,6 +360,7 @@ def forecast_volume(
     n_paths: int = 2000,
     model: str = "auto",
     max_history_days: int | None = 364,
+    cache: ResultCache | None = None,
 ) -> VolumeForecast:
     """Forecast daily volume from the day after the last observation to the end of ``month``.
 
@@ -327,6 +389,9 @@ def forecast_volume(
     max_history_days : int or None, default 364
         Use at most the last this many days of history (keeps fits fast on long histories; the
         models have no yearly season). ``None`` uses everything.
+    cache : reporting.cache.ResultCache, optional
+        Where a forecast from exactly these inputs may already be stored (the MBR and the
+        capacity plans of a pack fit the same series); the result is the same either way.
 
     Returns
     -------
@@ -384,6 +449,20 @@ def forecast_volume(
         raise ValueError(
             f"only {n} days of history up to {last.date()}; at least {MIN_HISTORY_DAYS} are "
             "needed to forecast a weekly pattern"
+        )
+    if cache is not None:
+        # Keyed on the history actually used, so callers that read different spans of the same
+        # production (the MBR, a capacity plan) share the entry.
+        kwargs = dict(
+            level=level, backtest_weeks=backtest_weeks, seed=seed, n_paths=n_paths, model=model
+        )
+        key = fingerprint(_code_fingerprint(), y, month_start, sorted(kwargs.items()))
+        return cache.get_or_compute(
+            "volume_forecast",
+            key,
+            lambda: forecast_volume(y, month, max_history_days=None, **kwargs),
+            VolumeForecast.to_record,
+            VolumeForecast.from_record,
         )
     notes: list[str] = []
     values = y.to_numpy()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from reporting.cache import ResultCache
 from reporting.capacity.forecast import (
     MIN_HISTORY_DAYS,
     VolumeForecast,
@@ -676,6 +677,7 @@ def capacity_plan(
     accuracy_by_reviewer_product: pd.DataFrame | None = None,
     *,
     as_of: str | pd.Timestamp | None = None,
+    cache: ResultCache | None = None,
 ) -> CapacityPlan:
     """Forecast, required vs available FTE, SLA risk and suggested moves for a market-month.
 
@@ -698,6 +700,8 @@ def capacity_plan(
         Planning date (last day of data used). Default: the last day of the market's production,
         or the day before ``month`` when the data reaches into it (the plan as it would have been
         made before the month; actual volume is then reported next to the forecast).
+    cache : reporting.cache.ResultCache, optional
+        Passed to :func:`forecast_volume` (a pack's MBR and capacity plans share forecasts).
 
     Returns
     -------
@@ -782,6 +786,7 @@ def capacity_plan(
                 level=a.forecast_level,
                 backtest_weeks=a.backtest_weeks,
                 seed=a.seed,
+                cache=cache,
             )
             forecasts[pl] = fc
             notes.extend(f"{pl}: {n}" for n in fc.notes)

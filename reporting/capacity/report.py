@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reporting.cache import ResultCache
 from reporting.capacity.distribution import MOVE_COLUMNS
 from reporting.capacity.forecast import month_bounds
 from reporting.capacity.fte import PLAN_COLUMNS, CapacityAssumptions, CapacityPlan, capacity_plan
@@ -690,6 +691,7 @@ def capacity_report(
     min_audits: int = 30,
     level: float = 0.95,
     accuracy_sample_types: Sequence[str] | None = ("random",),
+    cache: ResultCache | None = None,
 ) -> CapacityReport:
     """Plan ``market`` for ``month`` and assemble the capacity-plan report.
 
@@ -712,6 +714,8 @@ def capacity_report(
     level : float, default 0.95
         Level of the reviewers' accuracy intervals.
     accuracy_sample_types : sequence of str or None, default ("random",)
+    cache : reporting.cache.ResultCache, optional
+        Where the volume forecasts may already be stored (``ctx.cache`` in a template).
 
     Returns
     -------
@@ -742,7 +746,7 @@ def capacity_report(
                                  level=level, accuracy_sample_types=accuracy_sample_types)
     off = judged[judged["status"] == "off_track"]
     plan = capacity_plan(production, getattr(dataset, "roster", None), market, month,
-                         assumptions, off if len(off) else None)
+                         assumptions, off if len(off) else None, cache=cache)
     return CapacityReport(
         market=market,
         month=month,

@@ -20,7 +20,7 @@ import nbformat
 from reporting.notebook import RESULTS_PARTIAL, TABLES_DIR
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
-from reporting.run.kernels import KernelPool, WarmKernel, kernel_environment
+from reporting.run.kernels import START_ATTEMPTS, KernelPool, WarmKernel, kernel_environment
 
 KERNEL_NAME = os.environ.get("REPORTING_KERNEL", "python3")
 ENGINE_NAME = "qa-tracked"
@@ -184,13 +184,22 @@ def run_job(
             timings["startup"] = time.perf_counter() - t0
             t0 = time.perf_counter()
         try:
-            nb = pm.execute_notebook(
-                str(job.template.path), str(executed_path), parameters=parameters,
-                engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
-                request_save_on_cell_execute=False, tracker=tracker,
-                resources={"metadata": {"path": str(workdir)}}, **extra,
-                **({} if kernel is not None else {"kernel_env": kernel_environment()}),
-            )
+            for attempt in range(1, START_ATTEMPTS + 1):
+                try:
+                    nb = pm.execute_notebook(
+                        str(job.template.path), str(executed_path), parameters=parameters,
+                        engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
+                        request_save_on_cell_execute=False, tracker=tracker,
+                        resources={"metadata": {"path": str(workdir)}}, **extra,
+                        **({} if kernel is not None else {"kernel_env": kernel_environment()}),
+                    )
+                    break
+                except RuntimeError as exc:
+                    # A fresh kernel that died before answering ran nothing of the report:
+                    # start another (as the warm pool does).
+                    if (kernel is not None or attempt == START_ATTEMPTS or timed_out.is_set()
+                            or "before replying to kernel_info" not in str(exc)):
+                        raise
         except PapermillExecutionError as exc:
             if exc.ename != NO_DATA:
                 raise

@@ -53,6 +53,9 @@ def kernel_environment() -> dict[str, str]:
     return env
 
 
+START_ATTEMPTS = 3
+
+
 class KernelError(RuntimeError):
     """The warm kernel could not be started or reset."""
 
@@ -69,7 +72,11 @@ class WarmKernel:
                                        env=kernel_environment())
         self.healthy = True
         self._ready = False
-        self._run(WARM_UP)
+        try:
+            self._run(WARM_UP)
+        except BaseException:
+            self.shutdown()  # a kernel that never became ready is not left running
+            raise
 
     @property
     def pid(self) -> int | None:
@@ -152,11 +159,26 @@ class KernelPool:
             kernel = None
         if kernel is None:
             self.scratch.mkdir(parents=True, exist_ok=True)
-            kernel = WarmKernel(self.kernel_name, self.scratch)
+            kernel = self._start()
             self._local.kernel = kernel
             with self._lock:
                 self._all.append(kernel)
         return kernel
+
+    def _start(self) -> WarmKernel:
+        """A new warm kernel; a kernel that dies while starting is replaced (up to
+        ``START_ATTEMPTS`` times): nothing of a report has run yet, so a retry is safe."""
+        errors: list[str] = []
+        for _attempt in range(START_ATTEMPTS):
+            try:
+                return WarmKernel(self.kernel_name, self.scratch)
+            except Exception as exc:  # noqa: BLE001 - e.g. "Kernel died before replying"
+                errors.append(f"{type(exc).__name__}: {exc}")
+        raise KernelError(
+            f"could not start a {self.kernel_name!r} kernel in {START_ATTEMPTS} attempts "
+            f"({errors[-1]}); check that ipykernel is installed in this environment "
+            "(`python -m ipykernel --version`)"
+        )
 
     def discard(self, kernel: WarmKernel) -> None:
         kernel.healthy = False
