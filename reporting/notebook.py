@@ -204,9 +204,10 @@ def _has_named_index(frame: pd.DataFrame) -> bool:
 def start(report: str, params: dict[str, Any], data_dir: str = "", report_dir: str = ""
           ) -> ReportContext:
     """Open a report context; see the module docstring."""
-    from reporting.viz.style import apply_house_style
+    from reporting.viz.style import apply_house_style, use_svg_figures
 
     apply_house_style()
+    use_svg_figures()
     rdir = Path(report_dir) if report_dir else None
     if rdir is not None:
         rdir.mkdir(parents=True, exist_ok=True)

@@ -191,7 +191,9 @@ def test_html_is_self_contained(rendered):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
     assert "http://" not in html and "https://" not in html
-    assert "<img" in html and "data:image/png;base64," in html
+    # figures are embedded SVG (vector: sharp in print, a third of a PNG's size)
+    assert re.search(r'<img [^>]*src="data:image/svg\+xml;base64,', html)
+    assert not re.search(r'<img [^>]*src="data:image/png', html)
     assert "Hello report: BR" in html and "data snapshot" in html and "ffffffffffff" in html
     assert 'href="#Numbers"' in html  # table of contents
     assert "ctx.table(" not in html  # code hidden

@@ -74,7 +74,7 @@ def test_reports_render_with_every_section(run_dir):
                         "Suggested actions"):
             assert f">{heading}<" in html, (m, heading)
         assert 'class="qa-summary"' in html and "Traceback" not in html
-        assert html.count("data:image/png;base64,") >= 3  # p-chart, waterfall, forest plot
+        assert html.count('src="data:image/svg+xml;base64,') >= 3  # p-chart, waterfall, forest
 
 
 @pytest.mark.slow

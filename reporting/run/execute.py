@@ -20,7 +20,13 @@ import nbformat
 from reporting.notebook import RESULTS_PARTIAL, TABLES_DIR
 from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
-from reporting.run.kernels import START_ATTEMPTS, KernelPool, WarmKernel, kernel_environment
+from reporting.run.kernels import (
+    START_ATTEMPTS,
+    KernelPool,
+    WarmKernel,
+    kernel_environment,
+    wait_until_ready,
+)
 
 KERNEL_NAME = os.environ.get("REPORTING_KERNEL", "python3")
 ENGINE_NAME = "qa-tracked"
@@ -50,12 +56,30 @@ class JobResult:
 
 def _register_engine() -> None:
     """A papermill engine that exposes the notebook client, so a watchdog can kill its kernel."""
+    from jupyter_core.utils import run_sync
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.utils import merge_kwargs, remove_args
 
     if ENGINE_NAME in papermill_engines._engines:
         return
+
+    class WarmKernelClient(PapermillNotebookClient):
+        """Runs a notebook in an already-running, idle warm kernel: the new client's handshake
+        skips jupyter_client's 0.2 s IOPub drain (see ``kernels.wait_until_ready``)."""
+
+        async def async_start_new_kernel_client(self):
+            from nbclient.util import run_hook
+
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            await wait_until_ready(self.kc, timeout=self.startup_timeout)
+            self.kc.allow_stdin = False
+            await run_hook(self.on_notebook_start, notebook=self.nb)
+            return self.kc
+
+        # nbclient binds the sync alias to its own coroutine at class creation: rebind it.
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     class TrackedEngine(NBClientEngine):
         @classmethod
@@ -68,10 +92,11 @@ def _register_engine() -> None:
                                  startup_timeout=start_timeout, kernel_name=kernel_name,
                                  log_output=log_output, stdout_file=stdout_file,
                                  stderr_file=stderr_file)
-            client = PapermillNotebookClient(nb_man, **final)
+            warm = kernel_env is None
+            client = (WarmKernelClient if warm else PapermillNotebookClient)(nb_man, **final)
             if tracker is not None:
                 tracker["client"] = client
-            if kernel_env is None:  # a warm kernel, already running
+            if warm:
                 return client.execute()
             return client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -21,6 +22,9 @@ from jupyter_core.utils import run_sync
 WARM_UP = """
 import pandas, numpy, scipy.stats, statsmodels.api, seaborn, matplotlib.pyplot
 import reporting.notebook, reporting.viz.style
+import gc
+gc.collect()
+gc.freeze()  # the imported libraries are permanent: later collections skip their objects
 """
 
 RESET = """
@@ -60,6 +64,42 @@ class KernelError(RuntimeError):
     """The warm kernel could not be started or reset."""
 
 
+async def wait_until_ready(kc, timeout: float = 60) -> None:
+    """Wait until ``kc`` (a new client of a running kernel) hears the kernel on both channels.
+
+    jupyter_client's ``wait_for_ready`` ends by draining IOPub until it has been silent for
+    0.2 s, which every report would pay. Here the kernel is idle between reports, so hearing the
+    ``idle`` status of our own ``kernel_info`` request on IOPub proves the subscription is live
+    and nothing else is queued (ZMQ drops what a subscriber sends before it has joined, hence
+    the retry).
+    """
+    import queue
+
+    deadline = time.monotonic() + timeout
+    while True:
+        msg_id = kc.kernel_info()
+        try:
+            reply = await kc.shell_channel.get_msg(timeout=1)
+        except queue.Empty:
+            reply = None
+        if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
+            end = time.monotonic() + 0.5
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = await kc.iopub_channel.get_msg(timeout=left)
+                except queue.Empty:
+                    break
+                if (msg["parent_header"].get("msg_id") == msg_id
+                        and msg["msg_type"] == "status"
+                        and msg["content"].get("execution_state") == "idle"):
+                    kc._handle_kernel_info_reply(reply)
+                    return
+        if not await kc._async_is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+
 class WarmKernel:
     """A kernel owned by one thread (its event loop is that thread's)."""
 
@@ -89,7 +129,7 @@ class WarmKernel:
         kc.start_channels()
         try:
             if not self._ready:
-                run_sync(kc.wait_for_ready)(timeout=60)
+                run_sync(kc.wait_for_ready)(timeout=60)  # a new kernel: the full handshake
                 self._ready = True
             msg_id = kc.execute(code, silent=True, store_history=False)
             reply = self._reply(kc, msg_id, timeout)
