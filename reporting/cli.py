@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -235,7 +236,6 @@ def _snapshot(ds, out_dir: Path, key: str | None):
 def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, label,
          dataset=None, isolate=False, pseudonymise=False, executor=None) -> int:
     from reporting.run.periods import parse_period_range
-    from reporting.run.runner import run_jobs
 
     try:
         periods = parse_period_range(period_text)
@@ -247,6 +247,35 @@ def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, la
         if not key:
             _fail("--pseudonymise needs the key in $REPORTING_PSEUDONYM_KEY (never on the "
                   "command line, where other users can read it)")
+    # Warm kernels start now, in the background, while the data is read and validated.
+    pool = None if isolate or executor is not None else _prestarted_kernels(n_jobs)
+    try:
+        return _run_periods(jobs_fn, periods, data=data, out=out, formats=formats,
+                            n_jobs=n_jobs, timeout=timeout, force=force, label=label,
+                            dataset=dataset, isolate=isolate, key=key, executor=executor,
+                            pool=pool)
+    finally:
+        if pool is not None:
+            pool.close()
+            shutil.rmtree(pool.scratch, ignore_errors=True)
+
+
+def _prestarted_kernels(n_jobs: int | None):
+    import tempfile
+
+    from reporting.run.execute import KERNEL_NAME
+    from reporting.run.kernels import KernelPool
+    from reporting.run.runner import default_jobs
+
+    pool = KernelPool(KERNEL_NAME, Path(tempfile.mkdtemp(prefix="reporting-kernels-")))
+    pool.prestart(n_jobs or default_jobs())
+    return pool
+
+
+def _run_periods(jobs_fn, periods, *, data, out, formats, n_jobs, timeout, force, label, dataset,
+                 isolate, key, executor, pool) -> int:
+    from reporting.run.runner import run_jobs
+
     ds = dataset if dataset is not None else _load(data, periods=periods, large=True)
     exit_code = 0
     for period in periods:
@@ -260,7 +289,7 @@ def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, la
             click.echo(f"{label} {period}: {len(jobs)} report(s) -> {out_dir}", err=True)
             summary = run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
                                formats=formats, n_jobs=n_jobs, timeout=timeout, force=force,
-                               isolate=isolate, executor=executor)
+                               isolate=isolate, executor=executor, kernel_pool=pool)
         except ReportingError as exc:
             _fail(str(exc))
         failed = summary.failed

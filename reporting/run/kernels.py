@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import subprocess
 import threading
 import time
@@ -183,7 +184,12 @@ class WarmKernel:
 
 
 class KernelPool:
-    """Hands each worker thread its warm kernel; shuts them all down at the end of the run."""
+    """Hands each worker thread its warm kernel; shuts them all down at the end of the run.
+
+    :meth:`prestart` launches kernels in the background before any report needs them (the
+    command line does it while the data is being loaded and validated); a worker thread takes
+    one of those when it first asks, else starts its own.
+    """
 
     def __init__(self, kernel_name: str, scratch: Path) -> None:
         self.kernel_name = kernel_name
@@ -191,6 +197,32 @@ class KernelPool:
         self._local = threading.local()
         self._all: list[WarmKernel] = []
         self._lock = threading.Lock()
+        self._spare: queue.Queue[WarmKernel | None] = queue.Queue()
+        self._pending = 0
+        self._closed = False
+
+    def prestart(self, n: int) -> None:
+        """Start ``n`` kernels in background threads now."""
+        for _ in range(max(n, 0)):
+            with self._lock:
+                self._pending += 1
+            threading.Thread(target=self._prestart_one, name="kernel-prestart",
+                             daemon=True).start()
+
+    def _prestart_one(self) -> None:
+        try:
+            kernel: WarmKernel | None = self._start()
+        except Exception:  # noqa: BLE001 - the worker that needs a kernel starts its own
+            kernel = None
+        self._spare.put(kernel)
+
+    def _take_spare(self) -> WarmKernel | None:
+        with self._lock:
+            if self._pending == 0:
+                return None
+            self._pending -= 1
+        kernel = self._spare.get()  # waits for a launch already under way
+        return kernel if kernel is not None and kernel.alive() else None
 
     def acquire(self) -> WarmKernel:
         kernel: WarmKernel | None = getattr(self._local, "kernel", None)
@@ -198,22 +230,29 @@ class KernelPool:
             self.discard(kernel)
             kernel = None
         if kernel is None:
-            self.scratch.mkdir(parents=True, exist_ok=True)
-            kernel = self._start()
+            kernel = self._take_spare() or self._start()
             self._local.kernel = kernel
-            with self._lock:
-                self._all.append(kernel)
         return kernel
 
     def _start(self) -> WarmKernel:
         """A new warm kernel; a kernel that dies while starting is replaced (up to
         ``START_ATTEMPTS`` times): nothing of a report has run yet, so a retry is safe."""
+        self.scratch.mkdir(parents=True, exist_ok=True)
         errors: list[str] = []
         for _attempt in range(START_ATTEMPTS):
             try:
-                return WarmKernel(self.kernel_name, self.scratch)
+                kernel = WarmKernel(self.kernel_name, self.scratch)
             except Exception as exc:  # noqa: BLE001 - e.g. "Kernel died before replying"
                 errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._all.append(kernel)
+            if closed:  # the run ended while this kernel was starting
+                kernel.shutdown()
+                raise KernelError("the kernel pool was closed")
+            return kernel
         raise KernelError(
             f"could not start a {self.kernel_name!r} kernel in {START_ATTEMPTS} attempts "
             f"({errors[-1]}); check that ipykernel is installed in this environment "
@@ -228,6 +267,7 @@ class KernelPool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             kernels, self._all = self._all, []
         for kernel in kernels:
             kernel.shutdown()

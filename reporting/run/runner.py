@@ -240,6 +240,12 @@ class Progress:
             self._bar.stop()
 
 
+def default_jobs() -> int:
+    """Reports built at once by default: two, or one on a single core (measured: a third
+    worker on two cores is no faster, the reports are CPU-bound)."""
+    return min(2, os.cpu_count() or 1)
+
+
 def run_jobs(
     jobs: Sequence[ReportJob],
     *,
@@ -254,6 +260,7 @@ def run_jobs(
     on_result: Callable[[JobResult], None] | None = None,
     isolate: bool = False,
     executor: Executor | None = None,
+    kernel_pool: KernelPool | None = None,
 ) -> RunSummary:
     """Execute ``jobs`` into ``out_dir``; returns when all are done (failed ones included).
 
@@ -261,6 +268,9 @@ def run_jobs(
     e.g. a Dask cluster's ``Client.get_executor()``. Its workers must see the same paths (the
     snapshot, the templates and ``out_dir`` on a shared file system); each remote job uses a fresh
     kernel and prints its own PDF.
+
+    ``kernel_pool``: warm kernels to use (e.g. started while the data was loading); the caller
+    closes it. By default the run starts its own and closes them at the end.
     """
     from reporting.render.index import render_index
 
@@ -272,7 +282,7 @@ def run_jobs(
                             f"({seen[job.id].params} and {job.params}); rename one")
         seen[job.id] = job
     out_dir = Path(out_dir)
-    n_jobs = n_jobs or min(2, os.cpu_count() or 1)
+    n_jobs = n_jobs or default_jobs()
     version = code_version()
     with RunLock(out_dir):
         manifest_path, index_path = out_dir / "manifest.json", out_dir / "index.html"
@@ -318,8 +328,9 @@ def run_jobs(
             bar.update(res)
         remote = executor is not None
         pdf_service = _PdfService() if "pdf" in formats and todo and not remote else None
+        own_pool = kernel_pool is None
         kernels = (None if isolate or remote or not todo
-                   else KernelPool(KERNEL_NAME, out_dir / ".staging" / "kernels"))
+                   else kernel_pool or KernelPool(KERNEL_NAME, out_dir / ".staging" / "kernels"))
         results: list[JobResult] = list(skipped)
         try:
             pool = executor or ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="report")
@@ -355,7 +366,7 @@ def run_jobs(
                         on_result(res)
         finally:
             bar.close()
-            if kernels is not None:
+            if kernels is not None and own_pool:
                 kernels.close()
             if pdf_service:
                 pdf_service.close()

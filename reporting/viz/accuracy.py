@@ -166,7 +166,6 @@ def accuracy_bar_chart(
         fontsize=8,
     )
     ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
@@ -354,7 +353,6 @@ def error_mix_chart(
     )
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
@@ -434,7 +432,6 @@ def weekly_trend_chart(
     ax.set_ylabel("Accuracy")
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 

@@ -191,7 +191,6 @@ def funnel_plot(
     ax.set_ylabel("Accuracy")
     ax.set_title(title)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -402,5 +401,4 @@ def shrinkage_figure(
     ax.set_ylabel("Reviewer (audits)")
     ax.set_title(title)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    fig.tight_layout()
     return fig

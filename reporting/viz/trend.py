@@ -166,7 +166,6 @@ def p_chart_figure(
         ax.set_title(title)
     ax.set_xlabel("")
     ax.set_ylabel("Accuracy")
-    fig.tight_layout()
     return fig
 
 
@@ -306,7 +305,6 @@ def waterfall_figure(
         or f"From {labels[0].lower()} to {labels[1].lower()}, by {dimension.replace('_', ' ')}"
     )
     ax.set_ylabel("Accuracy")
-    fig.tight_layout()
     return fig
 
 
@@ -391,5 +389,4 @@ def odds_ratio_figure(
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
