@@ -200,14 +200,17 @@ class KernelPool:
         self._spare: queue.Queue[WarmKernel | None] = queue.Queue()
         self._pending = 0
         self._closed = False
+        self._starters: list[threading.Thread] = []
 
     def prestart(self, n: int) -> None:
         """Start ``n`` kernels in background threads now."""
         for _ in range(max(n, 0)):
             with self._lock:
                 self._pending += 1
-            threading.Thread(target=self._prestart_one, name="kernel-prestart",
-                             daemon=True).start()
+            starter = threading.Thread(target=self._prestart_one, name="kernel-prestart",
+                                       daemon=True)
+            self._starters.append(starter)
+            starter.start()
 
     def _prestart_one(self) -> None:
         try:
@@ -266,8 +269,12 @@ class KernelPool:
             self._local.kernel = None
 
     def close(self) -> None:
+        """Stop every kernel, waiting for launches still under way (a kernel must never
+        outlive the run, even one that was still starting when the run was refused)."""
         with self._lock:
             self._closed = True
             kernels, self._all = self._all, []
         for kernel in kernels:
             kernel.shutdown()
+        for starter in self._starters:
+            starter.join(timeout=120)  # a late kernel stops itself when it sees the pool closed
