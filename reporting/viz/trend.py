@@ -274,7 +274,7 @@ def waterfall_figure(
             )
             continue
         color = {"rate": _RATE, "mix": _MIX}.get(k, _OTHER)
-        hatch = {"mix": "///", "other": ".."}.get(k, "")
+        hatch = {"mix": "///", "other": "--"}.get(k, "")
         ax.bar(i, h, bottom=s, color=color, hatch=hatch, edgecolor="black", linewidth=0.6)
         y = s + h if h >= 0 else s
         ax.annotate(
@@ -298,7 +298,7 @@ def waterfall_figure(
         Patch(facecolor=_MIX, edgecolor="black", hatch="///", label="Mix effect"),
     ]
     if "other" in kinds:
-        legend.append(Patch(facecolor=_OTHER, edgecolor="black", hatch="..", label="Other parts"))
+        legend.append(Patch(facecolor=_OTHER, edgecolor="black", hatch="--", label="Other parts"))
     ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(
         title
