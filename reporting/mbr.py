@@ -49,6 +49,7 @@ from reporting.capacity.report import (
     risk_badge,
     with_note,
 )
+from reporting.data.normalize import to_text
 from reporting.metrics.compute import PRODUCTION_KPIS, compute_kpis
 from reporting.metrics.kpis import KPIS
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
@@ -211,7 +212,7 @@ def _sample(audits: pd.DataFrame, types: Sequence[str] | None) -> pd.DataFrame:
         return audits
     if isinstance(types, str):
         types = (types,)
-    st = audits["sample_type"].astype("string").str.strip().str.lower().fillna("random")
+    st = to_text(audits["sample_type"], lower=True).fillna("random")
     return audits[st.isin([str(t).strip().lower() for t in types]).to_numpy(dtype=bool)]
 
 

@@ -62,16 +62,18 @@ class ReportContext:
         return self._dataset
 
     def data(self, *, market: str | list[str] | None = None, period_from: str | None = None,
-             period_to: str | None = None):
+             period_to: str | None = None, team_lead: str | None = None):
         """A :class:`reporting.data.Dataset` holding only this slice of audits and production.
 
         On a run snapshot the filter runs inside DuckDB over Parquet, so a report on one market
         reads only that market's rows however large the data is; roster, targets and events
         (small) come whole. Without a snapshot the full data set is loaded and filtered.
+        ``team_lead`` keeps that lead's audits and the production of the team (the roster's
+        members and any reviewer with such audits), as a team report selects them.
         """
         if not (self.data_dir / "snapshot.json").is_file():
             ds = self.dataset
-            return _filter_dataset(ds, market, period_from, period_to)
+            return _filter_dataset(ds, market, period_from, period_to, team_lead)
         import dataclasses
 
         from reporting.data import load_snapshot, read_audits
@@ -79,11 +81,13 @@ class ReportContext:
 
         if self._small is None:
             self._small = _load_small_tables(self.data_dir)
-        audits = read_audits(self.data_dir, market=market, period_from=period_from,
-                             period_to=period_to)
-        production = read_production(self.data_dir, market=market, period_from=period_from,
-                                     period_to=period_to)
         base = self._small if self._small is not None else load_snapshot(self.data_dir)
+        audits = read_audits(self.data_dir, market=market, period_from=period_from,
+                             period_to=period_to, team_lead=team_lead)
+        reviewers = (None if team_lead is None
+                     else _team_reviewers(getattr(base, "roster", None), audits, team_lead))
+        production = read_production(self.data_dir, market=market, period_from=period_from,
+                                     period_to=period_to, reviewers=reviewers)
         return dataclasses.replace(base, audits=audits, production=production)
 
     @property
@@ -158,10 +162,22 @@ class ReportContext:
             write_json(self.report_dir / RESULTS_PARTIAL, self.results)
 
 
-def _filter_dataset(ds, market, period_from, period_to):
+def _team_reviewers(roster: pd.DataFrame | None, audits: pd.DataFrame, team_lead: str
+                    ) -> list[str]:
+    """The team's reviewers: on the roster under ``team_lead``, or with audits of the team."""
+    members: set[str] = set()
+    if roster is not None and len(roster) and "team_lead" in roster.columns:
+        members |= set(roster.loc[roster["team_lead"].astype(str) == team_lead, "reviewer_id"]
+                       .astype(str))
+    if "reviewer_id" in audits.columns:
+        members |= set(audits["reviewer_id"].dropna().astype(str))
+    return sorted(members)
+
+
+def _filter_dataset(ds, market, period_from, period_to, team_lead=None):
     import dataclasses
 
-    def cut(frame):
+    def cut(frame, reviewers=None):
         if frame is None:
             return None
         keep = pd.Series(True, index=frame.index)
@@ -171,9 +187,17 @@ def _filter_dataset(ds, market, period_from, period_to):
             keep &= frame["period"] >= period_from
         if period_to is not None and "period" in frame.columns:
             keep &= frame["period"] <= period_to
+        if team_lead is not None and reviewers is None:
+            keep &= (frame["team_lead"].astype(str) == team_lead) if "team_lead" in (
+                frame.columns) else False
+        if reviewers is not None:
+            keep &= frame["reviewer_id"].astype(str).isin(reviewers)
         return frame[keep].reset_index(drop=True)
 
-    return dataclasses.replace(ds, audits=cut(ds.audits), production=cut(ds.production))
+    audits = cut(ds.audits)
+    reviewers = (None if team_lead is None
+                 else _team_reviewers(getattr(ds, "roster", None), audits, team_lead))
+    return dataclasses.replace(ds, audits=audits, production=cut(ds.production, reviewers))
 
 
 def _load_small_tables(snapshot: Path):

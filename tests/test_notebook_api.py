@@ -27,6 +27,33 @@ def test_slice_from_snapshot_equals_pandas_filter(sample_snapshot, sample_datase
     pd.testing.assert_frame_equal(raw.audits, part.audits)
 
 
+def test_team_slice_gives_the_same_team_report_as_the_whole_market(
+        sample_snapshot, sample_dataset, sample_data):
+    """A team report reads only its team's rows (pushed down): same selection, same report."""
+    from reporting.people.team_report import select_team, team_performance_report
+
+    roster = sample_dataset.roster
+    lead = sorted(roster["team_lead"].dropna().unique())[0]
+    market = roster.loc[roster["team_lead"] == lead, "market"].iloc[0]
+    ctx = rn.start("t", {}, data_dir=str(sample_snapshot.path))
+    team = ctx.data(market=[market], team_lead=lead)
+    whole = ctx.data(market=[market])
+    assert 0 < len(team.audits) < len(whole.audits) / 2
+    a, b = (select_team(d, period="2026-10", team_lead=lead) for d in (team, whole))
+    pd.testing.assert_frame_equal(a.audits.reset_index(drop=True),
+                                  b.audits.reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.production.reset_index(drop=True),
+                                  b.production.reset_index(drop=True))
+    assert a.members == b.members
+    ra, rb = (team_performance_report(d, "2026-10", team_lead=lead) for d in (team, whole))
+    pd.testing.assert_frame_equal(ra.scorecards.table, rb.scorecards.table)
+    assert ra.headline == rb.headline
+    # the same slice without a snapshot (raw files in JupyterLab)
+    raw = rn.start("t", {}, data_dir=str(sample_data)).data(market=[market], team_lead=lead)
+    pd.testing.assert_frame_equal(raw.audits, team.audits)
+    pd.testing.assert_frame_equal(raw.production, team.production)
+
+
 def test_records_and_no_data(tmp_path):
     ctx = rn.start("t", {"market": "BR"}, data_dir=str(tmp_path), report_dir=str(tmp_path / "r"))
     frame = pd.DataFrame({"market": ["BR"], "policy": [None], "kpi": ["accuracy"],

@@ -206,13 +206,18 @@ def audits_query(
     period_from: str | None = None,
     period_to: str | None = None,
     columns: Sequence[str] | None = None,
+    team_lead: str | None = None,
 ) -> tuple[str, list[object]]:
     """The DuckDB query (and its parameters) behind :func:`read_audits`.
 
     Plain column comparisons on the Parquet scan, so DuckDB pushes them into the scan
     and skips row groups by their min/max statistics.
     """
-    return _slice_query(snapshot_dir, "audits", market, period_from, period_to, columns)
+    extra = {"team_lead": [team_lead]} if team_lead is not None else None
+    return _slice_query(snapshot_dir, "audits", market, period_from, period_to, columns, extra)
+
+
+_FILTER_COLUMNS = ("team_lead", "reviewer_id")
 
 
 def _slice_query(
@@ -222,6 +227,7 @@ def _slice_query(
     period_from: str | None,
     period_to: str | None,
     columns: Sequence[str] | None,
+    equal: dict[str, Sequence[str]] | None = None,
 ) -> tuple[str, list[object]]:
     f = Path(snapshot_dir) / f"{table}.parquet"
     if not f.exists():
@@ -237,6 +243,12 @@ def _slice_query(
         else:
             where.append(f"market IN ({', '.join('?' for _ in markets)})")
             params.extend(markets)
+    for col, values in (equal or {}).items():  # column IN (values); no values keeps no row
+        if col not in _FILTER_COLUMNS:
+            raise ValueError(f"cannot filter {table} on {col!r}")
+        values = [str(v) for v in values]
+        where.append(f"{col} IN ({', '.join('?' for _ in values)})" if values else "FALSE")
+        params.extend(values)
     for bound, op in ((period_from, ">="), (period_to, "<=")):
         if bound is not None:
             if not _PERIOD_RE.match(str(bound)):
@@ -266,6 +278,7 @@ def read_audits(
     period_from: str | None = None,
     period_to: str | None = None,
     columns: Sequence[str] | None = None,
+    team_lead: str | None = None,
 ) -> pd.DataFrame:
     """Read one slice of the snapshot's audits, filtering inside DuckDB.
 
@@ -282,6 +295,8 @@ def read_audits(
         Inclusive bounds ``"YYYY-MM"`` on ``period``.
     columns : sequence of str, optional
         Columns to read (all when None).
+    team_lead : str, optional
+        Keep only the audits of this team lead's reviewers (the derived ``team_lead`` column).
 
     Returns
     -------
@@ -298,6 +313,7 @@ def read_audits(
         period_from=period_from,
         period_to=period_to,
         columns=columns,
+        team_lead=team_lead,
     )
     return _run(sql, params)
 
@@ -309,8 +325,10 @@ def read_production(
     period_from: str | None = None,
     period_to: str | None = None,
     columns: Sequence[str] | None = None,
+    reviewers: Sequence[str] | None = None,
 ) -> pd.DataFrame | None:
-    """Read one slice of the snapshot's production table (as :func:`read_audits`).
+    """Read one slice of the snapshot's production table (as :func:`read_audits`);
+    ``reviewers`` keeps only those reviewers' rows.
 
     Returns
     -------
@@ -320,7 +338,8 @@ def read_production(
     """
     try:
         sql, params = _slice_query(
-            snapshot_dir, "production", market, period_from, period_to, columns
+            snapshot_dir, "production", market, period_from, period_to, columns,
+            {"reviewer_id": reviewers} if reviewers is not None else None,
         )
     except FileNotFoundError:
         return None

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from pandas.api.typing import DataFrameGroupBy
 from scipy import stats
 
+from reporting.data.normalize import to_text
 from reporting.metrics.intervals import (
     bootstrap_interval,
     margin_of_error,
@@ -95,7 +96,7 @@ def _check_level(level: float) -> None:
 
 
 def _norm_decision(s: pd.Series, col: str) -> pd.Series:
-    v = s.astype("string").str.strip().str.lower()
+    v = to_text(s, lower=True)
     bad = v.isna() | ~v.isin(["approve", "reject"])
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
@@ -111,7 +112,7 @@ def _sample_mask(audits: pd.DataFrame, types: Sequence[str] | None) -> pd.Series
         return pd.Series(True, index=audits.index)
     if isinstance(types, str):
         types = (types,)
-    st = audits["sample_type"].astype("string").str.strip().str.lower().fillna("random")
+    st = to_text(audits["sample_type"], lower=True).fillna("random")
     return st.isin([str(t).strip().lower() for t in types]).astype(bool)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reporting.data.normalize import to_text
 from reporting.metrics.compute import accuracy_table, compute_kpis, error_mix, weekly_accuracy
 from reporting.metrics.kpis import KPIS
 from reporting.metrics.summary import accuracy_summary_text, format_p_value, format_value
@@ -164,7 +165,7 @@ def _sample(audits: pd.DataFrame, types: Sequence[str] | None) -> pd.DataFrame:
         return audits
     if isinstance(types, str):
         types = (types,)
-    st = audits["sample_type"].astype("string").str.strip().str.lower().fillna("random")
+    st = to_text(audits["sample_type"], lower=True).fillna("random")
     return audits[st.isin([str(t).strip().lower() for t in types]).to_numpy(dtype=bool)]
 
 

@@ -237,6 +237,14 @@ def merge_small_groups(
     return out, dict(sorted(mapping.items()))
 
 
+def _relabel(values: pd.Series, mapping: dict[str, str]) -> np.ndarray:
+    """``values`` with labels renamed by ``mapping`` (object array), via the distinct values:
+    a market's audits are millions of rows but a dimension has a handful of labels."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    renamed = np.array([mapping.get(u, u) for u in uniques] + [np.nan], dtype=object)
+    return renamed[codes]  # code -1 (missing) takes the trailing NaN
+
+
 def protect_small_groups(
     audits: pd.DataFrame,
     dimensions: tuple[str, ...] = REPORT_DIMENSIONS,
@@ -278,7 +286,7 @@ def protect_small_groups(
         if values is None:
             continue
         _new, mapping = merge_small_groups(values.loc[sample], rev, per, min_reviewers)
-        out[dim] = values.astype(object).map(lambda v, m=mapping: m.get(v, v)).to_numpy()
+        out[dim] = _relabel(values, mapping)
         if mapping:
             merged[dim] = mapping
     if combination:
@@ -296,7 +304,7 @@ def protect_small_groups(
                     cells.loc[idx], rev.loc[idx], per.loc[idx], min_reviewers, pool=False
                 )
                 mapping.update(m)
-            out[name] = cells.map(lambda v, m=mapping: m.get(v, v)).to_numpy()
+            out[name] = _relabel(cells, mapping)
             if mapping:
                 merged[name] = dict(sorted(mapping.items()))
     return out, merged
