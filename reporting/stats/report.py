@@ -214,26 +214,38 @@ def merge_small_groups(
     out = labels.astype(object).copy()
     if min_reviewers <= 1 or len(out) == 0:
         return out, {}
-    frame = pd.DataFrame({"rev": reviewer.to_numpy(), "per": period.to_numpy()}, index=out.index)
-    while out.nunique() > 1:
-        frame["seg"] = out.to_numpy()
-        least = frame.groupby(["seg", "per"], sort=False)["rev"].nunique().groupby(level=0).min()
+    # The merging only needs which reviewers each segment has in each period: work on the
+    # distinct (segment, reviewer, period) triples (thousands) instead of the audits (millions),
+    # tracking each original label's current segment in ``current``.
+    codes, originals = pd.factorize(out, use_na_sentinel=True)
+    triples = pd.DataFrame({"code": codes, "rev": reviewer.to_numpy(), "per": period.to_numpy()})
+    triples = triples.drop_duplicates(ignore_index=True)
+    current = np.asarray(originals, dtype=object).copy()
+    with_na = np.append(current, np.nan)  # code -1 (missing label) stays missing
+
+    def full() -> pd.Series:
+        with_na[:-1] = current
+        return pd.Series(with_na[codes], index=out.index, dtype=object)
+
+    while pd.unique(current).size > 1:
+        seg = np.append(current, np.nan)[triples["code"].to_numpy()]
+        least = (triples.assign(seg=seg).groupby(["seg", "per"], sort=False)["rev"].nunique()
+                 .groupby(level=0).min())
         small = [s for s, k in least.items() if k < min_reviewers]
         if not small:
             break
         fresh = [s for s in small if s != label and not str(s).endswith(WITH_SMALL)]
         if pool and fresh:
-            out[out.isin(fresh)] = label
+            current[np.isin(current, fresh)] = label
             continue
-        sizes = out.value_counts()
+        sizes = full().value_counts()
         s = min(small, key=lambda x: (sizes[x], str(x)))
         others = sizes.drop(s)
         host = str(others.index[0])
         new = host if host.endswith(WITH_SMALL) else f"{host} {WITH_SMALL}"
-        out[(out == s) | (out == host)] = new
-    pairs = pd.DataFrame({"from": labels.astype(object).to_numpy(), "to": out.to_numpy()})
-    pairs = pairs.drop_duplicates()
-    mapping = {str(a): str(b) for a, b in zip(pairs["from"], pairs["to"], strict=True) if a != b}
+        current[(current == s) | (current == host)] = new
+    out = full()
+    mapping = {str(a): str(b) for a, b in zip(originals, current, strict=True) if a != b}
     return out, dict(sorted(mapping.items()))
 
 
