@@ -79,7 +79,10 @@ def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
             if fan:
                 params[fan] = value
             coerced = coerce_parameters(template, params, catalog)
-            job = ReportJob(template, coerced, (fan,) if fan else ())
+            # The folder is named by the fan-out value, or by the scope given explicitly
+            # (a job per team lead written out by hand gets one folder each).
+            id_keys = (fan,) if fan else tuple(k for k in FAN_OUT if base.get(k) is not None)
+            job = ReportJob(template, coerced, id_keys)
             if only and any(str(coerced.get(k)) != v for k, v in only.items()
                             if k in coerced):
                 continue
