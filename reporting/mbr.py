@@ -50,7 +50,12 @@ from reporting.capacity.report import (
     with_note,
 )
 from reporting.data.normalize import to_text
-from reporting.metrics.compute import PRODUCTION_KPIS, compute_kpis
+from reporting.metrics.compute import (
+    PRODUCTION_KPIS,
+    accuracy_from_counts,
+    compute_kpis,
+    count_accuracy,
+)
 from reporting.metrics.kpis import KPIS
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 from reporting.stats.decomposition import COMBINE, decompose_all, rank_root_causes
@@ -229,18 +234,23 @@ def _in_month(frame: pd.DataFrame, col: str, period: str) -> pd.DataFrame:
 
 
 def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *,
-                  trend_months: int = 6) -> tuple[Any, pd.DataFrame]:
+                  trend_months: int = 6,
+                  accuracy_sample_types: Sequence[str] | None = ("random",)
+                  ) -> tuple[Any, pd.DataFrame]:
     """What the MBR reads, each table over the window it needs.
 
     * audits of ``period`` and the month before, all columns (KPIs, changes, findings);
     * production of the capacity history (``HISTORY_MONTHS`` months before the next month);
-    * a narrow read (``TREND_COLUMNS``) of the audits of the last ``trend_months`` months.
+    * for the trend, only counts: audits in the accuracy sample and those upheld, per market and
+      month of the last ``trend_months`` months (counted inside DuckDB on a run snapshot, so
+      the trend costs a few dozen rows however many audits there are).
 
     On a run snapshot every read is a DuckDB slice; opened by hand it filters the loaded data.
+    ``accuracy_sample_types`` must be the one given to :func:`mbr_report`.
 
     Returns
     -------
-    (dataset, trend_audits)
+    (dataset, trend_counts)
     """
     compare_to = _shift(period, -1)
     plan = _shift(period, 1)
@@ -250,17 +260,19 @@ def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *
     first = _shift(period, -(trend_months - 1))
     mlist = list(markets) if markets else None
     if (ctx.data_dir / "snapshot.json").is_file():
-        from reporting.data import read_audits
+        from reporting.data.snapshot import accuracy_counts
 
-        trend = read_audits(ctx.data_dir, market=mlist, period_from=first, period_to=period,
-                            columns=list(TREND_COLUMNS))
+        counts = accuracy_counts(ctx.data_dir, ["market", "period"], market=mlist,
+                                 period_from=first, period_to=period,
+                                 sample_types=accuracy_sample_types)
     else:
         a = ctx.dataset.audits
         keep = (a["period"] >= first) & (a["period"] <= period)
         if mlist is not None:
             keep &= a["market"].isin(mlist)
-        trend = a.loc[keep.to_numpy(dtype=bool), list(TREND_COLUMNS)].reset_index(drop=True)
-    return ds, trend
+        counts = count_accuracy(a.loc[keep.to_numpy(dtype=bool), list(TREND_COLUMNS)],
+                                ["market", "period"], accuracy_sample_types)
+    return ds, counts
 
 
 def mbr_no_data_message(dataset: Any, period: str, markets: Sequence[str] | None = None
@@ -657,14 +669,21 @@ def _volume(prod: pd.DataFrame | None, markets: list[str]) -> pd.DataFrame:
     return g.reset_index().rename(columns={"index": "market"})
 
 
-def _trend(trend_audits: pd.DataFrame, targets: Any, markets: list[str], level: float,
+def _trend(trend_audits: pd.DataFrame | None, trend_counts: pd.DataFrame | None, targets: Any,
+           markets: list[str], first: str, period: str, level: float,
            types: Sequence[str] | None) -> pd.DataFrame:
     cols = ["market", "period", *_KPI_COLS]
-    t = trend_audits[trend_audits["market"].isin(markets).to_numpy(dtype=bool)]
-    if t.empty:
+    if trend_counts is None:
+        t = trend_audits[((trend_audits["period"] >= first) & (trend_audits["period"] <= period)
+                          & trend_audits["market"].isin(markets)).to_numpy(dtype=bool)]
+        counts = count_accuracy(t, ["market", "period"], types)
+    else:
+        t = trend_counts
+        counts = t[((t["period"] >= first) & (t["period"] <= period)
+                    & t["market"].isin(markets)).to_numpy(dtype=bool)]
+    if counts.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    k = compute_kpis(t, None, targets, by=["market", "period"], kpis=["accuracy"], level=level,
-                     accuracy_sample_types=types)
+    k = accuracy_from_counts(counts, ["market", "period"], targets, level=level)
     return k[cols].reset_index(drop=True)
 
 
@@ -853,6 +872,7 @@ def mbr_report(
     markets: Sequence[str] | None = None,
     *,
     trend_audits: pd.DataFrame | None = None,
+    trend_counts: pd.DataFrame | None = None,
     level: float = 0.95,
     alpha: float = 0.05,
     trend_months: int = 6,
@@ -877,6 +897,9 @@ def mbr_report(
         Markets to cover (default: every market with audits in ``period`` or the month before).
     trend_audits : pandas.DataFrame, optional
         Audits (at least ``TREND_COLUMNS``) of the trend months; default ``dataset.audits``.
+    trend_counts : pandas.DataFrame, optional
+        Instead of ``trend_audits``: accuracy-sample counts per market and month, as
+        :func:`read_mbr_data` returns them (same ``accuracy_sample_types``).
     level, alpha : float
         Confidence level of the intervals, significance level of the tests and findings.
     trend_months : int, default 6
@@ -960,11 +983,9 @@ def mbr_report(
         if col in root_causes.columns:
             root_causes = root_causes.drop(columns=col)
 
-    trend_src = trend_audits if trend_audits is not None else a
     first = _shift(period, -(trend_months - 1))
-    trend_src = trend_src[((trend_src["period"] >= first) & (trend_src["period"] <= period))
-                          .to_numpy(dtype=bool)]
-    trend = _trend(trend_src, targets, markets, level, types)
+    trend = _trend(trend_audits if trend_audits is not None or trend_counts is not None else a,
+                   trend_counts, targets, markets, first, period, level, types)
 
     if capacity and production is not None and len(production):
         cap = _capacity(dataset, markets, plan_month, period, assumptions, level, types, notes,

@@ -318,6 +318,47 @@ def read_audits(
     return _run(sql, params)
 
 
+def accuracy_counts(
+    snapshot_dir: str | os.PathLike[str],
+    by: Sequence[str],
+    *,
+    market: str | Sequence[str] | None = None,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    sample_types: Sequence[str] | None = ("random",),
+) -> pd.DataFrame:
+    """Audits in the accuracy sample and those QA upheld, per ``by`` group, counted in DuckDB.
+
+    The input of :func:`reporting.metrics.compute.accuracy_from_counts`: a trend over many
+    months reads a few dozen rows instead of every audit. Groups with audits but none in the
+    sample are kept (``audits`` 0), as :func:`~reporting.metrics.compute.compute_kpis` keeps them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``audits``, ``correct`` and ``last_day`` (the group's latest
+        ``decision_date``), ordered by ``by``.
+    """
+    bad = [c for c in by if c not in ("market", "period", "product_line", "policy", "queue",
+                                      "site", "week")]
+    if bad or not by:
+        raise ValueError(f"cannot count by {bad or 'nothing'}")
+    sql, params = audits_query(snapshot_dir, market=market, period_from=period_from,
+                               period_to=period_to)
+    keys = ", ".join(f'"{c}"' for c in by)
+    if sample_types is None:
+        in_sample, sample_params = "TRUE", []
+    else:
+        types = [str(t).strip().lower() for t in sample_types]
+        in_sample = f"coalesce(sample_type, 'random') IN ({', '.join('?' for _ in types)})"
+        sample_params = types
+    agg = (f"SELECT {keys}, sum(CASE WHEN {in_sample} THEN 1 ELSE 0 END)::BIGINT AS audits, "
+           f"sum(CASE WHEN {in_sample} AND reviewer_decision = qa_decision THEN 1 ELSE 0 END)"
+           f"::BIGINT AS correct, max(decision_date) AS last_day "
+           f"FROM ({sql}) GROUP BY {keys} ORDER BY {keys}")
+    return _run(agg, sample_params + sample_params + params)
+
+
 def read_production(
     snapshot_dir: str | os.PathLike[str],
     *,

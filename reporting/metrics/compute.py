@@ -506,6 +506,88 @@ def compute_kpis(
     return out[out_cols].reset_index(drop=True)
 
 
+def count_accuracy(
+    audits: pd.DataFrame,
+    by: Sequence[str],
+    accuracy_sample_types: Sequence[str] | None = ("random",),
+) -> pd.DataFrame:
+    """The counts :func:`accuracy_from_counts` takes, from audits in memory (a snapshot is
+    counted inside DuckDB by :func:`reporting.data.snapshot.accuracy_counts`)."""
+    by_cols = list(by)
+    a = _prepare_audits(audits, by_cols, accuracy_sample_types)
+    a["_in"] = a["in_sample"].astype("int64")
+    a["_ok"] = (a["in_sample"] & a["correct"]).astype("int64")
+    if "decision_date" in audits.columns:
+        a["_day"] = pd.to_datetime(audits["decision_date"]).to_numpy()
+    else:
+        a["_day"] = pd.NaT
+    g = _groupby(a, by_cols).agg(audits=("_in", "sum"), correct=("_ok", "sum"),
+                                 last_day=("_day", "max")).reset_index()
+    return g.sort_values(by_cols, kind="stable").reset_index(drop=True)
+
+
+def accuracy_from_counts(
+    counts: pd.DataFrame,
+    by: Sequence[str],
+    targets: pd.DataFrame | None = None,
+    *,
+    level: float = 0.95,
+    as_of: object | None = None,
+) -> pd.DataFrame:
+    """The accuracy rows of :func:`compute_kpis` from audit counts instead of audits.
+
+    For data too large to hold as rows: the counts can come from a database
+    (``reporting.data.accuracy_counts`` aggregates a snapshot inside DuckDB). Gives the same
+    frame as ``compute_kpis(audits, targets=targets, by=by, kpis=["accuracy"])`` on those audits.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        One row per scope: the ``by`` columns, ``audits`` (audits in the accuracy sample, may be
+        0 for a scope that only has other audits) and ``correct`` (those QA upheld).
+    by : sequence of str
+        The scope columns.
+    targets : pandas.DataFrame, optional
+        Targets table, as for :func:`compute_kpis`.
+    level : float, default 0.95
+        Confidence level of the Wilson interval.
+    as_of : date-like, optional
+        Date at which targets must be in force; default: the latest ``last_day`` of ``counts``
+        when it has that column (``compute_kpis`` uses the latest decision date).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``*by, kpi, value, ci_low, ci_high, n, target, status, label, direction, unit``.
+    """
+    _check_level(level)
+    by_cols = list(by)
+    _require(counts, [*by_cols, "audits", "correct"], "counts")
+    if as_of is None and "last_day" in counts.columns and counts["last_day"].notna().any():
+        as_of = pd.Timestamp(counts["last_day"].max())
+    c = counts.sort_values(by_cols, kind="stable", na_position="last").reset_index(drop=True)
+    x = c["correct"].to_numpy(dtype=float)
+    n = c["audits"].to_numpy(dtype=float)
+    low, high = wilson_interval(x, n, level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(n > 0, x / np.where(n > 0, n, 1.0), np.nan)
+    empty = n == 0  # a scope with audits, none of them in the sample: no data, as compute_kpis
+    out = _result(c[by_cols], value, np.where(empty, np.nan, low), np.where(empty, np.nan, high),
+                  n)
+    out.insert(len(by_cols), "kpi", "accuracy")
+    out["n"] = out["n"].round().astype("int64")
+    out = _attach_targets(
+        out,
+        targets,
+        market=None if "market" in by_cols else _scalar_scope(counts, "market"),
+        product_line=None if "product_line" in by_cols else _scalar_scope(counts, "product_line"),
+        as_of=as_of,
+    )
+    for col in _META_COLS:
+        out[col] = getattr(KPIS["accuracy"], col)
+    return out[[*by_cols, *_RESULT_COLS, *_META_COLS]].reset_index(drop=True)
+
+
 def accuracy_table(
     audits: pd.DataFrame,
     by: str | Sequence[str],

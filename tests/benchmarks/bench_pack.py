@@ -116,6 +116,8 @@ def run_pack(data: Path, out: Path, formats: str, extra: list[str], plan: Path =
     cmd = [sys.executable, "-m", "reporting", "run", str(plan), "--period", "2026-10", "--data",
            str(data), "--out", str(out), "--format", formats, "--force", *extra]
     first_visible = None
+    before = json.loads((out / "manifest.json").read_text()).get("run_id") if (
+        out / "manifest.json").exists() else None  # a kept folder: wait for this run's manifest
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     with PeakMemory(proc.pid) as mem:
@@ -123,7 +125,9 @@ def run_pack(data: Path, out: Path, formats: str, extra: list[str], plan: Path =
             if first_visible is None and (out / "manifest.json").exists():
                 try:
                     m = json.loads((out / "manifest.json").read_text())
-                    if any(j["status"] in ("ok", "failed") for j in m["jobs"]):
+                    if m.get("run_id") != before and any(
+                            j["status"] in ("ok", "failed") and j.get("seconds")
+                            for j in m["jobs"]):
                         first_visible = time.perf_counter() - t0
                 except (ValueError, KeyError, OSError):
                     pass
