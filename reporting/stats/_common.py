@@ -93,7 +93,8 @@ def random_sample(audits: pd.DataFrame, random_only: bool = True) -> pd.DataFram
     if not random_only or "sample_type" not in audits.columns:
         return audits
     st = to_text(audits["sample_type"], lower=True)
-    return audits[(st == "random").fillna(True).to_numpy(dtype=bool) | st.isna().to_numpy()]
+    keep = (st == "random").fillna(True).to_numpy(dtype=bool) | st.isna().to_numpy()
+    return audits if keep.all() else audits[keep]  # already a random sample: no copy
 
 
 def kpi_indicators(audits: pd.DataFrame, kpi: str) -> tuple[np.ndarray, np.ndarray]:
