@@ -41,6 +41,20 @@ with _w.catch_warnings():
 _w.resetwarnings()
 get_ipython().run_line_magic("matplotlib", "inline")
 del _os, _w, _mpl, _plt, _pd
+# Hand the previous report's freed memory back to the system: two kernels on a large data set
+# must not both hold the high-water mark of their last report.
+try:
+    import ctypes as _ct
+    _ct.CDLL("libc.so.6").malloc_trim(0)
+    del _ct
+except Exception:
+    pass
+try:
+    import pyarrow as _pa
+    _pa.default_memory_pool().release_unused()
+    del _pa
+except Exception:
+    pass
 """
 
 
