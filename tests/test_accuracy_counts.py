@@ -55,3 +55,41 @@ def test_mbr_trend_from_counts_equals_the_trend_from_audits(sample_dataset, samp
     from_counts = mbr_report(sample_dataset, "2026-10", trend_counts=counts, **kw)
     pd.testing.assert_frame_equal(from_counts.trend, from_audits.trend)
     assert len(from_counts.trend) == 6 * 6  # six markets, six months
+
+
+@pytest.mark.parametrize("market", ["ID", "DE"])  # ID: the planted change point
+def test_trend_report_from_two_months_and_daily_counts_equals_the_full_read(
+        sample_snapshot, sample_dataset, market):
+    """The trend template reads the two months compared and a daily series counted in DuckDB;
+    the report is the same as from all of the market's audits."""
+    from reporting import notebook as rn
+    from reporting.stats.control import daily_accuracy_series
+    from reporting.stats.report import _window, read_trend_data, trend_root_cause_report
+
+    ctx = rn.start("t", {}, data_dir=str(sample_snapshot.path))
+    data, daily = read_trend_data(ctx, market, "2026-10")
+    full = ctx.data(market=market)
+    assert len(data.audits) < len(full.audits)
+    start, end = _window("2026-10", "2026-09")
+    a = full.audits
+    expected_daily = daily_accuracy_series(
+        a[(a["decision_date"] >= start) & (a["decision_date"] <= end)])
+    pd.testing.assert_frame_equal(daily, expected_daily)
+    got = trend_root_cause_report(data, market, "2026-10", daily=daily)
+    ref = trend_root_cause_report(full, market, "2026-10")
+    assert got.verdict == ref.verdict and got.actions == ref.actions
+    for name in ("kpis", "changes", "pchart", "change_points", "decomposition", "root_causes",
+                 "gap_to_target", "events"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(ref, name), obj=name)
+
+
+def test_trend_data_read_from_raw_files_equals_the_snapshot_read(sample_snapshot, sample_data):
+    from reporting import notebook as rn
+    from reporting.stats.report import read_trend_data
+
+    snap_data, snap_daily = read_trend_data(rn.start("t", {}, data_dir=str(sample_snapshot.path)),
+                                            "BR", "2026-10")
+    raw_data, raw_daily = read_trend_data(rn.start("t", {}, data_dir=str(sample_data)), "BR",
+                                          "2026-10")
+    pd.testing.assert_frame_equal(raw_daily, snap_daily)
+    pd.testing.assert_frame_equal(raw_data.audits, snap_data.audits)

@@ -359,6 +359,33 @@ def accuracy_counts(
     return _run(agg, sample_params + sample_params + params)
 
 
+def daily_accuracy_counts(
+    snapshot_dir: str | os.PathLike[str],
+    market: str,
+    date_from: object,
+    date_to: object,
+    sample_types: Sequence[str] | None = ("random",),
+) -> pd.DataFrame:
+    """Audits in the accuracy sample and those QA upheld, per day of ``market``, counted in
+    DuckDB (``date, n, correct``; days without sample audits are absent). The input of a
+    control chart over months, without reading the months' audits.
+    """
+    sql, params = audits_query(snapshot_dir, market=market)
+    if sample_types is None:
+        in_sample, sample_params = "TRUE", []
+    else:
+        types = [str(t).strip().lower() for t in sample_types]
+        in_sample = f"coalesce(sample_type, 'random') IN ({', '.join('?' for _ in types)})"
+        sample_params = types
+    day = "CAST(date_trunc('day', decision_date) AS TIMESTAMP)"
+    agg = (f"SELECT {day} AS date, count(*)::BIGINT AS n, "
+           f"sum(CASE WHEN reviewer_decision = qa_decision THEN 1 ELSE 0 END)::BIGINT AS correct "
+           f"FROM ({sql}) WHERE {in_sample} AND decision_date >= ? AND decision_date <= ? "
+           f"GROUP BY 1 ORDER BY 1")
+    bounds = [pd.Timestamp(date_from).to_pydatetime(), pd.Timestamp(date_to).to_pydatetime()]
+    return _run(agg, params + sample_params + bounds)
+
+
 def read_production(
     snapshot_dir: str | os.PathLike[str],
     *,

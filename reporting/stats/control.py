@@ -87,11 +87,18 @@ def daily_accuracy_series(
         dates = dates - pd.to_timedelta(dates.dt.day_of_week, unit="D")
     frame = pd.DataFrame({"date": dates.to_numpy()[den], "x": num[den].astype(np.int64)})
     g = frame.groupby("date", sort=True)["x"].agg(["size", "sum"]).reset_index()
+    return series_from_counts(g.rename(columns={"size": "n", "sum": "correct"}))
+
+
+def series_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """The frame of :func:`daily_accuracy_series` from counts per date (``date, n, correct``),
+    e.g. counted in a database (:func:`reporting.data.snapshot.daily_accuracy_counts`)."""
+    g = counts.sort_values("date", kind="stable")
     out = pd.DataFrame(
         {
-            "date": pd.to_datetime(g["date"]),
-            "n": g["size"].astype(np.int64),
-            "correct": g["sum"].astype(np.int64),
+            "date": pd.to_datetime(g["date"]).to_numpy().astype("datetime64[ns]"),
+            "n": g["n"].to_numpy(dtype=np.int64),
+            "correct": g["correct"].to_numpy(dtype=np.int64),
         }
     )
     out["errors"] = out["n"] - out["correct"]

@@ -1075,6 +1075,34 @@ def _finding(row: pd.Series, alpha: float, min_share: float = 0.1) -> str:
     return "noise"
 
 
+def read_trend_data(ctx, market: str, period: str, compare_to: str | None = None):
+    """What the trend report reads: the market's audits of the two months compared (all
+    columns) and its daily accuracy series over the chart window, counted inside DuckDB on a run
+    snapshot (a few hundred rows instead of months of audits).
+
+    Returns
+    -------
+    (dataset, daily)
+        For :func:`trend_root_cause_report` (``daily=``).
+    """
+    from reporting.stats.control import series_from_counts
+
+    compare_to = comparison_period(period, compare_to)
+    first, last = sorted([compare_to, period])
+    data = ctx.data(market=market, period_from=first, period_to=last)
+    start, end = _window(period, compare_to)
+    if (ctx.data_dir / "snapshot.json").is_file():
+        from reporting.data.snapshot import daily_accuracy_counts
+
+        daily = series_from_counts(daily_accuracy_counts(ctx.data_dir, market, start, end))
+    else:
+        a = ctx.dataset.audits
+        a = a[(a["market"] == market) & (a["decision_date"] >= start)
+              & (a["decision_date"] <= end)]
+        daily = daily_accuracy_series(a)
+    return data, daily
+
+
 def _window(period: str, compare_to: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     p, c = _month(period), _month(compare_to)
     start = min(p - (CHART_MONTHS - 1), c)
@@ -1210,6 +1238,7 @@ def trend_root_cause_report(
     level: float = 0.95,
     alpha: float = 0.05,
     min_reviewers: int = 3,
+    daily: pd.DataFrame | None = None,
 ) -> TrendRootCauseReport:
     """Build the trend and root-cause report of one market for ``period`` vs ``compare_to``.
 
@@ -1229,6 +1258,10 @@ def trend_root_cause_report(
         Significance level (change tests, root causes, change points, GLM terms).
     min_reviewers : int
         Segments of fewer reviewers are merged into ``"(small groups)"`` (privacy).
+    daily : DataFrame, optional
+        The market's daily accuracy series over the chart window (see :func:`read_trend_data`,
+        which counts it inside DuckDB); by default computed from ``dataset.audits``, which must
+        then hold the whole window.
 
     Returns
     -------
@@ -1265,10 +1298,11 @@ def trend_root_cause_report(
 
     # control chart and change points over the window
     start, end = _window(period, compare_to)
-    window = market_audits[
-        (market_audits["decision_date"] >= start) & (market_audits["decision_date"] <= end)
-    ]
-    daily = daily_accuracy_series(window)
+    if daily is None:
+        window = market_audits[
+            (market_audits["decision_date"] >= start) & (market_audits["decision_date"] <= end)
+        ]
+        daily = daily_accuracy_series(window)
     c = _month(compare_to)
     baseline = (c.start_time.normalize(), c.end_time.normalize())
     pchart = p_chart(daily, baseline=baseline, method="laney")
