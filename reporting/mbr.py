@@ -233,38 +233,57 @@ def _in_month(frame: pd.DataFrame, col: str, period: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, eq=False)
+class MBRData:
+    """What the MBR reads from a run, made to be read one market at a time (bounded memory).
+
+    Attributes
+    ----------
+    base : reporting.data.Dataset
+        Roster, targets and events (small); no audits or production.
+    markets_with_audits : dict
+        ``{month: markets with audits in that month}`` for the month and the one before.
+    trend_counts : pandas.DataFrame
+        Accuracy-sample counts per market and month of the trend months (``accuracy_counts``).
+    read_market : callable
+        ``read_market(market)``: that market's audits of the two months and production of the
+        capacity history, as a Dataset.
+    """
+
+    base: Any
+    markets_with_audits: dict[str, list[str]]
+    trend_counts: pd.DataFrame
+    read_market: Any
+
+
 def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *,
                   trend_months: int = 6,
-                  accuracy_sample_types: Sequence[str] | None = ("random",)
-                  ) -> tuple[Any, pd.DataFrame]:
-    """What the MBR reads, each table over the window it needs.
+                  accuracy_sample_types: Sequence[str] | None = ("random",)) -> MBRData:
+    """What the MBR reads, each table over the window it needs, one market at a time.
 
-    * audits of ``period`` and the month before, all columns (KPIs, changes, findings);
-    * production of the capacity history (``HISTORY_MONTHS`` months before the next month);
+    * audits of ``period`` and the month before, all columns (KPIs, changes, findings), and
+      production of the capacity history (``HISTORY_MONTHS`` months before the next month):
+      read per market when :func:`mbr_report` gets to it, so only one market's rows are in
+      memory at once;
     * for the trend, only counts: audits in the accuracy sample and those upheld, per market and
-      month of the last ``trend_months`` months (counted inside DuckDB on a run snapshot, so
-      the trend costs a few dozen rows however many audits there are).
+      month of the last ``trend_months`` months (counted inside DuckDB on a run snapshot).
 
     On a run snapshot every read is a DuckDB slice; opened by hand it filters the loaded data.
     ``accuracy_sample_types`` must be the one given to :func:`mbr_report`.
-
-    Returns
-    -------
-    (dataset, trend_counts)
     """
     compare_to = _shift(period, -1)
     plan = _shift(period, 1)
-    ds = read_slices(ctx, list(markets) if markets else None, audits_from=compare_to,
-                     audits_to=period, production_from=_shift(plan, -HISTORY_MONTHS),
-                     production_to=plan)
     first = _shift(period, -(trend_months - 1))
     mlist = list(markets) if markets else None
-    if (ctx.data_dir / "snapshot.json").is_file():
+    snapshot = (ctx.data_dir / "snapshot.json").is_file()
+    if snapshot:
         from reporting.data.snapshot import accuracy_counts
 
         counts = accuracy_counts(ctx.data_dir, ["market", "period"], market=mlist,
                                  period_from=first, period_to=period,
                                  sample_types=accuracy_sample_types)
+        every = accuracy_counts(ctx.data_dir, ["market", "period"], market=mlist,
+                                period_from=compare_to, period_to=period, sample_types=None)
     else:
         a = ctx.dataset.audits
         keep = (a["period"] >= first) & (a["period"] <= period)
@@ -272,18 +291,39 @@ def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *
             keep &= a["market"].isin(mlist)
         counts = count_accuracy(a.loc[keep.to_numpy(dtype=bool), list(TREND_COLUMNS)],
                                 ["market", "period"], accuracy_sample_types)
-    return ds, counts
+        two = a["period"].isin([compare_to, period])
+        if mlist is not None:
+            two &= a["market"].isin(mlist)
+        every = count_accuracy(a.loc[two.to_numpy(dtype=bool), list(TREND_COLUMNS)],
+                               ["market", "period"], None)
+    with_audits = {m: sorted(str(x) for x in every.loc[(every["period"] == m)
+                                                      & (every["audits"] > 0), "market"])
+                   for m in (compare_to, period)}
+
+    def read_market(market: str):
+        return read_slices(ctx, [market], audits_from=compare_to, audits_to=period,
+                           production_from=_shift(plan, -HISTORY_MONTHS), production_to=plan)
+
+    base = ctx.data(market=[])  # roster, targets, events; no audits or production
+    return MBRData(base, with_audits, counts, read_market)
 
 
 def mbr_no_data_message(dataset: Any, period: str, markets: Sequence[str] | None = None
                         ) -> str | None:
-    """Why the MBR cannot be built (no audit of any selected market in ``period``), or None."""
-    a = dataset.audits
-    cur = a[(a["period"] == period).to_numpy(dtype=bool)]
-    if markets:
-        cur = cur[cur["market"].isin(list(markets)).to_numpy(dtype=bool)]
-    if len(cur):
-        return None
+    """Why the MBR cannot be built (no audit of any selected market in ``period``), or None.
+
+    ``dataset``: a Dataset, or the :class:`MBRData` of :func:`read_mbr_data`."""
+    if isinstance(dataset, MBRData):
+        present = dataset.markets_with_audits.get(period, [])
+        if any(m in present for m in markets) if markets else present:
+            return None
+    else:
+        a = dataset.audits
+        cur = a[(a["period"] == period).to_numpy(dtype=bool)]
+        if markets:
+            cur = cur[cur["market"].isin(list(markets)).to_numpy(dtype=bool)]
+        if len(cur):
+            return None
     which = f" for {', '.join(markets)}" if markets else ""
     return f"No audits in {period}{which}."
 
@@ -886,11 +926,12 @@ def mbr_report(
 
     Parameters
     ----------
-    dataset : reporting.data.Dataset
+    dataset : reporting.data.Dataset or MBRData
         Canonical data holding at least the audits of ``period`` and the month before (all
         columns) and, for the capacity outlook, production up to ``period`` (a year of it gives
         the same forecast as the capacity_plan report); roster and targets when available.
-        :func:`read_mbr_data` reads exactly that from a run.
+        Or the :class:`MBRData` of :func:`read_mbr_data`, which reads exactly that from a run
+        one market at a time (the report is the same; memory holds one market's rows).
     period : str
         The reporting month ``YYYY-MM``.
     markets : sequence of str, optional
@@ -934,31 +975,54 @@ def mbr_report(
     reason = mbr_no_data_message(dataset, period, markets)
     if reason:
         raise ValueError(reason)
-    a = dataset.audits
-    two = a[a["period"].isin([compare_to, period]).to_numpy(dtype=bool)]
-    if markets:
-        markets = [str(m) for m in markets]
-    else:
-        markets = sorted(str(m) for m in two["market"].dropna().unique())
-    two = two[two["market"].isin(markets).to_numpy(dtype=bool)]
-    cur = _in_month(two, "decision_date", period)
-    prev = _in_month(two, "decision_date", compare_to)
-    production = getattr(dataset, "production", None)
-    prod_cur = (_in_month(production[production["market"].isin(markets).to_numpy(dtype=bool)],
-                          "date", period) if production is not None else None)
     targets = getattr(dataset, "targets", None)
     types = accuracy_sample_types
     notes: list[str] = []
+    if isinstance(dataset, MBRData):  # read and analysed one market at a time
+        if markets:
+            markets = [str(m) for m in markets]
+        else:
+            markets = sorted(set().union(*dataset.markets_with_audits.values()))
+        targets = getattr(dataset.base, "targets", None)
+        trend_counts = dataset.trend_counts if trend_counts is None else trend_counts
 
-    kpis = _kpis(cur, prod_cur, targets, markets, level, types)
-    volume = _volume(prod_cur, markets)
-    no_audits = [m for m in markets if not (cur["market"] == m).any()]
-    if no_audits:
-        notes.append(f"No audits in {period} for {_join(no_audits)}: shown as no data.")
+        def market_frames(m: str):
+            ds_m = dataset.read_market(m)
+            two_m = ds_m.audits[ds_m.audits["period"].isin([compare_to, period])
+                                .to_numpy(dtype=bool)]
+            prod_m = ds_m.production
+            prod_cur_m = _in_month(prod_m, "date", period) if prod_m is not None else None
+            return (ds_m, _in_month(two_m, "decision_date", period),
+                    _in_month(two_m, "decision_date", compare_to), prod_cur_m)
+        a = None
+    else:
+        a = dataset.audits
+        two = a[a["period"].isin([compare_to, period]).to_numpy(dtype=bool)]
+        if markets:
+            markets = [str(m) for m in markets]
+        else:
+            markets = sorted(str(m) for m in two["market"].dropna().unique())
+        two = two[two["market"].isin(markets).to_numpy(dtype=bool)]
+        cur = _in_month(two, "decision_date", period)
+        prev = _in_month(two, "decision_date", compare_to)
+        production = getattr(dataset, "production", None)
+        prod_cur = (_in_month(production[production["market"].isin(markets)
+                                         .to_numpy(dtype=bool)], "date", period)
+                    if production is not None else None)
 
+        def market_frames(m: str):
+            return (dataset, cur[cur["market"] == m], prev[prev["market"] == m],
+                    prod_cur[prod_cur["market"] == m] if prod_cur is not None else None)
+
+    kpi_parts, volume_parts, no_audits = [], [], []
     change_parts, finding_rows, rc_parts = [], [], []
+    cap_rows, cap_notes, any_production = [], [], False
     for m in markets:
-        c_m, p_m = cur[cur["market"] == m], prev[prev["market"] == m]
+        ds_m, c_m, p_m, prod_cur_m = market_frames(m)
+        kpi_parts.append(_kpis(c_m, prod_cur_m, targets, [m], level, types))
+        volume_parts.append(_volume(prod_cur_m, [m]))
+        if not len(c_m):
+            no_audits.append(m)
         if len(_sample(c_m, types)) and len(_sample(p_m, types)):
             ch = period_changes(_sample(p_m, types), _sample(c_m, types), kpis=CHANGE_KPIS,
                                 level=level, alpha=alpha, random_only=False)
@@ -971,6 +1035,18 @@ def mbr_report(
         finding_rows.append(row)
         if len(rc):
             rc_parts.append(rc)
+        production_m = getattr(ds_m, "production", None)
+        if production_m is not None and (production_m["market"] == m).any():
+            any_production = True
+        if capacity:
+            cap_rows.append(_capacity(ds_m, [m], plan_month, period, assumptions, level, types,
+                                      cap_notes, cache))
+        del ds_m, c_m, p_m, pair  # one market's rows at a time
+    kpis = (pd.concat(kpi_parts, ignore_index=True) if any(len(k) for k in kpi_parts)
+            else kpi_parts[0])
+    volume = pd.concat(volume_parts, ignore_index=True)
+    if no_audits:
+        notes.append(f"No audits in {period} for {_join(no_audits)}: shown as no data.")
     changes = (pd.concat(change_parts, ignore_index=True) if change_parts
                else pd.DataFrame(columns=CHANGES_COLUMNS))
     changes = changes[["market", *[c for c in changes.columns if c != "market"]]] if len(
@@ -987,9 +1063,9 @@ def mbr_report(
     trend = _trend(trend_audits if trend_audits is not None or trend_counts is not None else a,
                    trend_counts, targets, markets, first, period, level, types)
 
-    if capacity and production is not None and len(production):
-        cap = _capacity(dataset, markets, plan_month, period, assumptions, level, types, notes,
-                        cache)
+    if capacity and any_production:
+        cap = pd.concat(cap_rows, ignore_index=True)
+        notes.extend(cap_notes)
     else:
         cap = pd.DataFrame({c: pd.Series(dtype=object) for c in _CAPACITY_COLUMNS})
         if capacity:

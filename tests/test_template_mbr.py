@@ -258,3 +258,23 @@ def test_without_production_there_is_no_capacity_outlook(sample_dataset):
     assert r.capacity.empty and r.capacity_figure() is None
     assert "No production data" in r.capacity_html() and "No production data" in r.notes[0]
     assert not set(r.kpis["kpi"]) & {"productivity", "sla_attainment", "audit_coverage"}
+
+
+@pytest.mark.parametrize("markets", [None, ["GB", "ID"]])
+def test_mbr_read_market_by_market_equals_the_mbr_of_all_data(sample_dataset, sample_snapshot,
+                                                               markets):
+    """The template reads one market at a time (bounded memory): the same report."""
+    from reporting import notebook as rn
+    from reporting.mbr import MBRData, mbr_no_data_message, read_mbr_data
+
+    ctx = rn.start("t", {}, data_dir=str(sample_snapshot.path))
+    data = read_mbr_data(ctx, PERIOD, markets)
+    assert isinstance(data, MBRData) and len(data.base.audits) == 0
+    assert mbr_no_data_message(data, PERIOD, markets) is None
+    assert mbr_no_data_message(data, "2025-01", markets) is not None
+    streamed = mbr_report(data, PERIOD, markets)
+    whole = mbr_report(sample_dataset, PERIOD, markets)
+    assert streamed.markets == whole.markets
+    for name in ("kpis", "volume", "changes", "trend", "findings", "root_causes", "capacity"):
+        pd.testing.assert_frame_equal(getattr(streamed, name), getattr(whole, name), obj=name)
+    assert streamed.summary == whole.summary and streamed.notes == whole.notes
