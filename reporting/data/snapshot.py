@@ -318,6 +318,15 @@ def read_audits(
     return _run(sql, params)
 
 
+def _sample_condition(sample_types: Sequence[str] | None) -> tuple[str, list[object]]:
+    """SQL for "in the accuracy sample" (a missing sample type counts as random, as in
+    ``compute_kpis``) and its parameters."""
+    if sample_types is None:
+        return "TRUE", []
+    types = [str(t).strip().lower() for t in sample_types]
+    return f"coalesce(sample_type, 'random') IN ({', '.join('?' for _ in types)})", types
+
+
 def accuracy_counts(
     snapshot_dir: str | os.PathLike[str],
     by: Sequence[str],
@@ -346,12 +355,7 @@ def accuracy_counts(
     sql, params = audits_query(snapshot_dir, market=market, period_from=period_from,
                                period_to=period_to)
     keys = ", ".join(f'"{c}"' for c in by)
-    if sample_types is None:
-        in_sample, sample_params = "TRUE", []
-    else:
-        types = [str(t).strip().lower() for t in sample_types]
-        in_sample = f"coalesce(sample_type, 'random') IN ({', '.join('?' for _ in types)})"
-        sample_params = types
+    in_sample, sample_params = _sample_condition(sample_types)
     agg = (f"SELECT {keys}, sum(CASE WHEN {in_sample} THEN 1 ELSE 0 END)::BIGINT AS audits, "
            f"sum(CASE WHEN {in_sample} AND reviewer_decision = qa_decision THEN 1 ELSE 0 END)"
            f"::BIGINT AS correct, max(decision_date) AS last_day "
@@ -371,12 +375,7 @@ def daily_accuracy_counts(
     control chart over months, without reading the months' audits.
     """
     sql, params = audits_query(snapshot_dir, market=market)
-    if sample_types is None:
-        in_sample, sample_params = "TRUE", []
-    else:
-        types = [str(t).strip().lower() for t in sample_types]
-        in_sample = f"coalesce(sample_type, 'random') IN ({', '.join('?' for _ in types)})"
-        sample_params = types
+    in_sample, sample_params = _sample_condition(sample_types)
     day = "CAST(date_trunc('day', decision_date) AS TIMESTAMP)"
     agg = (f"SELECT {day} AS date, count(*)::BIGINT AS n, "
            f"sum(CASE WHEN reviewer_decision = qa_decision THEN 1 ELSE 0 END)::BIGINT AS correct "

@@ -319,6 +319,13 @@ def _default_as_of(audits: pd.DataFrame) -> pd.Timestamp | None:
     return None if pd.isna(ts) else ts
 
 
+def _target_scope(frame: pd.DataFrame, by_cols: list[str]) -> dict[str, str | None]:
+    """Market and product line for target resolution when they are not scope columns but the
+    data holds a single one."""
+    return {c: None if c in by_cols else _scalar_scope(frame, c)
+            for c in ("market", "product_line")}
+
+
 def _attach_targets(
     frame: pd.DataFrame,
     targets: pd.DataFrame | None,
@@ -493,13 +500,7 @@ def compute_kpis(
 
     if as_of is None:
         as_of = _default_as_of(audits)
-    out = _attach_targets(
-        out,
-        targets,
-        market=None if "market" in by_cols else _scalar_scope(audits, "market"),
-        product_line=None if "product_line" in by_cols else _scalar_scope(audits, "product_line"),
-        as_of=as_of,
-    )
+    out = _attach_targets(out, targets, **_target_scope(audits, by_cols), as_of=as_of)
     out["label"] = out["kpi"].map(lambda k: KPIS[k].label)
     out["direction"] = out["kpi"].map(lambda k: KPIS[k].direction)
     out["unit"] = out["kpi"].map(lambda k: KPIS[k].unit)
@@ -576,13 +577,7 @@ def accuracy_from_counts(
                   n)
     out.insert(len(by_cols), "kpi", "accuracy")
     out["n"] = out["n"].round().astype("int64")
-    out = _attach_targets(
-        out,
-        targets,
-        market=None if "market" in by_cols else _scalar_scope(counts, "market"),
-        product_line=None if "product_line" in by_cols else _scalar_scope(counts, "product_line"),
-        as_of=as_of,
-    )
+    out = _attach_targets(out, targets, **_target_scope(counts, by_cols), as_of=as_of)
     for col in _META_COLS:
         out[col] = getattr(KPIS["accuracy"], col)
     return out[[*by_cols, *_RESULT_COLS, *_META_COLS]].reset_index(drop=True)
