@@ -227,6 +227,23 @@ def test_html_opens_in_chromium_without_errors(rendered, chromium, tmp_path):
     assert first.strip() == "0.30"  # sorted descending by value
 
 
+def test_figures_shrink_to_a_narrow_page(rendered, chromium):
+    """A figure wider than the page (an A4 print, a laptop) is scaled down, never cut off."""
+    from playwright.sync_api import sync_playwright
+
+    from reporting.render.pdf import CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 420, "height": 800})
+        page.goto((rendered / "report.html").as_uri(), wait_until="load")
+        widths = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.getBoundingClientRect().right, e.naturalWidth])")
+        browser.close()
+    assert widths and all(natural > 420 for _, natural in widths)  # wider than the page...
+    assert all(right <= 420 for right, _ in widths), widths  # ...yet shown whole
+
+
 def test_pdf_has_pages_and_text(rendered, pdftotext):
     pdf = rendered / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
