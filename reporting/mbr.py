@@ -275,8 +275,7 @@ def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *
     plan = _shift(period, 1)
     first = _shift(period, -(trend_months - 1))
     mlist = list(markets) if markets else None
-    snapshot = (ctx.data_dir / "snapshot.json").is_file()
-    if snapshot:
+    if ctx.on_snapshot:
         from reporting.data.snapshot import accuracy_counts
 
         counts = accuracy_counts(ctx.data_dir, ["market", "period"], market=mlist,

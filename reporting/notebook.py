@@ -50,12 +50,17 @@ class ReportContext:
 
     # -- data -------------------------------------------------------------------------------
     @property
+    def on_snapshot(self) -> bool:
+        """True when ``data_dir`` is a run's snapshot (DuckDB slices, a result cache)."""
+        return (self.data_dir / "snapshot.json").is_file()
+
+    @property
     def dataset(self):
         """The run's :class:`reporting.data.Dataset` (loaded once per context)."""
         if self._dataset is None:
             from reporting.data import load_dataset, load_snapshot
 
-            if (self.data_dir / "snapshot.json").is_file():
+            if self.on_snapshot:
                 self._dataset = load_snapshot(self.data_dir)
             else:
                 self._dataset = load_dataset(self.data_dir)
@@ -71,7 +76,7 @@ class ReportContext:
         ``team_lead`` keeps that lead's audits and the production of the team (the roster's
         members and any reviewer with such audits), as a team report selects them.
         """
-        if not (self.data_dir / "snapshot.json").is_file():
+        if not self.on_snapshot:
             ds = self.dataset
             return _filter_dataset(ds, market, period_from, period_to, team_lead)
         import dataclasses
@@ -95,7 +100,7 @@ class ReportContext:
         """A :class:`reporting.cache.ResultCache` next to the run's snapshot, shared by the run's
         reports (e.g. volume forecasts fitted once for the MBR and the capacity plans); ``None``
         when the data is not a run snapshot (nothing is written into a user's data folder)."""
-        if not (self.data_dir / "snapshot.json").is_file():
+        if not self.on_snapshot:
             return None
         from reporting.cache import ResultCache
 
@@ -187,9 +192,10 @@ def _filter_dataset(ds, market, period_from, period_to, team_lead=None):
             keep &= frame["period"] >= period_from
         if period_to is not None and "period" in frame.columns:
             keep &= frame["period"] <= period_to
-        if team_lead is not None and reviewers is None:
-            keep &= (frame["team_lead"].astype(str) == team_lead) if "team_lead" in (
-                frame.columns) else False
+        if team_lead is not None and reviewers is None:  # audits: the team lead's own
+            if "team_lead" not in frame.columns:
+                return frame.iloc[:0].reset_index(drop=True)
+            keep &= frame["team_lead"].astype(str) == team_lead
         if reviewers is not None:
             keep &= frame["reviewer_id"].astype(str).isin(reviewers)
         return frame[keep].reset_index(drop=True)

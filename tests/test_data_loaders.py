@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from data_fixtures import audit_rows, roster_rows, small_tables, write_csv, write_tables
+from data_fixtures import (
+    AUDIT_HEADER,
+    audit_rows,
+    roster_rows,
+    small_tables,
+    write_csv,
+    write_tables,
+)
 
 from reporting.data import (
     TABLES,
@@ -92,16 +99,7 @@ def test_derived_columns_hand_checked(loaded_by_format):
 
 def test_optional_columns_absent_are_filled(tmp_path):
     rows = audit_rows(4)
-    keep = [
-        "audit_id",
-        "decision_date",
-        "market",
-        "product_line",
-        "policy",
-        "reviewer_id",
-        "reviewer_decision",
-        "qa_decision",
-    ]
+    keep = AUDIT_HEADER[:8]  # the required columns: audit_id .. qa_decision
     write_csv(tmp_path / "audits.csv", rows, header=keep)
     ds = load_dataset(tmp_path)
     a = ds.audits

@@ -14,25 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from data_fixtures import AUDIT_HEADER
 
 from reporting.data import generate_sample_data
 
-AUDIT_COLUMNS = [
-    "audit_id",
-    "decision_date",
-    "market",
-    "product_line",
-    "policy",
-    "reviewer_id",
-    "reviewer_decision",
-    "qa_decision",
-    "queue",
-    "handling_time_s",
-    "weight",
-    "sample_type",
-    "severity",
-    "auditor_id",
-]
+AUDIT_COLUMNS = AUDIT_HEADER  # the raw audits columns, in contract order
 
 
 @pytest.fixture(scope="module")

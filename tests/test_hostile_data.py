@@ -682,6 +682,20 @@ def _rows(data, case: Case, table: str, column: str, k_max: int = 3) -> list[int
     return rows
 
 
+def _pick(data, case: Case, table: str, cols: list[str]) -> tuple[str, list[int]] | None:
+    """Draw one of ``cols`` and the rows to corrupt in it; None when there is nothing to do."""
+    if not cols:
+        return None
+    col = data.draw(st.sampled_from(cols))
+    rows = _rows(data, case, table, col)
+    return (col, rows) if rows else None
+
+
+def _fill(data, case: Case, table: str, rows: list[int], col: str, pool: list[str]) -> None:
+    """Write a value drawn from ``pool`` into each of ``rows`` of ``col``."""
+    _set(case, table, rows, col, [data.draw(st.sampled_from(pool)) for _ in rows])
+
+
 def _set(case: Case, table: str, rows: list[int], column: str, values: list[str]) -> None:
     df = case.tables[table]
     j = list(df.columns).index(column)
@@ -702,12 +716,10 @@ def _is_key(table: str, column: str) -> bool:
 def op_pad_and_case(data, case: Case, table: str) -> None:
     """Padding (whitespace, zero-width, bidi marks) and mixed case: still valid."""
     cols = _columns(case, table, ("str", "category"))
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
+    col, rows = picked
     spec = CONTRACT[table].column(col)
     values = []
     for i in rows:
@@ -730,12 +742,10 @@ def op_unicode(data, case: Case, table: str) -> None:
         for c in _columns(case, table, ("category",))
         if not CONTRACT[table].column(c).allowed and c != "kpi"
     ]
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
+    col, rows = picked
     values = [data.draw(st.sampled_from(UNICODE_NAMES)) for _ in rows]
     if _is_key(table, col):
         values = [f"{v} {i}" for v, i in zip(values, rows, strict=True)]
@@ -804,28 +814,22 @@ def op_null_token(data, case: Case, table: str) -> None:
 
 def op_not_a_number(data, case: Case, table: str) -> None:
     cols = _columns(case, table, ("float", "int"))
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
-    _set(
-        case, table, rows, col, [data.draw(st.sampled_from(NOT_NUMBERS + NON_FINITE)) for _ in rows]
-    )
+    col, rows = picked
+    _fill(data, case, table, rows, col, NOT_NUMBERS + NON_FINITE)
     case.error(table, col, "bad_type")
     case.notes.append(f"not a number {table}.{col} rows {rows}")
 
 
 def op_huge(data, case: Case, table: str) -> None:
     cols = _columns(case, table, ("float", "int"))
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
-    _set(case, table, rows, col, [data.draw(st.sampled_from(HUGE)) for _ in rows])
+    col, rows = picked
+    _fill(data, case, table, rows, col, HUGE)
     case.error(table, col, "out_of_range")
     if table == "targets":
         case.lenient.add(table)  # -1e20 for a rate KPI is also outside [0, 1]
@@ -838,13 +842,11 @@ def op_negative(data, case: Case, table: str) -> None:
         for c in _columns(case, table, ("float", "int"))
         if CONTRACT[table].column(c).min_value is not None
     ]
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
-    _set(case, table, rows, col, [data.draw(st.sampled_from(["-1", "-0.5", "-250"])) for _ in rows])
+    col, rows = picked
+    _fill(data, case, table, rows, col, ["-1", "-0.5", "-250"])
     case.error(table, col, "out_of_range")
     case.notes.append(f"negative {table}.{col} rows {rows}")
 
@@ -871,12 +873,10 @@ def op_rate_as_percent(data, case: Case, table: str) -> None:
 
 def op_not_whole(data, case: Case, table: str) -> None:
     cols = _columns(case, table, ("int",))
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
+    col, rows = picked
     _set(case, table, rows, col, ["2.5"] * len(rows))
     case.error(table, col, "not_integer")
     case.notes.append(f"not whole {table}.{col} rows {rows}")
@@ -903,15 +903,11 @@ def op_sla_over_cases(data, case: Case, table: str) -> None:
 
 def op_other_date_format(data, case: Case, table: str) -> None:
     cols = _columns(case, table, ("date",))
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
-    _set(
-        case, table, rows, col, [data.draw(st.sampled_from(OTHER_DATES + FAR_DATES)) for _ in rows]
-    )
+    col, rows = picked
+    _fill(data, case, table, rows, col, OTHER_DATES + FAR_DATES)
     case.error(table, col, "bad_date")
     case.notes.append(f"bad date {table}.{col} rows {rows}")
 
@@ -919,31 +915,21 @@ def op_other_date_format(data, case: Case, table: str) -> None:
 def op_edge_or_datetime(data, case: Case, table: str) -> None:
     """Dates at the ends of the window and ISO datetimes: valid, the written day is kept."""
     cols = [c for c in _columns(case, table, ("date",)) if not _is_key(table, c)]
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
-    _set(
-        case,
-        table,
-        rows,
-        col,
-        [data.draw(st.sampled_from(EDGE_DATES + ISO_DATETIMES)) for _ in rows],
-    )
+    col, rows = picked
+    _fill(data, case, table, rows, col, EDGE_DATES + ISO_DATETIMES)
     case.notes.append(f"edge dates {table}.{col} rows {rows}")
 
 
 def op_unknown_category(data, case: Case, table: str) -> None:
     cols = [c for c in _columns(case, table, ("category",)) if CONTRACT[table].column(c).allowed]
-    if not cols:
+    picked = _pick(data, case, table, cols)
+    if picked is None:
         return
-    col = data.draw(st.sampled_from(cols))
-    rows = _rows(data, case, table, col)
-    if not rows:
-        return
-    _set(case, table, rows, col, [data.draw(st.sampled_from(BAD_DECISIONS)) for _ in rows])
+    col, rows = picked
+    _fill(data, case, table, rows, col, BAD_DECISIONS)
     case.error(table, col, "unknown_value")
     case.notes.append(f"unknown category {table}.{col} rows {rows}")
 

@@ -105,10 +105,6 @@ def plan_month(period: str, months_ahead: int = 0) -> str:
     return (_month(period) + int(months_ahead)).strftime("%Y-%m")
 
 
-def _is_snapshot(ctx: Any) -> bool:
-    return (ctx.data_dir / "snapshot.json").is_file()
-
-
 def _filter(frame: pd.DataFrame | None, markets: Sequence[str] | None, period_from: str | None,
             period_to: str | None) -> pd.DataFrame | None:
     if frame is None:
@@ -152,7 +148,7 @@ def read_slices(
     """
     mlist = [markets] if isinstance(markets, str) else (list(markets) if markets else None)
     base = ctx.data(market=mlist, period_from=audits_from, period_to=audits_to)
-    if _is_snapshot(ctx):
+    if ctx.on_snapshot:
         from reporting.data import read_production
 
         production = read_production(ctx.data_dir, market=mlist, period_from=production_from,

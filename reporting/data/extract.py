@@ -53,6 +53,7 @@ from .normalize import (
     _short,
     empty_canonical,
     normalize_table,
+    unique_names,
 )
 from .problems import DataValidationError, Problem, ValidationReport
 from .readers import (
@@ -849,20 +850,6 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
     return _SqlTable(table, raw, view, cols_, rows=int(n[0]) if n else 0)
 
 
-def _extra_names(names: list[str], taken: set[str]) -> list[str]:
-    """Extra column names made unique as the pandas path does (a second ``note`` is ``note.1``)."""
-    seen = set(taken)
-    out = []
-    for name in names:
-        new, k = name, 0
-        while new in seen:
-            k += 1
-            new = f"{name}.{k}"
-        seen.add(new)
-        out.append(new)
-    return out
-
-
 # ---------------------------------------------------------------------------------
 # checks
 
@@ -1304,7 +1291,7 @@ class _TableChecker:
         self.internal = {c.name: c.internal for c in t.columns if c.name in contract}
         self.present = [c.name for c in spec.columns if c.name in types]
         extra_cols = [c for c in t.columns if c.name not in contract]
-        names = _extra_names([c.name for c in extra_cols], contract)
+        names = unique_names([c.name for c in extra_cols], contract)
         self.extras = [(c.internal, n) for c, n in zip(extra_cols, names, strict=True)]
         # First assume every text column is clean (no value changes by strip/lower) and check
         # that in the same pass; only if one is not, rebuild the views and count again.

@@ -638,7 +638,7 @@ def normalize_table(
     frame = pd.DataFrame(out, index=df.index)
     extra_pos = [i for i, c in enumerate(df.columns) if c not in out]
     if extra_pos:
-        names = _unique_names([str(df.columns[i]) for i in extra_pos], set(out))
+        names = unique_names([str(df.columns[i]) for i in extra_pos], set(out))
         extras = pd.DataFrame(
             {name: _extra_column(df.iloc[:, i]) for name, i in zip(names, extra_pos, strict=True)},
             index=df.index,
@@ -662,8 +662,9 @@ def _extra_column(s: pd.Series) -> pd.Series:
         return s.map(lambda v: None if v is None else _scalar_text(v)).astype(STR)
 
 
-def _unique_names(names: list[str], taken: set[str]) -> list[str]:
-    """Extra column names made unique (a second ``note`` becomes ``note.1``)."""
+def unique_names(names: list[str], taken: set[str]) -> list[str]:
+    """Extra column names made unique (a second ``note`` becomes ``note.1``); the DuckDB
+    extract names them the same way."""
     seen = set(taken)
     out = []
     for name in names:

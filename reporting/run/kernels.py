@@ -88,8 +88,6 @@ async def wait_until_ready(kc, timeout: float = 60) -> None:
     and nothing else is queued (ZMQ drops what a subscriber sends before it has joined, hence
     the retry).
     """
-    import queue
-
     deadline = time.monotonic() + timeout
     while True:
         msg_id = kc.kernel_info()
@@ -157,9 +155,6 @@ class WarmKernel:
 
     def _reply(self, kc, msg_id: str, timeout: float) -> dict:
         """Wait for the reply to ``msg_id``, noticing within a second if the kernel died."""
-        import queue
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

@@ -284,6 +284,7 @@ def run_jobs(
     out_dir = Path(out_dir)
     n_jobs = n_jobs or default_jobs()
     version = code_version()
+    packages = package_versions()  # once: the manifest is rewritten after every report
     with RunLock(out_dir):
         manifest_path, index_path = out_dir / "manifest.json", out_dir / "index.html"
         previous = read_json(manifest_path, default={}) or {}
@@ -311,7 +312,7 @@ def run_jobs(
         def manifest() -> dict[str, Any]:
             return {
                 "run_id": run_id, "period": period, "data_hash": snapshot.data_hash,
-                "code_version": version, "packages": package_versions(),
+                "code_version": version, "packages": packages,
                 "formats": list(formats),
                 "updated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "jobs": sorted(records.values(), key=lambda r: r["id"]),

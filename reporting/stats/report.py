@@ -1091,7 +1091,7 @@ def read_trend_data(ctx, market: str, period: str, compare_to: str | None = None
     first, last = sorted([compare_to, period])
     data = ctx.data(market=market, period_from=first, period_to=last)
     start, end = _window(period, compare_to)
-    if (ctx.data_dir / "snapshot.json").is_file():
+    if ctx.on_snapshot:
         from reporting.data.snapshot import daily_accuracy_counts
 
         daily = series_from_counts(daily_accuracy_counts(ctx.data_dir, market, start, end))
