@@ -11,11 +11,12 @@ from pathlib import Path
 
 import click
 
-from reporting.run.errors import ReportingError
+from reporting.core.errors import ReportingError
+from reporting.core.settings import PROJECT_ROOT, settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUTPUTS = Path(os.environ.get("REPORTING_OUTPUTS", PROJECT_ROOT / "outputs"))
-DEMO_DATA = DEFAULT_OUTPUTS / "demo-data"
+SETTINGS = settings()  # read once per command
+DEFAULT_OUTPUTS = SETTINGS.outputs
+DEMO_DATA = SETTINGS.demo_data
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -41,7 +42,7 @@ def _load(data: str | None, *, periods: list[str] | None = None, large: bool = F
     """
     from reporting.data import DataValidationError, load_dataset
 
-    text = str(data) if data else os.environ.get("REPORTING_DATA", str(DEMO_DATA))
+    text = str(data) if data else str(SETTINGS.data or DEMO_DATA)
     if large:
         from reporting.data.engines import is_engine_url
 
@@ -235,7 +236,7 @@ def _snapshot(ds, out_dir: Path, key: str | None):
 
 def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, label,
          dataset=None, isolate=False, pseudonymise=False, executor=None) -> int:
-    from reporting.run.periods import parse_period_range
+    from reporting.core.periods import parse_period_range
 
     try:
         periods = parse_period_range(period_text)
@@ -243,7 +244,7 @@ def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, la
         _fail(str(exc))
     key = None
     if pseudonymise:
-        key = os.environ.get("REPORTING_PSEUDONYM_KEY")
+        key = SETTINGS.pseudonym_key
         if not key:
             _fail("--pseudonymise needs the key in $REPORTING_PSEUDONYM_KEY (never on the "
                   "command line, where other users can read it)")

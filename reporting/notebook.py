@@ -13,15 +13,15 @@ collected). Opened by hand in JupyterLab both are empty: the data then comes fro
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from reporting.run.errors import NoDataForReport
-from reporting.run.iorw import read_json, to_jsonable, write_json
+from reporting.core.errors import NoData
+from reporting.core.iorw import read_json, to_jsonable, write_json
+from reporting.core.settings import PROJECT_ROOT, settings
 
 RESULTS_PARTIAL = "results.partial.json"
 TABLES_DIR = "tables"
@@ -29,10 +29,8 @@ RESERVED_KEYS = ("report", "params")
 
 
 def _default_data_dir() -> Path:
-    env = os.environ.get("REPORTING_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / "outputs" / "demo-data"
+    current = settings()
+    return current.data or PROJECT_ROOT / "outputs" / "demo-data"
 
 
 @dataclass
@@ -97,12 +95,12 @@ class ReportContext:
 
     @property
     def cache(self):
-        """A :class:`reporting.cache.ResultCache` next to the run's snapshot, shared by the run's
+        """A :class:`reporting.core.cache.ResultCache` next to the run's snapshot, shared by the run's
         reports (e.g. volume forecasts fitted once for the MBR and the capacity plans); ``None``
         when the data is not a run snapshot (nothing is written into a user's data folder)."""
         if not self.on_snapshot:
             return None
-        from reporting.cache import ResultCache
+        from reporting.core.cache import ResultCache
 
         return ResultCache(self.data_dir / "cache")
 
@@ -112,7 +110,7 @@ class ReportContext:
 
         display(Markdown(f"> **No data.** {message}"))
         self.record("no_data", message)
-        raise NoDataForReport(message)
+        raise NoData(message)
 
     # -- results ----------------------------------------------------------------------------
     def record(self, key: str, value: Any) -> Any:

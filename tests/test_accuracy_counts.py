@@ -44,7 +44,7 @@ def test_counting_by_an_unknown_column_is_refused(sample_snapshot):
 
 
 def test_mbr_trend_from_counts_equals_the_trend_from_audits(sample_dataset, sample_snapshot):
-    from reporting.mbr import TREND_COLUMNS, mbr_report
+    from reporting.reports.monthly_business_review import TREND_COLUMNS, mbr_report
 
     audits = _trend_audits(sample_dataset)
     counts = accuracy_counts(sample_snapshot.path, ["market", "period"], period_from="2026-05",
@@ -63,8 +63,8 @@ def test_trend_report_from_two_months_and_daily_counts_equals_the_full_read(
     """The trend template reads the two months compared and a daily series counted in DuckDB;
     the report is the same as from all of the market's audits."""
     from reporting import notebook as rn
+    from reporting.reports.trend_root_cause import _window, read_trend_data, trend_root_cause_report
     from reporting.stats.control import daily_accuracy_series
-    from reporting.stats.report import _window, read_trend_data, trend_root_cause_report
 
     ctx = rn.start("t", {}, data_dir=str(sample_snapshot.path))
     data, daily = read_trend_data(ctx, market, "2026-10")
@@ -85,7 +85,7 @@ def test_trend_report_from_two_months_and_daily_counts_equals_the_full_read(
 
 def test_trend_data_read_from_raw_files_equals_the_snapshot_read(sample_snapshot, sample_data):
     from reporting import notebook as rn
-    from reporting.stats.report import read_trend_data
+    from reporting.reports.trend_root_cause import read_trend_data
 
     snap_data, snap_daily = read_trend_data(rn.start("t", {}, data_dir=str(sample_snapshot.path)),
                                             "BR", "2026-10")

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from reporting import notebook as rn
-from reporting.cache import ResultCache, fingerprint, frame_from_record, frame_to_record
 from reporting.capacity import forecast_volume
+from reporting.core.cache import ResultCache, fingerprint, frame_from_record, frame_to_record
 
 WEEKLY = np.array([60.0, 80.0, 60.0, 40.0, 20.0, -120.0, -140.0])
 

@@ -369,7 +369,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_cli_report_on_a_large_source(parquet_sample, tmp_path):
     """The data overview built from the DuckDB snapshot equals the pandas path's numbers."""
-    from reporting.overview import market_overview
+    from reporting.reports.data_overview import market_overview
 
     out = tmp_path / "out"
     proc = _cli("report", "data_overview", "-p", "period", "2026-10", "--data",

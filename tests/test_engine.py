@@ -13,9 +13,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from reporting.run.errors import ParameterError, RunLocked
+from reporting.core.errors import ParameterError, RunLocked
+from reporting.core.periods import parse_period, parse_period_range
 from reporting.run.jobs import ReportJob, slug
-from reporting.run.periods import parse_period, parse_period_range
 from reporting.run.runner import RunLock, Snapshot, run_jobs
 from reporting.run.templates import coerce_parameters, load_template
 

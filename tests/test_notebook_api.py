@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from reporting import notebook as rn
-from reporting.run.errors import NoDataForReport
+from reporting.core.errors import NoDataForReport
 
 
 def test_slice_from_snapshot_equals_pandas_filter(sample_snapshot, sample_dataset, sample_data):
@@ -30,7 +30,7 @@ def test_slice_from_snapshot_equals_pandas_filter(sample_snapshot, sample_datase
 def test_team_slice_gives_the_same_team_report_as_the_whole_market(
         sample_snapshot, sample_dataset, sample_data):
     """A team report reads only its team's rows (pushed down): same selection, same report."""
-    from reporting.people.team_report import select_team, team_performance_report
+    from reporting.reports.individual_performance import select_team, team_performance_report
 
     roster = sample_dataset.roster
     lead = sorted(roster["team_lead"].dropna().unique())[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reporting.run.errors import PlanError
+from reporting.core.errors import PlanError
 from reporting.run.plan import expand_plan, load_plan
 
 CATALOG = {"markets": ["BR", "DE"], "team_leads": ["Ana Souza", "Lukas Becker"]}

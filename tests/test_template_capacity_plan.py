@@ -1,6 +1,6 @@
 """The capacity_plan template end to end (every market, as the monthly pack calls it: the reporting
 month plus ``months_ahead=1``; and a no-data plan) and unit tests of its assembly,
-``reporting.capacity.report``. The FTE arithmetic itself is tested in tests/test_capacity_*.py."""
+``reporting.reports.capacity_plan``. The FTE arithmetic itself is tested in tests/test_capacity_*.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import build_reports
 
-from reporting.capacity.report import (
+from reporting.reports.capacity_plan import (
     CAPACITY_KPIS,
     NoCapacityData,
     capacity_kpis,
@@ -118,7 +118,7 @@ def test_no_production_renders_a_no_data_report(no_data_dir):
 
 
 # --------------------------------------------------------------------------------------------
-# Unit tests of reporting.capacity.report
+# Unit tests of reporting.reports.capacity_plan
 # --------------------------------------------------------------------------------------------
 
 
@@ -225,7 +225,7 @@ def test_suggested_moves_are_shown_and_counted(gb):
     import dataclasses
 
     from reporting.capacity import MOVE_COLUMNS
-    from reporting.capacity.report import CapacityReport, outlook_text
+    from reporting.reports.capacity_plan import CapacityReport, outlook_text
 
     move = dict.fromkeys(MOVE_COLUMNS, np.nan)
     move.update(from_product_line="TopView", to_product_line="Spark Ads", reviewer_days=14.0,

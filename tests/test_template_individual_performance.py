@@ -1,6 +1,6 @@
 """The individual_performance template end to end (every team lead of the sample data in one
 engine run, plus a market-mode, a no-data and a bad-parameter report) and unit tests of its
-report assembly, ``reporting.people.team_report``, on small hand-made frames."""
+report assembly, ``reporting.reports.individual_performance``, on small hand-made frames."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from conftest import build_reports
 
 from reporting.data import Dataset, planted_stories
-from reporting.people.team_report import (
+from reporting.reports.individual_performance import (
     CHANGES_RECORD_COLUMNS,
     FLAG_RECORD_COLUMNS,
     resolve_scope,
@@ -178,7 +178,7 @@ def test_team_without_audits_renders_no_data(run):
 
 
 def test_neither_team_lead_nor_market_is_refused_before_any_kernel(sample_snapshot):
-    from reporting.run.errors import ParameterError
+    from reporting.core.errors import ParameterError
     from reporting.run.templates import coerce_parameters, load_template
 
     tpl = load_template("individual_performance")
@@ -191,7 +191,7 @@ def test_neither_team_lead_nor_market_is_refused_before_any_kernel(sample_snapsh
 
 
 # --------------------------------------------------------------------------------------------
-# Unit tests of reporting.people.team_report on hand-made frames
+# Unit tests of reporting.reports.individual_performance on hand-made frames
 # --------------------------------------------------------------------------------------------
 
 

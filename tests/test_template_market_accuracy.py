@@ -1,5 +1,5 @@
 """The market_accuracy template end to end (every market of the sample data, one engine run) and
-unit tests of its report assembly, ``reporting.metrics.market_report``, on a hand-made frame."""
+unit tests of its report assembly, ``reporting.reports.market_accuracy``, on a hand-made frame."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from conftest import build_reports
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from reporting.metrics.market_report import (
+from reporting.reports.market_accuracy import (
     CHANGE_KPIS,
     PERSONAL_COLUMNS,
     SCOPE_COLUMNS,

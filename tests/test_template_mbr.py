@@ -1,6 +1,6 @@
 """The monthly_business_review template end to end (built in one engine run together with every
 market's market_accuracy report, so their numbers can be compared) and unit tests of its assembly,
-``reporting.mbr``, on the sample data."""
+``reporting.reports.monthly_business_review``, on the sample data."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ import pytest
 from conftest import build_reports
 from statsmodels.stats.proportion import proportion_confint
 
-from reporting.capacity.report import capacity_report
-from reporting.mbr import (
+from reporting.metrics import compute_kpis
+from reporting.reports.capacity_plan import capacity_report
+from reporting.reports.monthly_business_review import (
     CHANGE_KPIS,
     PERSONAL_COLUMNS,
     mbr_no_data_message,
     mbr_report,
 )
-from reporting.metrics import compute_kpis
 
 PERIOD = "2026-10"
 STATUSES = {"on_track", "at_risk", "off_track", "no_data"}
@@ -131,7 +131,7 @@ def test_mbr_results_and_tables(run_dir, results, markets):
 
 
 # --------------------------------------------------------------------------------------------
-# Unit tests of reporting.mbr on the sample data (no kernel)
+# Unit tests of reporting.reports.monthly_business_review on the sample data (no kernel)
 # --------------------------------------------------------------------------------------------
 
 
@@ -265,7 +265,11 @@ def test_mbr_read_market_by_market_equals_the_mbr_of_all_data(sample_dataset, sa
                                                                markets):
     """The template reads one market at a time (bounded memory): the same report."""
     from reporting import notebook as rn
-    from reporting.mbr import MBRData, mbr_no_data_message, read_mbr_data
+    from reporting.reports.monthly_business_review import (
+        MBRData,
+        mbr_no_data_message,
+        read_mbr_data,
+    )
 
     ctx = rn.start("t", {}, data_dir=str(sample_snapshot.path))
     data = read_mbr_data(ctx, PERIOD, markets)

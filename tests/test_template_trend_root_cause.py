@@ -1,5 +1,5 @@
 """The trend_root_cause template end to end on the sample data (one engine run, warm kernels) and
-unit tests of its report assembly, ``reporting.stats.report``, on small planted frames."""
+unit tests of its report assembly, ``reporting.reports.trend_root_cause``, on small planted frames."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from conftest import build_reports
 from scipy import stats
 
 from reporting.data import planted_stories
-from reporting.stats.report import (
+from reporting.reports.trend_root_cause import (
     SMALL_GROUPS,
     WITH_SMALL,
     comparison_period,

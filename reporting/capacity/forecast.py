@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reporting.cache import (
+from reporting.core.cache import (
     ResultCache,
     fingerprint,
     frame_from_record,
@@ -389,7 +389,7 @@ def forecast_volume(
     max_history_days : int or None, default 364
         Use at most the last this many days of history (keeps fits fast on long histories; the
         models have no yearly season). ``None`` uses everything.
-    cache : reporting.cache.ResultCache, optional
+    cache : reporting.core.cache.ResultCache, optional
         Where a forecast from exactly these inputs may already be stored (the MBR and the
         capacity plans of a pack fit the same series); the result is the same either way.
 

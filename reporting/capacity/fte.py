@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reporting.cache import ResultCache
 from reporting.capacity.forecast import (
     MIN_HISTORY_DAYS,
     VolumeForecast,
@@ -33,6 +32,7 @@ from reporting.capacity.forecast import (
     forecast_volume,
     month_bounds,
 )
+from reporting.core.cache import ResultCache
 
 RISK_LEVELS = ("low", "medium", "high")
 
@@ -700,7 +700,7 @@ def capacity_plan(
         Planning date (last day of data used). Default: the last day of the market's production,
         or the day before ``month`` when the data reaches into it (the plan as it would have been
         made before the month; actual volume is then reported next to the forecast).
-    cache : reporting.cache.ResultCache, optional
+    cache : reporting.core.cache.ResultCache, optional
         Passed to :func:`forecast_volume` (a pack's MBR and capacity plans share forecasts).
 
     Returns

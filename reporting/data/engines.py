@@ -43,6 +43,8 @@ from typing import Any
 
 import pandas as pd
 
+from reporting.core.errors import DataError
+
 from .dataset import Dataset
 from .schema import CONTRACT, TABLES
 
@@ -75,7 +77,7 @@ _PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
 _URL_RE = re.compile(r"^(?P<scheme>[a-z]+)://(?P<host>[^/]*)(?P<path>/.*)$")
 
 
-class EngineError(RuntimeError):
+class EngineError(DataError, RuntimeError):
     """An engine URL that cannot be used (bad URL, engine or Java missing, unreachable)."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reporting.core.errors import DataError
+
 Severity = Literal["error", "warning"]
 
 __all__ = ["DataValidationError", "Problem", "Severity", "ValidationReport"]
@@ -192,7 +194,7 @@ class ValidationReport:
         return self.format()
 
 
-class DataValidationError(ValueError):
+class DataValidationError(DataError, ValueError):
     """Raised when input data breaks contract 1; carries every problem found.
 
     Parameters

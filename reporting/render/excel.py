@@ -106,7 +106,7 @@ def write_tables_xlsx(tables: Sequence[tuple[str, pd.DataFrame, dict[str, str]]]
 
 def collect_tables(tables_dir: Path) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
     """The tables a template registered with ``ctx.table`` (see :mod:`reporting.notebook`)."""
-    from reporting.run.iorw import read_json
+    from reporting.core.iorw import read_json
 
     meta = read_json(tables_dir / "tables.json", default=[]) or []
     return [(m["name"], pd.read_parquet(tables_dir / m["file"]), m.get("formats") or {})

@@ -8,16 +8,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-# Reader order: the MBR first, then market reports, then team reports.
-KIND_ORDER = ["monthly_business_review", "market_accuracy", "trend_root_cause", "capacity_plan",
-              "individual_performance"]
-KIND_TITLES = {
-    "monthly_business_review": "Monthly business review",
-    "market_accuracy": "Market accuracy",
-    "trend_root_cause": "Trend and root cause",
-    "capacity_plan": "Capacity plan",
-    "individual_performance": "Team performance (restricted: each team's own report)",
-}
+from reporting.reports import REPORTS
+
 STATUS_TEXT = {"ok": "● OK", "failed": "■ Failed", "skipped": "○ Unchanged (reused)",
                "running": "▲ Running", "pending": "… Pending"}
 
@@ -47,7 +39,7 @@ def render_index(manifest: Mapping[str, Any]) -> str:
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for job in jobs:
         groups[job.get("template", "other")].append(job)
-    kinds = [k for k in KIND_ORDER if k in groups] + sorted(k for k in groups if k not in KIND_ORDER)
+    kinds = REPORTS.ordered(list(groups))
     counts = defaultdict(int)
     for job in jobs:
         counts[job.get("status", "pending")] += 1
@@ -66,7 +58,7 @@ def render_index(manifest: Mapping[str, Any]) -> str:
              for s, n in sorted(counts.items())),
            "</div>"]
     for kind in kinds:
-        title = KIND_TITLES.get(kind, kind.replace("_", " ").capitalize())
+        title = REPORTS.title(kind)
         out.append(f"<h2>{html.escape(title)}</h2><table><thead><tr><th>Report</th>"
                    "<th>Parameters</th><th>Status</th><th>Files</th><th>Seconds</th></tr></thead><tbody>")
         for job in sorted(groups[kind], key=lambda j: str(j.get("id"))):

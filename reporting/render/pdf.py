@@ -8,12 +8,12 @@ browser, which is neither needed nor possible offline).
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import threading
 from pathlib import Path
 
-from reporting.run.errors import ReportingError
+from reporting.core.errors import ReportingError
+from reporting.core.settings import settings
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -39,7 +39,7 @@ class BrowserNotFound(ReportingError):
 
 def find_chromium() -> str:
     """Path of a Chromium executable, or raise :class:`BrowserNotFound` saying how to get one."""
-    configured = os.environ.get("REPORTING_CHROMIUM")
+    configured = settings().chromium
     if configured:
         if Path(configured).is_file():
             return configured

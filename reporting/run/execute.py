@@ -17,8 +17,10 @@ from typing import Any
 
 import nbformat
 
+from reporting.core.errors import NoData
+from reporting.core.iorw import read_json, write_json, write_text
+from reporting.core.settings import settings
 from reporting.notebook import RESULTS_PARTIAL, TABLES_DIR
-from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
 from reporting.run.kernels import (
     START_ATTEMPTS,
@@ -28,9 +30,9 @@ from reporting.run.kernels import (
     wait_until_ready,
 )
 
-KERNEL_NAME = os.environ.get("REPORTING_KERNEL", "python3")
+KERNEL_NAME = settings().kernel
 ENGINE_NAME = "qa-tracked"
-NO_DATA = "NoDataForReport"
+NO_DATA = NoData.__name__  # the class a template raises when it has no data
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from reporting.run.errors import PlanError
+from reporting.core.errors import PlanError
 from reporting.run.jobs import ReportJob
 from reporting.run.templates import coerce_parameters, load_template
 

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reporting.run.errors import PlanError, RunLocked
+from reporting.core.errors import PlanError, RunLocked
+from reporting.core.iorw import read_json, write_json, write_text
 from reporting.run.execute import KERNEL_NAME, JobResult, run_job, run_job_remote
-from reporting.run.iorw import read_json, write_json, write_text
 from reporting.run.jobs import ReportJob
 from reporting.run.kernels import KernelPool
 

@@ -14,14 +14,14 @@ error, never a warning.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reporting.run.errors import ParameterError, TemplateNotFound
-from reporting.run.periods import parse_period
+from reporting.core.errors import ParameterError, TemplateNotFound
+from reporting.core.periods import parse_period
+from reporting.core.settings import PROJECT_ROOT, settings
 
 # Set by the engine, never by a user: where the run's data snapshot is and where to collect results.
 ENGINE_PARAMETERS = ("data_dir", "report_dir")
@@ -38,10 +38,10 @@ PERIOD_PARAMETERS = ("period", "compare_to")
 
 def templates_dir() -> Path:
     """The templates folder: ``$REPORTING_TEMPLATES`` or ``notebooks/templates`` of the project."""
-    env = os.environ.get("REPORTING_TEMPLATES")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[2] / "notebooks" / "templates"
+    configured = settings().templates
+    if configured:
+        return configured
+    here = PROJECT_ROOT / "notebooks" / "templates"
     return here if here.is_dir() else Path.cwd() / "notebooks" / "templates"
 
 

@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reporting.people._common import LOWER_IS_BETTER, in_sample, prepare_audits, previous_month
+from reporting.people.scorecard import KPI_COLUMNS, Scorecards, reviewer_scorecards
 from reporting.stats.change import compare_proportions
-
-from ._common import LOWER_IS_BETTER, in_sample, prepare_audits, previous_month
-from .scorecard import KPI_COLUMNS, Scorecards, reviewer_scorecards
 
 __all__ = [
     "TeamReport",

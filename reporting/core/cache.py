@@ -73,7 +73,7 @@ class ResultCache:
 
     def store(self, kind: str, key: str, record: dict[str, Any]) -> None:
         """Store ``record`` (JSON-serialisable; NaN allowed); failures to write are ignored."""
-        from reporting.run.iorw import write_text
+        from reporting.core.iorw import write_text
 
         path = self._path(kind, key)
         try:

@@ -15,7 +15,7 @@ month's data:
   (:func:`~reporting.stats.decompose_all`, :func:`~reporting.stats.rank_root_causes`) told by
   :func:`~reporting.stats.change_verdict`, on the same dimensions and with the same small-group
   protection as the ``trend_root_cause`` report;
-* the **capacity outlook** of the next month per market (:func:`reporting.capacity.report.
+* the **capacity outlook** of the next month per market (:func:`reporting.reports.capacity_plan.
   capacity_report`, the same plan as the ``capacity_plan`` reports of the pack);
 * an **executive summary** written from those numbers.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,16 +38,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from reporting.cache import ResultCache
-from reporting.capacity.report import (
-    HISTORY_MONTHS,
-    NoCapacityData,
-    capacity_report,
-    html_grid,
-    read_slices,
-    risk_badge,
-    with_note,
-)
+from reporting.core.cache import ResultCache
+from reporting.core.periods import month as _month
 from reporting.data.normalize import to_text
 from reporting.metrics.compute import (
     PRODUCTION_KPIS,
@@ -57,6 +48,15 @@ from reporting.metrics.compute import (
     count_accuracy,
 )
 from reporting.metrics.kpis import KPIS
+from reporting.reports.capacity_plan import (
+    HISTORY_MONTHS,
+    NoCapacityData,
+    capacity_report,
+    html_grid,
+    read_slices,
+    risk_badge,
+    with_note,
+)
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 from reporting.stats.decomposition import COMBINE, decompose_all, rank_root_causes
 from reporting.stats.narrative import change_verdict
@@ -126,7 +126,6 @@ MARKETS_PER_TABLE = 6
 OVER_100 = " (A share above 100% means the rest of the market moved the other way.)"
 _KPI_COLS = ["kpi", "value", "ci_low", "ci_high", "n", "target", "status"]
 _NBSP = "\u00a0"
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _MINUS = "\u2212"
 
 
@@ -135,10 +134,6 @@ _MINUS = "\u2212"
 # --------------------------------------------------------------------------------------------
 
 
-def _month(value: str, name: str = "period") -> pd.Period:
-    if not _MONTH.match(str(value).strip()):
-        raise ValueError(f"{name} {value!r} is not a month: write it as YYYY-MM")
-    return pd.Period(str(value).strip(), freq="M")
 
 
 def _shift(period: str, months: int) -> str:
@@ -730,7 +725,7 @@ def _finding(market: str, pair: pd.DataFrame, period: str, compare_to: str,
              change_row: pd.Series | None, level: float, alpha: float, min_reviewers: int
              ) -> tuple[dict[str, Any], pd.DataFrame]:
     """The market's accuracy finding (as the trend_root_cause verdict starts) and its causes."""
-    from reporting.stats.report import protect_small_groups, verdict_causes
+    from reporting.reports.trend_root_cause import protect_small_groups, verdict_causes
 
     row: dict[str, Any] = {"market": market, "diff": np.nan, "p_value": np.nan,
                            "significant": False, "dimension": None, "segment": None,
@@ -954,7 +949,7 @@ def mbr_report(
         capacity_plan reports).
     accuracy_sample_types : sequence of str or None, default ("random",)
         As in :func:`reporting.metrics.compute_kpis` (the market_accuracy report's default).
-    cache : reporting.cache.ResultCache, optional
+    cache : reporting.core.cache.ResultCache, optional
         Where the volume forecasts may already be stored: the pack's capacity_plan reports fit
         the same ones (``ctx.cache`` in the template). Same results with or without it.
 

@@ -28,13 +28,13 @@ Three report-level rules live here (see ``docs/statistics.md``, section *trend_r
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reporting.core.periods import month as _month
 from reporting.stats._common import (
     KPI_LABELS,
     format_p,
@@ -92,7 +92,6 @@ GLM_FACTORS: tuple[str, ...] = ("policy", "product_line", "tenure_band")
 #: Months of daily accuracy on the control chart (this period and the ones before it).
 CHART_MONTHS = 3
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _DIM_LABELS = {"tenure_band": "tenure", "product_line": "product line", "team_lead": "team"}
 
 
@@ -114,10 +113,6 @@ def _pct(x: float, decimals: int = 1) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{100 * x:.{decimals}f}%"
 
 
-def _month(period: str) -> pd.Period:
-    if not _MONTH.match(str(period)):
-        raise ValueError(f"{period!r} is not a month: write it as YYYY-MM (e.g. 2026-10)")
-    return pd.Period(str(period), freq="M")
 
 
 def comparison_period(period: str, compare_to: str | None = None) -> str:

@@ -23,6 +23,14 @@ class RunLocked(ReportingError):
     """Another run is writing to the same output folder."""
 
 
-class NoDataForReport(Exception):  # noqa: N818 - the name is what readers see in notebooks
+class DataError(ReportingError):
+    """Input data that cannot be used (the root of data-contract and engine errors)."""
+
+
+class NoData(ReportingError):  # noqa: N818 - a signal, not a failure
     """Raised inside a template when its market/period has no data; the engine renders it as a
-    short 'no data' report with status ok."""
+    short 'no data' report with status ok (it recognises the class, see ``run.execute``)."""
+
+
+#: The name readers of earlier templates know; the same class.
+NoDataForReport = NoData

@@ -7,9 +7,32 @@ from datetime import date
 
 import pandas as pd
 
-from reporting.run.errors import ParameterError
+from reporting.core.errors import ParameterError
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = r"^(\d{4})-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(MONTH_PATTERN)
+
+
+class PeriodError(ParameterError, ValueError):
+    """A value that should be a month ``YYYY-MM`` is not one."""
+
+
+def is_month(value: object) -> bool:
+    """Whether ``value`` is a month written ``YYYY-MM``."""
+    return bool(_MONTH.match(str(value).strip()))
+
+
+def month(value: str, name: str = "period") -> pd.Period:
+    """``value`` (``YYYY-MM``) as a monthly :class:`pandas.Period`; ``name`` is used in the error.
+
+    Raises
+    ------
+    PeriodError
+        When the value is not a month.
+    """
+    if not is_month(value):
+        raise PeriodError(f"{name} {value!r} is not a month: write it as YYYY-MM (e.g. 2026-10)")
+    return pd.Period(str(value).strip(), freq="M")
 
 
 def parse_period(value: str, *, today: date | None = None) -> str:
@@ -27,7 +50,7 @@ def parse_period(value: str, *, today: date | None = None) -> str:
     if text in ("this-month", "this_month"):
         return pd.Period(today, freq="M").strftime("%Y-%m")
     if not _MONTH.match(text):
-        raise ParameterError(
+        raise PeriodError(
             f"period {value!r} is not a month: write it as YYYY-MM (e.g. 2026-10) or 'last-month'"
         )
     return text

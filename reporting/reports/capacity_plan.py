@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reporting.cache import ResultCache
 from reporting.capacity.distribution import MOVE_COLUMNS
 from reporting.capacity.forecast import month_bounds
 from reporting.capacity.fte import PLAN_COLUMNS, CapacityAssumptions, CapacityPlan, capacity_plan
+from reporting.core.cache import ResultCache
+from reporting.core.errors import NoData
+from reporting.core.periods import month as _month
 from reporting.metrics.compute import compute_kpis
 from reporting.viz.style import STATUS_COLORS
 
@@ -69,11 +70,10 @@ RISK_TEXT: dict[str, tuple[str, str]] = {
 _RISK_SYMBOL = {"low": "●", "medium": "▲", "high": "■"}
 _ALL = "All product lines"
 _NBSP = "\u00a0"
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _DASH = "\u2013"
 
 
-class NoCapacityData(ValueError):
+class NoCapacityData(NoData, ValueError):
     """The market has no production to plan from (the template shows a 'no data' report)."""
 
 
@@ -82,10 +82,6 @@ class NoCapacityData(ValueError):
 # --------------------------------------------------------------------------------------------
 
 
-def _month(value: str, name: str = "period") -> pd.Period:
-    if not _MONTH.match(str(value).strip()):
-        raise ValueError(f"{name} {value!r} is not a month: write it as YYYY-MM")
-    return pd.Period(str(value).strip(), freq="M")
 
 
 def plan_month(period: str, months_ahead: int = 0) -> str:
@@ -710,7 +706,7 @@ def capacity_report(
     level : float, default 0.95
         Level of the reviewers' accuracy intervals.
     accuracy_sample_types : sequence of str or None, default ("random",)
-    cache : reporting.cache.ResultCache, optional
+    cache : reporting.core.cache.ResultCache, optional
         Where the volume forecasts may already be stored (``ctx.cache`` in a template).
 
     Returns
