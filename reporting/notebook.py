@@ -143,6 +143,20 @@ class ReportContext:
         self._flush()
         return frame
 
+    def publish(self, result: Any) -> Any:
+        """Record everything ``result`` holds: its ``records()`` into results.json (``kpis``
+        appended, the rest by key) and its ``tables()`` as sheets of tables.xlsx. The one place
+        a report's results are recorded (templates call :func:`run_report`, which calls this)."""
+        for key, value in result.records().items():
+            if key == "kpis":
+                self.results.setdefault("kpis", []).extend(to_jsonable(list(value)))
+                self._flush()
+            else:
+                self.record(key, value)
+        for name, frame, formats in result.tables():
+            self.table(name, frame, formats)
+        return result
+
     def table(self, name: str, frame: pd.DataFrame, formats: dict[str, str] | None = None
               ) -> pd.DataFrame:
         """Register ``frame`` as a sheet of tables.xlsx (``formats``: column -> Excel format)."""
@@ -246,3 +260,24 @@ def start(report: str, params: dict[str, Any], data_dir: str = "", report_dir: s
                         rdir)
     ctx._flush()
     return ctx
+
+
+def run_report(report: str, params: dict[str, Any], data_dir: str = "", report_dir: str = ""
+               ) -> tuple[ReportContext, Any]:
+    """Build the registered report ``report`` for ``params``: open a context, ``read`` its
+    inputs, ``build`` its result and :meth:`~ReportContext.publish` it. Returns the context and
+    the result; when the report has no data the notice is shown and the report stops (status ok).
+
+    This is the one call a template makes after its parameters cell.
+    """
+    from reporting.reports import REPORTS
+
+    module = REPORTS.get(report).load()
+    ctx = start(report, params=params, data_dir=data_dir, report_dir=report_dir)
+    try:
+        inputs = module.read(ctx, ctx.params)
+    except NoData as exc:
+        ctx.no_data(str(exc))
+    result = module.build(inputs, ctx.params)
+    ctx.publish(result)
+    return ctx, result

@@ -1,19 +1,71 @@
-"""The data-overview report's numbers: audits and accuracy by market for one month."""
+"""The data-overview report: audits and accuracy by market for one month.
+
+The model of a report module: ``read(ctx, params)`` is the only code that touches the data,
+``build(inputs, params)`` returns a frozen result that knows its ``records()`` (results.json) and
+``tables()`` (tables.xlsx); the notebook shows the result's sections.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from reporting.core.errors import NoData
+
 
 @dataclass(frozen=True)
 class MarketOverview:
-    table: pd.DataFrame  # market, audits, correct, accuracy, ci_low, ci_high
-    kpis: pd.DataFrame  # market, kpi, value, ci_low, ci_high, n
+    """Audits and accuracy per market for one month.
+
+    Attributes
+    ----------
+    audits : DataFrame
+        The month's audit rows (for the daily chart).
+    table : DataFrame
+        ``market, audits, correct, accuracy, ci_low, ci_high``.
+    kpis : DataFrame
+        ``market, kpi, value, ci_low, ci_high, n``.
+    """
+
+    audits: pd.DataFrame
+    table: pd.DataFrame
+    kpis: pd.DataFrame
+
+    def records(self) -> dict[str, Any]:
+        """What goes to results.json: the accuracy KPI of each market."""
+        return {"kpis": kpi_records(self.kpis, ["market"])}
+
+    def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """What goes to tables.xlsx: one sheet, by market."""
+        return [("By market", self.table, {})]
+
+
+def kpi_records(frame: pd.DataFrame, scope: list[str]) -> list[dict[str, Any]]:
+    """KPI rows as results.json records: ``scope`` columns become the record's ``scope`` dict."""
+    keep = [c for c in ("kpi", "value", "ci_low", "ci_high", "n", "target", "status")
+            if c in frame.columns]
+    return [{"scope": {c: row[c] for c in scope if pd.notna(row[c])}, **{c: row[c] for c in keep}}
+            for row in frame.to_dict(orient="records")]
+
+
+def read(ctx: Any, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The month's audits (filter pushed down to the snapshot); :class:`NoData` if none."""
+    period = params["period"]
+    audits = ctx.data(period_from=period, period_to=period).audits
+    if audits.empty:
+        raise NoData(f"No audits in {period}.")
+    return audits
+
+
+def build(audits: pd.DataFrame, params: Mapping[str, Any]) -> MarketOverview:
+    """The overview of ``audits``."""
+    return market_overview(audits, level=float(params.get("level", 0.95)))
 
 
 def market_overview(audits: pd.DataFrame, level: float = 0.95) -> MarketOverview:
@@ -27,7 +79,7 @@ def market_overview(audits: pd.DataFrame, level: float = 0.95) -> MarketOverview
     grouped["ci_low"], grouped["ci_high"] = low, high
     kpis = grouped.assign(kpi="accuracy", value=grouped["accuracy"], n=grouped["audits"])[
         ["market", "kpi", "value", "ci_low", "ci_high", "n"]]
-    return MarketOverview(grouped, kpis)
+    return MarketOverview(audits, grouped, kpis)
 
 
 def daily_audits_figure(audits: pd.DataFrame) -> plt.Figure:
