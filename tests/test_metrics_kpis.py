@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reporting.metrics.kpis import (
+from reporting.core.kpis import (
     KPI_NAMES,
     KPIS,
     get_kpi,

@@ -3,6 +3,16 @@
 See ``docs/kpis.md`` for every KPI's definition, direction, unit, default target and interval.
 """
 
+from reporting.core.kpis import (
+    KPI,
+    KPI_NAMES,
+    KPIS,
+    STATUSES,
+    get_kpi,
+    resolve_target,
+    resolve_targets,
+    status_against_target,
+)
 from reporting.metrics.compute import (
     ACCURACY_KPIS,
     PRODUCTION_KPIS,
@@ -20,16 +30,6 @@ from reporting.metrics.intervals import (
     t_interval,
     t_interval_from_summary,
     wilson_interval,
-)
-from reporting.metrics.kpis import (
-    KPI,
-    KPI_NAMES,
-    KPIS,
-    STATUSES,
-    get_kpi,
-    resolve_target,
-    resolve_targets,
-    status_against_target,
 )
 from reporting.metrics.summary import accuracy_summary_text
 

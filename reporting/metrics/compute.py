@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from pandas.api.typing import DataFrameGroupBy
 from scipy import stats
 
+from reporting.core.kpis import KPIS, audit_indicators, resolve_targets, status_against_target
 from reporting.data.normalize import to_text
 from reporting.metrics.intervals import (
     bootstrap_interval,
@@ -27,7 +28,6 @@ from reporting.metrics.intervals import (
     t_interval_from_summary,
     wilson_interval,
 )
-from reporting.metrics.kpis import KPI_NAMES, KPIS, resolve_targets, status_against_target
 
 __all__ = [
     "ACCURACY_KPIS",
@@ -43,29 +43,10 @@ _RESULT_COLS = ["kpi", "value", "ci_low", "ci_high", "n", "target", "status"]
 _META_COLS = ["label", "direction", "unit"]
 
 #: KPIs computed on the accuracy sample (audits whose sample_type is in accuracy_sample_types).
-ACCURACY_KPIS: tuple[str, ...] = (
-    "accuracy",
-    "weighted_accuracy",
-    "missed_violation_rate",
-    "over_enforcement_rate",
-    "miss_rate_among_violations",
-    "over_enforcement_among_clean",
-    "enforcement_precision",
-    "enforcement_recall",
-)
+ACCURACY_KPIS: tuple[str, ...] = tuple(
+    k.name for k in KPIS.values() if k.sample == "accuracy" and k.kind != "mean")
 #: KPIs that need the production table.
-PRODUCTION_KPIS: tuple[str, ...] = ("audit_coverage", "productivity", "sla_attainment")
-
-# numerator flag, denominator flag (names of boolean columns of the prepared audits)
-_PROPORTIONS: dict[str, tuple[str, str]] = {
-    "accuracy": ("correct", "one"),
-    "missed_violation_rate": ("missed", "one"),
-    "over_enforcement_rate": ("over", "one"),
-    "miss_rate_among_violations": ("missed", "qa_reject"),
-    "over_enforcement_among_clean": ("over", "qa_approve"),
-    "enforcement_precision": ("true_reject", "rev_reject"),
-    "enforcement_recall": ("true_reject", "qa_reject"),
-}
+PRODUCTION_KPIS: tuple[str, ...] = tuple(k.name for k in KPIS.values() if k.source == "production")
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,16 +114,10 @@ def _prepare_audits(
     rev = _norm_decision(audits["reviewer_decision"], "reviewer_decision")
     qa = _norm_decision(audits["qa_decision"], "qa_decision")
     a = _scope_frame(audits, by)
-    rr = (rev == "reject").to_numpy(dtype=bool)
-    qr = (qa == "reject").to_numpy(dtype=bool)
-    a["one"] = True
-    a["rev_reject"] = rr
-    a["qa_reject"] = qr
-    a["qa_approve"] = ~qr
-    a["correct"] = rr == qr
-    a["missed"] = ~rr & qr
-    a["over"] = rr & ~qr
-    a["true_reject"] = rr & qr
+    indicators = audit_indicators((rev == "reject").to_numpy(dtype=bool),
+                                  (qa == "reject").to_numpy(dtype=bool))
+    for name, values in indicators.items():
+        a[name] = values
     a["in_sample"] = _sample_mask(audits, types).to_numpy(dtype=bool)
     for c in ("weight", "handling_time_s"):
         a[c] = (
@@ -414,7 +389,7 @@ def compute_kpis(
 
     Notes
     -----
-    Targets are resolved per row with :func:`~reporting.metrics.kpis.resolve_targets`. When
+    Targets are resolved per row with :func:`~reporting.core.kpis.resolve_targets`. When
     ``market`` (``product_line``) is not a ``by`` column but the audits hold a single market
     (product line), that value is used as the scope for target resolution.
     See ``docs/kpis.md`` for every definition and interval method.
@@ -432,11 +407,11 @@ def compute_kpis(
     if kpis is None:
         wanted = [
             k
-            for k in KPI_NAMES
+            for k in KPIS
             if not (
                 (k == "weighted_accuracy" and not a["weight"].notna().any())
                 or (k.startswith("handling_time") and not a["handling_time_s"].notna().any())
-                or (k in PRODUCTION_KPIS and p is None)
+                or (KPIS[k].source == "production" and p is None)
                 or (k == "sla_attainment" and p is not None and not p["sla_met"].notna().any())
             )
         ]
@@ -444,12 +419,12 @@ def compute_kpis(
         wanted = [kpis] if isinstance(kpis, str) else list(kpis)
         unknown = [k for k in wanted if k not in KPIS]
         if unknown:
-            raise ValueError(f"unknown KPI(s) {unknown}; known KPIs: {', '.join(KPI_NAMES)}")
+            raise ValueError(f"unknown KPI(s) {unknown}; known KPIs: {', '.join(KPIS)}")
 
     # scopes: every combination of `by` values seen in the data
     if by_cols:
         parts = [a[keys]]
-        if p is not None and any(k in PRODUCTION_KPIS for k in wanted):
+        if p is not None and any(KPIS[k].source == "production" for k in wanted):
             parts.append(p[keys])
         scopes = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
         scopes = scopes.sort_values(by_cols, kind="stable", na_position="last")
@@ -460,9 +435,9 @@ def compute_kpis(
     sample = a[a["in_sample"]]
     frames: list[pd.DataFrame] = []
     for k in wanted:
-        if k in _PROPORTIONS:
-            num, den = _PROPORTIONS[k]
-            res = _proportion(sample, keys, num, den, level)
+        if KPIS[k].is_audit_proportion:
+            res = _proportion(sample if KPIS[k].sample == "accuracy" else a, keys,
+                              KPIS[k].numerator, KPIS[k].denominator, level)
         elif k == "weighted_accuracy":
             res = _weighted_accuracy(sample, keys, level)
         elif k == "handling_time_mean":
@@ -471,7 +446,7 @@ def compute_kpis(
             res = _handling_median(sample, keys, level, n_boot, seed)
         elif k == "audit_volume":
             res = _audit_volume(a, keys)
-        elif k in PRODUCTION_KPIS and p is None:
+        elif KPIS[k].source == "production" and p is None:
             res = _result(scopes[keys].iloc[:0], [], [], [], [])
         elif k == "audit_coverage":
             res = _audit_coverage(a, p, keys, level)

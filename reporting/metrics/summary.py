@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from reporting.metrics.kpis import KPIS
+from reporting.core.kpis import KPIS
 
 __all__ = ["accuracy_summary_text", "format_p_value", "format_value"]
 

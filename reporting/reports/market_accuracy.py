@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reporting.core.kpis import KPIS
 from reporting.data.normalize import to_text
 from reporting.metrics.compute import accuracy_table, compute_kpis, error_mix, weekly_accuracy
-from reporting.metrics.kpis import KPIS
 from reporting.metrics.summary import accuracy_summary_text, format_p_value, format_value
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 

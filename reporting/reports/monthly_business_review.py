@@ -39,6 +39,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reporting.core.cache import ResultCache
+from reporting.core.kpis import KPIS
 from reporting.core.periods import month as _month
 from reporting.data.normalize import to_text
 from reporting.metrics.compute import (
@@ -47,7 +48,6 @@ from reporting.metrics.compute import (
     compute_kpis,
     count_accuracy,
 )
-from reporting.metrics.kpis import KPIS
 from reporting.reports.capacity_plan import (
     HISTORY_MONTHS,
     NoCapacityData,

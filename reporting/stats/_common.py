@@ -12,49 +12,17 @@ import math
 import numpy as np
 import pandas as pd
 
+from reporting.core.kpis import KPIS, audit_indicators
 from reporting.data.normalize import to_text
 
-#: Proportion KPIs the stats package can test and decompose, with their direction.
-PROPORTION_KPIS: tuple[str, ...] = (
-    "accuracy",
-    "missed_violation_rate",
-    "over_enforcement_rate",
-    "miss_rate_among_violations",
-    "over_enforcement_among_clean",
-    "enforcement_precision",
-    "enforcement_recall",
-)
+#: Proportion KPIs the stats package can test and decompose (the registry's shares of audits;
+#: a KPI registered later is known to :func:`kpi_indicators` and ``period_changes`` as well).
+PROPORTION_KPIS: tuple[str, ...] = tuple(k.name for k in KPIS.values() if k.is_audit_proportion)
 #: Mean KPIs (tested with Welch's t test) and the audits column they average.
 MEAN_KPIS: dict[str, str] = {"handling_time_mean": "handling_time_s"}
-
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True,
-    "weighted_accuracy": True,
-    "missed_violation_rate": False,
-    "over_enforcement_rate": False,
-    "miss_rate_among_violations": False,
-    "over_enforcement_among_clean": False,
-    "enforcement_precision": True,
-    "enforcement_recall": True,
-    "audit_volume": True,
-    "audit_coverage": True,
-    "handling_time_mean": False,
-    "handling_time_median": False,
-    "productivity": True,
-    "sla_attainment": True,
-}
-
-KPI_LABELS: dict[str, str] = {
-    "accuracy": "Accuracy",
-    "weighted_accuracy": "Weighted accuracy",
-    "missed_violation_rate": "Missed-violation rate",
-    "over_enforcement_rate": "Over-enforcement rate",
-    "miss_rate_among_violations": "Miss rate among violations",
-    "over_enforcement_among_clean": "Over-enforcement among clean ads",
-    "enforcement_precision": "Enforcement precision",
-    "enforcement_recall": "Enforcement recall",
-    "handling_time_mean": "Mean handling time",
-}
+#: Direction and label of every registered KPI (from the registry).
+HIGHER_IS_BETTER: dict[str, bool] = {k.name: k.higher_is_better for k in KPIS.values()}
+KPI_LABELS: dict[str, str] = {k.name: k.label for k in KPIS.values()}
 
 MISSING_SEGMENT = "(missing)"
 
@@ -113,35 +81,21 @@ def kpi_indicators(audits: pd.DataFrame, kpi: str) -> tuple[np.ndarray, np.ndarr
         An audit counts in the KPI's denominator where ``denominator`` is True and in its
         numerator where ``numerator`` is True (numerator implies denominator).
     """
-    if kpi not in PROPORTION_KPIS:
-        raise ValueError(f"unsupported proportion KPI {kpi!r}; expected one of {PROPORTION_KPIS}")
+    spec = KPIS.get(kpi)
+    if spec is None or not spec.is_audit_proportion:
+        known = tuple(k.name for k in KPIS.values() if k.is_audit_proportion)
+        raise ValueError(f"unsupported proportion KPI {kpi!r}; expected one of {known}")
     a = prepare_audits(audits)
-    n = len(a)
-    if n == 0:
+    if len(a) == 0:
         empty = np.zeros(0, dtype=bool)
         return empty, empty
-    everyone = np.ones(n, dtype=bool)
-    if kpi == "accuracy":
-        return a["is_correct"].fillna(False).to_numpy(dtype=bool), everyone
-    et = a["error_type"].astype("string")
-    if kpi == "missed_violation_rate":
-        return (et == "missed_violation").fillna(False).to_numpy(dtype=bool), everyone
-    if kpi == "over_enforcement_rate":
-        return (et == "over_enforcement").fillna(False).to_numpy(dtype=bool), everyone
     rev = _norm_decision(a["reviewer_decision"])
     qa = _norm_decision(a["qa_decision"])
-    rev_rej = (rev == "reject").fillna(False).to_numpy(dtype=bool)
-    qa_rej = (qa == "reject").fillna(False).to_numpy(dtype=bool)
-    rev_app = (rev == "approve").fillna(False).to_numpy(dtype=bool)
-    qa_app = (qa == "approve").fillna(False).to_numpy(dtype=bool)
-    if kpi == "miss_rate_among_violations":
-        return rev_app & qa_rej, qa_rej
-    if kpi == "over_enforcement_among_clean":
-        return rev_rej & qa_app, qa_app
-    if kpi == "enforcement_precision":
-        return rev_rej & qa_rej, rev_rej
-    # enforcement_recall
-    return rev_rej & qa_rej, qa_rej
+    known = (rev.isin(["approve", "reject"]) & qa.isin(["approve", "reject"])).fillna(False)
+    flags = audit_indicators((rev == "reject").fillna(False).to_numpy(dtype=bool),
+                             (qa == "reject").fillna(False).to_numpy(dtype=bool))
+    valid = known.to_numpy(dtype=bool)  # an audit without both decisions counts nowhere
+    return flags[spec.numerator] & valid, flags[spec.denominator] & valid
 
 
 def kpi_counts(audits: pd.DataFrame, kpi: str) -> tuple[int, int]:

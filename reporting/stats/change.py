@@ -29,9 +29,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from reporting.core.kpis import KPIS
 from reporting.stats._common import (
     MEAN_KPIS,
-    PROPORTION_KPIS,
     kpi_counts,
     random_sample,
 )
@@ -359,7 +359,7 @@ def period_changes(
     rf = random_sample(audits_from, random_only)
     rt = random_sample(audits_to, random_only)
     for kpi in kpis:
-        if kpi in PROPORTION_KPIS:
+        if kpi in KPIS and KPIS[kpi].is_audit_proportion:
             x1, n1 = kpi_counts(rf, kpi)
             x2, n2 = kpi_counts(rt, kpi)
             r = compare_proportions(x1, n1, x2, n2, level=level, alpha=alpha)
@@ -403,7 +403,7 @@ def period_changes(
         else:
             raise ValueError(
                 f"period_changes: unsupported KPI {kpi!r}; supported: "
-                f"{PROPORTION_KPIS + tuple(MEAN_KPIS)}"
+                f"{tuple(k for k in KPIS if KPIS[k].is_audit_proportion) + tuple(MEAN_KPIS)}"
             )
     out = pd.DataFrame(rows, columns=CHANGES_COLUMNS)
     out["significant"] = out["significant"].astype(bool)

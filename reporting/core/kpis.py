@@ -1,7 +1,11 @@
-"""KPI definitions, target resolution and status against target.
+"""The KPI registry, target resolution and status against target.
 
 Every KPI a report shows is defined once here (:data:`KPIS`); names follow
-``docs/conventions.md``. See ``docs/kpis.md`` for the full reference.
+``docs/conventions.md``. See ``docs/kpis.md`` for the full reference. A proportion KPI over
+audits is fully described by its entry: which audits count in its numerator and denominator
+(:data:`AUDIT_INDICATORS`), its direction, unit, default target and sample, so that computing
+it (``metrics.compute``), testing its change and decomposing it (``stats``) need nothing else:
+``register(KPI(...))`` adds one (docs/architecture.md, "Adding a KPI").
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ import pandas as pd
 __all__ = [
     "KPI",
     "KPIS",
+    "AUDIT_INDICATORS",
     "KPI_NAMES",
     "STATUSES",
+    "audit_indicators",
     "get_kpi",
+    "register",
     "resolve_target",
     "resolve_targets",
     "status_against_target",
@@ -29,6 +36,37 @@ __all__ = [
 Direction = Literal["higher", "lower"]
 Unit = Literal["rate", "count", "seconds", "cases_per_hour"]
 Kind = Literal["proportion", "mean", "count", "ratio"]
+Sample = Literal["accuracy", "all"]
+Source = Literal["audits", "production"]
+
+#: Boolean audit indicators a proportion KPI's numerator and denominator are named from, each
+#: defined from whether the reviewer and QA rejected (reject is the positive class).
+AUDIT_INDICATORS: tuple[str, ...] = (
+    "one", "correct", "missed", "over", "rev_reject", "qa_reject", "qa_approve", "true_reject",
+)
+
+
+def audit_indicators(rev_reject: npt.ArrayLike, qa_reject: npt.ArrayLike
+                     ) -> dict[str, npt.NDArray[np.bool_]]:
+    """Every indicator of :data:`AUDIT_INDICATORS` for audits with these decisions.
+
+    Parameters
+    ----------
+    rev_reject, qa_reject : array of bool
+        Whether the reviewer (QA) decided ``reject``.
+    """
+    rr = np.asarray(rev_reject, dtype=bool)
+    qr = np.asarray(qa_reject, dtype=bool)
+    return {
+        "one": np.ones(len(rr), dtype=bool),
+        "correct": rr == qr,
+        "missed": ~rr & qr,  # approved what QA rejected: a missed violation
+        "over": rr & ~qr,  # rejected what QA approved: over-enforcement
+        "rev_reject": rr,
+        "qa_reject": qr,
+        "qa_approve": ~qr,
+        "true_reject": rr & qr,
+    }
 
 #: Every status a KPI row can carry. ``no_data`` is used only when ``n == 0``.
 STATUSES: tuple[str, ...] = ("on_track", "at_risk", "off_track", "no_data")
@@ -56,6 +94,14 @@ class KPI:
         Statistical kind, which decides the interval method.
     interval_method : str
         Short description of how the confidence interval is computed.
+    numerator, denominator : str or None
+        For a proportion over audits: the :data:`AUDIT_INDICATORS` counted in the numerator and
+        the denominator (``None`` for KPIs computed by their own function).
+    sample : {"accuracy", "all"}
+        ``accuracy``: computed on the accuracy sample (``random`` audits by default);
+        ``all``: on every audit.
+    source : {"audits", "production"}
+        The table the KPI needs.
     """
 
     name: str
@@ -66,6 +112,20 @@ class KPI:
     default_target: float | None
     kind: Kind
     interval_method: str = ""
+    numerator: str | None = None
+    denominator: str | None = None
+    sample: Sample = "accuracy"
+    source: Source = "audits"
+
+    @property
+    def is_audit_proportion(self) -> bool:
+        """Whether the KPI is a share of audits defined by its numerator and denominator."""
+        return self.numerator is not None
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a higher value is better."""
+        return self.direction == "higher"
 
     def __post_init__(self) -> None:
         if self.direction not in ("higher", "lower"):
@@ -74,6 +134,12 @@ class KPI:
             raise ValueError(f"unknown unit {self.unit!r}")
         if self.kind not in ("proportion", "mean", "count", "ratio"):
             raise ValueError(f"unknown kind {self.kind!r}")
+        for part in (self.numerator, self.denominator):
+            if part is not None and part not in AUDIT_INDICATORS:
+                raise ValueError(f"KPI {self.name!r}: unknown audit indicator {part!r}; "
+                                 f"use one of {', '.join(AUDIT_INDICATORS)}")
+        if (self.numerator is None) != (self.denominator is None):
+            raise ValueError(f"KPI {self.name!r}: give both numerator and denominator, or neither")
 
 
 _WILSON = "Wilson score interval on the audits in the denominator"
@@ -88,6 +154,8 @@ _DEFS: tuple[KPI, ...] = (
         0.95,
         "proportion",
         _WILSON,
+        numerator="correct",
+        denominator="one",
     ),
     KPI(
         "weighted_accuracy",
@@ -109,6 +177,8 @@ _DEFS: tuple[KPI, ...] = (
         0.03,
         "proportion",
         _WILSON,
+        numerator="missed",
+        denominator="one",
     ),
     KPI(
         "over_enforcement_rate",
@@ -119,6 +189,8 @@ _DEFS: tuple[KPI, ...] = (
         0.02,
         "proportion",
         _WILSON,
+        numerator="over",
+        denominator="one",
     ),
     KPI(
         "miss_rate_among_violations",
@@ -129,6 +201,8 @@ _DEFS: tuple[KPI, ...] = (
         0.10,
         "proportion",
         _WILSON,
+        numerator="missed",
+        denominator="qa_reject",
     ),
     KPI(
         "over_enforcement_among_clean",
@@ -139,6 +213,8 @@ _DEFS: tuple[KPI, ...] = (
         0.03,
         "proportion",
         _WILSON,
+        numerator="over",
+        denominator="qa_approve",
     ),
     KPI(
         "enforcement_precision",
@@ -150,6 +226,8 @@ _DEFS: tuple[KPI, ...] = (
         0.95,
         "proportion",
         _WILSON,
+        numerator="true_reject",
+        denominator="rev_reject",
     ),
     KPI(
         "enforcement_recall",
@@ -161,6 +239,8 @@ _DEFS: tuple[KPI, ...] = (
         0.90,
         "proportion",
         _WILSON,
+        numerator="true_reject",
+        denominator="qa_reject",
     ),
     KPI(
         "audit_volume",
@@ -171,6 +251,7 @@ _DEFS: tuple[KPI, ...] = (
         None,
         "count",
         "none: a count of what was done, reported as the degenerate interval [value, value]",
+        sample="all",
     ),
     KPI(
         "audit_coverage",
@@ -181,6 +262,8 @@ _DEFS: tuple[KPI, ...] = (
         0.02,
         "ratio",
         "Wilson score interval with audits as successes out of cases handled",
+        sample="all",
+        source="production",
     ),
     KPI(
         "handling_time_mean",
@@ -211,6 +294,8 @@ _DEFS: tuple[KPI, ...] = (
         40.0,
         "ratio",
         "ratio-estimator (linearisation) t interval over reviewer-days",
+        sample="all",
+        source="production",
     ),
     KPI(
         "sla_attainment",
@@ -221,13 +306,36 @@ _DEFS: tuple[KPI, ...] = (
         0.95,
         "proportion",
         "Wilson score interval over cases handled",
+        sample="all",
+        source="production",
     ),
 )
 
-#: Registry of KPI definitions, by name, in report order (read-only).
-KPIS: Mapping[str, KPI] = MappingProxyType({k.name: k for k in _DEFS})
-#: KPI names in report order.
+_REGISTRY: dict[str, KPI] = {k.name: k for k in _DEFS}
+#: Registry of KPI definitions, by name, in report order (a read-only view: add with
+#: :func:`register`).
+KPIS: Mapping[str, KPI] = MappingProxyType(_REGISTRY)
+#: KPI names of the built-in registry, in report order.
 KPI_NAMES: tuple[str, ...] = tuple(KPIS)
+
+
+def register(kpi: KPI) -> KPI:
+    """Add ``kpi`` to the registry (after the built-in ones); an existing name is an error.
+
+    Every function that takes KPI names (``compute_kpis``, ``stats.period_changes``, the
+    decompositions) then knows it.
+    """
+    if kpi.name in _REGISTRY:
+        raise ValueError(f"KPI {kpi.name!r} is already registered")
+    _REGISTRY[kpi.name] = kpi
+    return kpi
+
+
+def unregister(name: str) -> None:
+    """Remove a KPI added with :func:`register` (tests); built-in KPIs cannot be removed."""
+    if name in KPI_NAMES:
+        raise ValueError(f"KPI {name!r} is built in")
+    _REGISTRY.pop(name, None)
 
 
 def get_kpi(name: str) -> KPI:
@@ -241,7 +349,7 @@ def get_kpi(name: str) -> KPI:
     try:
         return KPIS[name]
     except KeyError:
-        raise KeyError(f"unknown KPI {name!r}; known KPIs: {', '.join(KPI_NAMES)}") from None
+        raise KeyError(f"unknown KPI {name!r}; known KPIs: {', '.join(KPIS)}") from None
 
 
 # --------------------------------------------------------------------------------------------
