@@ -400,63 +400,14 @@ def compute_kpis(
         raise ValueError(f"{_SCOPE!r} is reserved")
     a = _prepare_audits(audits, by_cols, accuracy_sample_types)
     keys = [*by_cols, _SCOPE]
-
     prod_ok = production is not None and all(c in production.columns for c in by_cols)
     p = _prepare_production(production, by_cols) if prod_ok else None
-
-    if kpis is None:
-        wanted = [
-            k
-            for k in KPIS
-            if not (
-                (k == "weighted_accuracy" and not a["weight"].notna().any())
-                or (k.startswith("handling_time") and not a["handling_time_s"].notna().any())
-                or (KPIS[k].source == "production" and p is None)
-                or (k == "sla_attainment" and p is not None and not p["sla_met"].notna().any())
-            )
-        ]
-    else:
-        wanted = [kpis] if isinstance(kpis, str) else list(kpis)
-        unknown = [k for k in wanted if k not in KPIS]
-        if unknown:
-            raise ValueError(f"unknown KPI(s) {unknown}; known KPIs: {', '.join(KPIS)}")
-
-    # scopes: every combination of `by` values seen in the data
-    if by_cols:
-        parts = [a[keys]]
-        if p is not None and any(KPIS[k].source == "production" for k in wanted):
-            parts.append(p[keys])
-        scopes = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
-        scopes = scopes.sort_values(by_cols, kind="stable", na_position="last")
-        scopes = scopes.reset_index(drop=True)
-    else:
-        scopes = pd.DataFrame({_SCOPE: [0]})
-
-    sample = a[a["in_sample"]]
+    wanted = _wanted_kpis(kpis, a, p)
+    scopes = _scopes(a, p, by_cols, wanted)
     frames: list[pd.DataFrame] = []
     for k in wanted:
-        if KPIS[k].is_audit_proportion:
-            res = _proportion(sample if KPIS[k].sample == "accuracy" else a, keys,
-                              KPIS[k].numerator, KPIS[k].denominator, level)
-        elif k == "weighted_accuracy":
-            res = _weighted_accuracy(sample, keys, level)
-        elif k == "handling_time_mean":
-            res = _handling_mean(sample, keys, level)
-        elif k == "handling_time_median":
-            res = _handling_median(sample, keys, level, n_boot, seed)
-        elif k == "audit_volume":
-            res = _audit_volume(a, keys)
-        elif KPIS[k].source == "production" and p is None:
-            res = _result(scopes[keys].iloc[:0], [], [], [], [])
-        elif k == "audit_coverage":
-            res = _audit_coverage(a, p, keys, level)
-        elif k == "productivity":
-            res = _productivity(p, keys, level)
-        elif k == "sla_attainment":
-            res = _sla(p, keys, level)
-        else:  # pragma: no cover - every registered KPI is handled above
-            raise NotImplementedError(k)
-        row = scopes.merge(res, on=keys, how="left")
+        row = scopes.merge(_compute_one(k, a, p, scopes, keys, level, n_boot, seed), on=keys,
+                           how="left")
         row["n"] = row["n"].fillna(0.0)
         if k == "audit_volume":
             row["value"] = row["value"].fillna(0.0)
@@ -480,6 +431,62 @@ def compute_kpis(
     out["direction"] = out["kpi"].map(lambda k: KPIS[k].direction)
     out["unit"] = out["kpi"].map(lambda k: KPIS[k].unit)
     return out[out_cols].reset_index(drop=True)
+
+
+def _wanted_kpis(kpis: str | Sequence[str] | None, a: pd.DataFrame, p: pd.DataFrame | None
+                 ) -> list[str]:
+    """The KPIs to compute: those asked for (checked), or every one the data supports."""
+    if kpis is not None:
+        wanted = [kpis] if isinstance(kpis, str) else list(kpis)
+        unknown = [k for k in wanted if k not in KPIS]
+        if unknown:
+            raise ValueError(f"unknown KPI(s) {unknown}; known KPIs: {', '.join(KPIS)}")
+        return wanted
+
+    def unsupported(k: str) -> bool:
+        return ((k == "weighted_accuracy" and not a["weight"].notna().any())
+                or (k.startswith("handling_time") and not a["handling_time_s"].notna().any())
+                or (KPIS[k].source == "production" and p is None)
+                or (k == "sla_attainment" and p is not None and not p["sla_met"].notna().any()))
+
+    return [k for k in KPIS if not unsupported(k)]
+
+
+def _scopes(a: pd.DataFrame, p: pd.DataFrame | None, by_cols: list[str], wanted: list[str]
+            ) -> pd.DataFrame:
+    """Every combination of ``by`` values seen in the data (one row without ``by``)."""
+    if not by_cols:
+        return pd.DataFrame({_SCOPE: [0]})
+    keys = [*by_cols, _SCOPE]
+    parts = [a[keys]]
+    if p is not None and any(KPIS[k].source == "production" for k in wanted):
+        parts.append(p[keys])
+    scopes = pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+    return scopes.sort_values(by_cols, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _compute_one(k: str, a: pd.DataFrame, p: pd.DataFrame | None, scopes: pd.DataFrame,
+                 keys: list[str], level: float, n_boot: int, seed: int) -> pd.DataFrame:
+    """One KPI's ``keys, value, ci_low, ci_high, n`` per scope."""
+    spec = KPIS[k]
+    sample = a[a["in_sample"]]
+    if spec.is_audit_proportion:
+        return _proportion(sample if spec.sample == "accuracy" else a, keys, spec.numerator,
+                           spec.denominator, level)
+    if spec.source == "production" and p is None:
+        return _result(scopes[keys].iloc[:0], [], [], [], [])
+    own = {
+        "weighted_accuracy": lambda: _weighted_accuracy(sample, keys, level),
+        "handling_time_mean": lambda: _handling_mean(sample, keys, level),
+        "handling_time_median": lambda: _handling_median(sample, keys, level, n_boot, seed),
+        "audit_volume": lambda: _audit_volume(a, keys),
+        "audit_coverage": lambda: _audit_coverage(a, p, keys, level),
+        "productivity": lambda: _productivity(p, keys, level),
+        "sla_attainment": lambda: _sla(p, keys, level),
+    }
+    if k not in own:
+        raise NotImplementedError(f"KPI {k!r} has no numerator/denominator and no function")
+    return own[k]()
 
 
 def count_accuracy(
