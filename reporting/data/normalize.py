@@ -563,7 +563,7 @@ def normalize_table(
     problems: list[Problem] = []
     missing = [c for c in spec.required_names if c not in present]
     # column problems point at the header line of a CSV / the first row of a sheet
-    header_line = {"line": 1} if raw.line_offset == 2 else {}
+    header_line = raw.header_location()
     for name in missing:
         found = ", ".join(_name_shown(c) for c in present[:20])
         found += f", ... ({len(present)} columns)" if len(present) > 20 else ""
