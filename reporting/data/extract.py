@@ -46,13 +46,16 @@ from .normalize import (
     _ISO_DATE_RE,
     MAX_VALUES_PER_CHECK,
     NULL_TOKENS,
+    UPPER_EXPECTED,
     _column_hint,
     _display,
     _name_shown,
     _short,
     empty_canonical,
     normalize_table,
+    number_message,
     unique_names,
+    upper_message,
 )
 from .problems import DataValidationError, Problem, ValidationReport
 from .readers import (
@@ -113,6 +116,7 @@ COMPRESSION = "zstd"
 SQL_TABLES: tuple[str, ...] = ("audits", "production")
 
 _PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
 # What Python's str.strip() removes (every str.isspace() character).
 _WS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
@@ -360,6 +364,20 @@ def _text_sql(
         return f"strftime(CAST({x} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S')"
     out = f"NULLIF(nfc_normalize(trim(CAST({x} AS VARCHAR), {_lit(_EDGE_CHARS)})), '')"
     return f"lower({out})" if lower else out
+
+
+_OFFSET_RE = re.compile(r"([+-])(\d{2}):?(\d{2})")
+
+
+def _local_time_sql(x: str, tz: str) -> str:
+    """A time-zone-aware Parquet timestamp as the wall-clock time of its own zone (the zone
+    Arrow stored with the column: ``America/Sao_Paulo`` or a fixed ``-03:00``), as pandas
+    reads it: 23:30 in Sao Paulo on 31 October is a decision of 31 October."""
+    m = _OFFSET_RE.fullmatch(tz.strip())
+    if m:
+        minutes = (int(m.group(2)) * 60 + int(m.group(3))) * (-1 if m.group(1) == "-" else 1)
+        return f"(CAST({x} AS TIMESTAMP) + INTERVAL ({minutes}) MINUTE)"
+    return f"timezone({_lit(tz)}, {x})"
 
 
 def _plain_sql(x: str) -> str:
@@ -648,10 +666,16 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
                 for c in con.sql(f"DESCRIBE SELECT * FROM {scan_from}").fetchall()
                 if c[0] != "file_row_number"
             ]
-            names = list(pq.read_schema(entry.path).names)  # DuckDB renames A next to a
+            arrow_schema = pq.read_schema(entry.path)
+            names = list(arrow_schema.names)  # DuckDB renames A next to a
+            zones = [getattr(f.type, "tz", None) for f in arrow_schema]
             if len(names) != len(described):
-                names = [d[0] for d in described]
-            sources = [(d[0], n, d[1]) for d, n in zip(described, names, strict=True)]
+                names, zones = [d[0] for d in described], [None] * len(described)
+            sources = [
+                (_local_time_sql(_ident(d[0]), tz), n, "TIMESTAMP") if tz else
+                (_ident(d[0]), n, d[1])
+                for d, n, tz in zip(described, names, zones, strict=True)
+            ]
             rn = "file_row_number"
             raw = RawTable(table, pd.DataFrame(), file=entry.file)
         elif entry.kind == "csv":
@@ -683,7 +707,9 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
                 return None
             scan_from = f"read_parquet({_lit(str(staged))}, file_row_number = true)"
             # pandas renames repeated header names (a, a.1); the duplicate check uses the header
-            sources = [(i, n, "VARCHAR") for i, n in zip(internal, _mangle(written), strict=True)]
+            sources = [
+                (_ident(i), n, "VARCHAR") for i, n in zip(internal, _mangle(written), strict=True)
+            ]
             rn = "file_row_number"
             drop_blank = True
             raw = RawTable(
@@ -707,7 +733,7 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
             else:
                 scan_from, rn = qualified, "rowid"
             cols = con.sql(f"DESCRIBE SELECT * FROM {qualified}").fetchall()
-            sources = [(c[0], c[0], c[1]) for c in cols]
+            sources = [(_ident(c[0]), c[0], c[1]) for c in cols]
             raw = RawTable(table, pd.DataFrame(), file=entry.file, sheet=entry.sheet)
         else:  # pragma: no cover - xlsx entries never get here
             raise ValueError(entry.kind)
@@ -719,7 +745,7 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
         _Col(clean_name(orig), str(ty), f"__c{i}") for i, (_, orig, ty) in enumerate(sources)
     ]
     select = "".join(
-        f", {_ident(src)} AS {c.internal}" for (src, _, _), c in zip(sources, cols_, strict=True)
+        f", {src} AS {c.internal}" for (src, _, _), c in zip(sources, cols_, strict=True)
     )
     scan = f"(SELECT {rn} AS __rn{select} FROM {scan_from})"
     if drop_blank and cols_:
@@ -776,7 +802,8 @@ class _ColumnPlan:
 
 
 def _plan_column(
-    c: ColumnSpec, cls: str | None, clean: bool = False, internal: str = ""
+    c: ColumnSpec, cls: str | None, clean: bool = False, internal: str = "",
+    sep: str | None = None,
 ) -> _ColumnPlan:
     """SQL and checks of column ``c`` (``cls`` None: absent from the input; ``clean``: a text
     column that needs no normalisation)."""
@@ -823,6 +850,21 @@ def _plan_column(
                     duplicate_of=(name,),
                 )
             )
+        if c.upper:
+            upper = f"translate({txt}, {_lit(_LOWER)}, {_lit(_LOWER.upper())})"
+            checks.append(
+                _Check(
+                    name,
+                    "normalised_case",
+                    f"{txt} <> {upper}",
+                    upper_message,
+                    UPPER_EXPECTED,
+                    severity="warning",
+                    by_value=False,
+                    shown=txt,
+                )
+            )
+            value = f"translate({value}, {_lit(_LOWER)}, {_lit(_LOWER.upper())})"
         if not c.nullable:
             checks.append(_missing(c, f"{txt} IS NULL"))
         if c.default is not None:
@@ -922,7 +964,7 @@ def _plan_column(
             name,
             "bad_type",
             bad,
-            lambda v, n, c=c: f"{v!r} is not a number, expected {c.expected}",
+            lambda v, n, c=c: number_message(v, c.expected, sep),
             c.expected,
             shown=raw,
         )
@@ -1126,7 +1168,8 @@ class _TableChecker:
         for c in spec.columns:
             cls = types.get(c.name)
             plan = _plan_column(
-                c, cls, clean=c.name in clean, internal=self.internal.get(c.name, "")
+                c, cls, clean=c.name in clean, internal=self.internal.get(c.name, ""),
+                sep=t.raw.sep,
             )
             selects.extend(plan.parsed)
             canonical.append(f"{plan.canonical} AS {_ident(c.name)}")

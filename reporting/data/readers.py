@@ -733,7 +733,7 @@ def check_csv_structure(table: str, f: Path, layout: CsvLayout) -> list[Problem]
     try:
         names = [f"__v{i}" for i in range(len(layout.header))]
         try:
-            con.execute(f"SELECT count(*) FROM {csv_read_sql(f, layout, names, '__rejects')}")
+            con.sql(f"SELECT count(*) FROM {csv_read_sql(f, layout, names, '__rejects')}").fetchall()
         except duckdb.Error:  # e.g. mixed line endings: pandas' own checks apply
             return []
         return csv_structure_problems(con, table, f.name, layout, "__rejects")
@@ -977,6 +977,9 @@ def _read_duckdb(path: Path, src: RawSource) -> None:
         src.problems.append(_unreadable("audits", path.name, exc, what="DuckDB database"))
         return
     try:
+        # a TIMESTAMPTZ column stores an instant without its zone: its date is the UTC date,
+        # whatever the machine's zone (the DuckDB extract reads it the same way)
+        con.execute("SET TimeZone = 'UTC'")
         rows = con.sql(
             "SELECT table_schema, table_name FROM information_schema.tables "
             "ORDER BY table_schema = 'main' DESC, table_schema, table_name"
