@@ -136,11 +136,15 @@ def test_category_and_whitespace_normalisation(tmp_path):
     assert a.loc[4, "audit_id"] == "A000005"
 
 
-def test_market_case_is_kept(tmp_path):
+def test_market_codes_are_upper_cased(tmp_path):
+    """Issue 18 item 5 (was: market case kept, so `br` and `BR` were two markets)."""
     rows = audit_rows(2)
     rows[0]["market"] = "br"
     write_csv(tmp_path / "audits.csv", rows)
-    assert load_dataset(tmp_path).audits["market"].tolist() == ["br", "BR"]
+    ds = load_dataset(tmp_path)
+    assert ds.audits["market"].tolist() == ["BR", "BR"]
+    (p,) = [p for p in ds.problems if p.code == "normalised_case"]
+    assert p.file == "audits.csv" and p.count == 1 and p.line == 2
 
 
 def test_datetime_strings_and_native_dates_are_accepted(tmp_path):

@@ -28,7 +28,6 @@ warehouse engines").
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -47,26 +46,33 @@ from .normalize import (
     _ISO_DATE_RE,
     MAX_VALUES_PER_CHECK,
     NULL_TOKENS,
+    UPPER_EXPECTED,
     _column_hint,
     _display,
     _name_shown,
     _short,
     empty_canonical,
     normalize_table,
+    number_message,
     unique_names,
+    upper_message,
 )
 from .problems import DataValidationError, Problem, ValidationReport
 from .readers import (
     DUCKDB_EXTENSIONS,
     EXCEL_EXTENSIONS,
     INVISIBLE_CHARS,
-    TABLE_EXTENSIONS,
     RawTable,
     _arrow_to_pandas,
     _read_table_file,
-    _sniff_delimiter,
+    _table_of,
     _unreadable,
     clean_name,
+    csv_layout,
+    csv_read_sql,
+    csv_structure_problems,
+    folder_tables,
+    table_file_kind,
 )
 from .schema import (
     CANONICAL_COLUMNS,
@@ -110,6 +116,7 @@ COMPRESSION = "zstd"
 SQL_TABLES: tuple[str, ...] = ("audits", "production")
 
 _PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
 # What Python's str.strip() removes (every str.isspace() character).
 _WS = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
@@ -259,12 +266,13 @@ def _audits_size(p: Path) -> tuple[int | None, int | None]:
         files = [
             f
             for f in p.iterdir()
-            if f.is_file() and f.name.lower() in ("audits.csv", "audits.parquet", "audits.pq")
+            if f.is_file()
+            and f.name.lower() in ("audits.csv", "audits.csv.gz", "audits.parquet", "audits.pq")
         ]
         if len(files) != 1:
             return None, None
         f = files[0]
-    elif p.is_file() and suffix in (".csv", ".parquet", ".pq"):
+    elif p.is_file() and table_file_kind(p) in ("csv", "parquet"):
         f = p
     elif p.is_file() and suffix in DUCKDB_EXTENSIONS:
         import duckdb
@@ -284,7 +292,7 @@ def _audits_size(p: Path) -> tuple[int | None, int | None]:
             con.close()
     else:
         return None, None
-    if f.suffix.lower() == ".csv":
+    if table_file_kind(f) == "csv":
         return None, f.stat().st_size
     import pyarrow.parquet as pq
 
@@ -356,6 +364,20 @@ def _text_sql(
         return f"strftime(CAST({x} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S')"
     out = f"NULLIF(nfc_normalize(trim(CAST({x} AS VARCHAR), {_lit(_EDGE_CHARS)})), '')"
     return f"lower({out})" if lower else out
+
+
+_OFFSET_RE = re.compile(r"([+-])(\d{2}):?(\d{2})")
+
+
+def _local_time_sql(x: str, tz: str) -> str:
+    """A time-zone-aware Parquet timestamp as the wall-clock time of its own zone (the zone
+    Arrow stored with the column: ``America/Sao_Paulo`` or a fixed ``-03:00``), as pandas
+    reads it: 23:30 in Sao Paulo on 31 October is a decision of 31 October."""
+    m = _OFFSET_RE.fullmatch(tz.strip())
+    if m:
+        minutes = (int(m.group(2)) * 60 + int(m.group(3))) * (-1 if m.group(1) == "-" else 1)
+        return f"(CAST({x} AS TIMESTAMP) + INTERVAL ({minutes}) MINUTE)"
+    return f"timezone({_lit(tz)}, {x})"
 
 
 def _plain_sql(x: str) -> str:
@@ -504,17 +526,17 @@ def _discover(
         return None
     elif suffix in DUCKDB_EXTENSIONS:
         _discover_duckdb(path, s, entries, problems)
-    elif suffix in (".csv", ".parquet", ".pq"):
-        name = path.stem.lower() if path.stem.lower() in TABLES else "audits"
-        kind = "csv" if suffix == ".csv" else "parquet"
-        entries[name] = _Entry(name, kind, path, path.name)
+    elif table_file_kind(path) in ("csv", "parquet"):
+        name = _table_of(path) or "audits"
+        entries[name] = _Entry(name, str(table_file_kind(path)), path, path.name)
     else:
         problems.append(
             Problem(
                 "error",
                 "audits",
                 f"unsupported data source {path.name!r}: expected a folder, an Excel "
-                "workbook (.xlsx), a DuckDB file (.duckdb/.ddb) or a CSV/Parquet file",
+                "workbook (.xlsx), a DuckDB file (.duckdb/.ddb) or a CSV (.csv, .csv.gz)/Parquet "
+                "file",
                 file=path.name,
                 code="unsupported_source",
             )
@@ -537,47 +559,9 @@ def _discover(
 
 
 def _discover_folder(path: Path, entries: dict[str, _Entry], problems: list[Problem]) -> None:
-    by_lower: dict[str, list[Path]] = {}
-    for f in sorted(path.iterdir()):
-        if not f.is_file():
-            continue
-        name = f.name.lower()
-        for ext in TABLE_EXTENSIONS:
-            if name.endswith(ext):
-                stem = name[: -len(ext)]
-                if stem in TABLES:
-                    by_lower.setdefault(stem, []).append(f)
-    for table in TABLES:
-        files = by_lower.get(table, [])
-        if not files:
-            if table == "audits":
-                problems.append(
-                    Problem(
-                        "error",
-                        "audits",
-                        f"missing file audits.csv (or audits.parquet / audits.xlsx) in {path}",
-                        file="audits.csv",
-                        expected="a file audits.csv, audits.parquet or audits.xlsx",
-                        code="missing_table",
-                    )
-                )
-            continue
-        if len(files) > 1:
-            names = " and ".join(f.name for f in files)
-            problems.append(
-                Problem(
-                    "error",
-                    table,
-                    f"found both {names}: keep exactly one file per table",
-                    file=files[0].name,
-                    code="ambiguous_table",
-                )
-            )
-            continue
-        f = files[0]
-        suffix = f.suffix.lower()
-        kind = "csv" if suffix == ".csv" else "xlsx" if suffix in EXCEL_EXTENSIONS else "parquet"
-        entries[table] = _Entry(table, kind, f, f.name)
+    for table, f in folder_tables(path, problems).items():
+        kind = table_file_kind(f)
+        entries[table] = _Entry(table, "xlsx" if kind == "excel" else str(kind), f, f.name)
 
 
 def _discover_duckdb(
@@ -646,63 +630,6 @@ def _read_small(entry: _Entry, s: _Session, problems: list[Problem]) -> RawTable
     return RawTable(entry.table, df, file=entry.file, sheet=entry.sheet)
 
 
-def _csv_precheck(table: str, f: Path, problems: list[Problem]) -> tuple[str, list[str]] | None:
-    """The checks of the pandas CSV reader before parsing; (delimiter, header names)."""
-    name = f.name
-    if f.stat().st_size == 0:
-        problems.append(
-            Problem(
-                "error",
-                table,
-                "file is empty (0 bytes), expected a header line and data rows",
-                file=name,
-                code="unreadable",
-            )
-        )
-        return None
-    with open(f, "rb") as fh:
-        head = fh.read(65536)
-    if b"\x00" in head:
-        problems.append(
-            Problem(
-                "error",
-                table,
-                "not a text CSV file (binary content)",
-                file=name,
-                expected="comma-separated UTF-8 text",
-                code="unreadable",
-            )
-        )
-        return None
-    try:
-        import codecs
-
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        problems.append(_not_utf8(table, name))
-        return None
-    first_line = text.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
-    if not first_line.strip():
-        problems.append(
-            Problem(
-                "error",
-                table,
-                "file has no header line",
-                file=name,
-                expected="a header line with the column names",
-                code="unreadable",
-            )
-        )
-        return None
-    sep = _sniff_delimiter(first_line)
-    try:
-        names = next(csv.reader([first_line], delimiter=sep), [])
-    except csv.Error as exc:
-        problems.append(_unreadable(table, name, exc, what="CSV file"))
-        return None
-    return sep, names
-
-
 def _mangle(names: list[str]) -> list[str]:
     """pandas' names for repeated headers: ``a``, ``a.1``, ``a.2``."""
     seen: set[str] = set()
@@ -715,40 +642,6 @@ def _mangle(names: list[str]) -> list[str]:
         seen.add(new)
         out.append(new)
     return out
-
-
-_DUCK_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
-_DUCK_FIELDS_RE = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
-
-
-def _csv_problem(table: str, name: str, exc: Exception, sep: str) -> Problem:
-    """A DuckDB CSV error worded as the pandas reader words its tokenizer errors."""
-    from .readers import _csv_parse_problem
-
-    text = str(exc)
-    line = _DUCK_LINE_RE.search(text)
-    if "unicode" in text.lower() or "utf-8" in text.lower():
-        return _not_utf8(table, name)
-    fields = _DUCK_FIELDS_RE.search(text)
-    if line and fields:
-        want, saw = fields.groups()
-        pandas_text = f"Expected {want} fields in line {line.group(1)}, saw {saw}"
-        return _csv_parse_problem(table, name, ValueError(pandas_text), sep)
-    if line and "unterminated quote" in text:
-        pandas_text = f"EOF inside string starting at row {int(line.group(1)) - 1}"
-        return _csv_parse_problem(table, name, ValueError(pandas_text), sep)
-    return _unreadable(table, name, exc, what="CSV file")
-
-
-def _not_utf8(table: str, name: str) -> Problem:
-    return Problem(
-        "error",
-        table,
-        "file is not UTF-8 text (save it as 'CSV UTF-8')",
-        file=name,
-        expected="UTF-8 encoded CSV",
-        code="unreadable",
-    )
 
 
 def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _SqlTable | None:
@@ -773,33 +666,50 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
                 for c in con.sql(f"DESCRIBE SELECT * FROM {scan_from}").fetchall()
                 if c[0] != "file_row_number"
             ]
-            names = list(pq.read_schema(entry.path).names)  # DuckDB renames A next to a
+            arrow_schema = pq.read_schema(entry.path)
+            names = list(arrow_schema.names)  # DuckDB renames A next to a
+            zones = [getattr(f.type, "tz", None) for f in arrow_schema]
             if len(names) != len(described):
-                names = [d[0] for d in described]
-            sources = [(d[0], n, d[1]) for d, n in zip(described, names, strict=True)]
+                names, zones = [d[0] for d in described], [None] * len(described)
+            sources = [
+                (_local_time_sql(_ident(d[0]), tz), n, "TIMESTAMP") if tz else
+                (_ident(d[0]), n, d[1])
+                for d, n, tz in zip(described, names, zones, strict=True)
+            ]
             rn = "file_row_number"
             raw = RawTable(table, pd.DataFrame(), file=entry.file)
         elif entry.kind == "csv":
-            pre = _csv_precheck(table, entry.path, problems)
-            if pre is None:
+            layout = csv_layout(table, entry.path, problems)
+            if layout is None:
                 return None
-            sep, written = pre
+            written = layout.header
             internal = [f"__v{i}" for i in range(len(written))]
             staged = s.tmp / f"{table}.csv.parquet"
-            columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in internal) + "}"
+            rejects = s.name(f"rejects_{table}")
             try:
                 con.execute(
-                    f"COPY (SELECT * FROM read_csv({_lit(str(entry.path))}, delim = {_lit(sep)}, "
-                    f"header = true, auto_detect = false, columns = {columns}, quote = '\"', "
-                    "escape = '\"', strict_mode = true, null_padding = true, "
-                    f"encoding = 'utf-8')) TO {_lit(str(staged))} (FORMAT parquet)"
+                    f"COPY (SELECT * FROM {csv_read_sql(entry.path, layout, internal, rejects)}) "
+                    f"TO {_lit(str(staged))} (FORMAT parquet)"
                 )
-            except Exception as exc:  # noqa: BLE001
-                problems.append(_csv_problem(table, entry.file, exc, sep))
+                structural = csv_structure_problems(con, table, entry.file, layout, rejects)
+            except Exception:  # noqa: BLE001 - e.g. mixed line endings: padded, as pandas does
+                structural = []
+                try:
+                    con.execute(
+                        f"COPY (SELECT * FROM {csv_read_sql(entry.path, layout, internal)}) "
+                        f"TO {_lit(str(staged))} (FORMAT parquet)"
+                    )
+                except Exception as exc:  # noqa: BLE001
+                    problems.append(_unreadable(table, entry.file, exc, what="CSV file"))
+                    return None
+            if structural:
+                problems.extend(structural)
                 return None
             scan_from = f"read_parquet({_lit(str(staged))}, file_row_number = true)"
             # pandas renames repeated header names (a, a.1); the duplicate check uses the header
-            sources = [(i, n, "VARCHAR") for i, n in zip(internal, _mangle(written), strict=True)]
+            sources = [
+                (_ident(i), n, "VARCHAR") for i, n in zip(internal, _mangle(written), strict=True)
+            ]
             rn = "file_row_number"
             drop_blank = True
             raw = RawTable(
@@ -807,8 +717,9 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
                 pd.DataFrame(),
                 file=entry.file,
                 line_kind="line",
-                line_offset=2,
+                line_offset=layout.line_offset,
                 header=[clean_name(n) for n in written],
+                sep=layout.sep,
             )
         elif entry.kind == "duckdb":
             qualified = f"__src.{_ident(entry.schema or 'main')}.{_ident(entry.sheet or table)}"
@@ -822,7 +733,7 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
             else:
                 scan_from, rn = qualified, "rowid"
             cols = con.sql(f"DESCRIBE SELECT * FROM {qualified}").fetchall()
-            sources = [(c[0], c[0], c[1]) for c in cols]
+            sources = [(_ident(c[0]), c[0], c[1]) for c in cols]
             raw = RawTable(table, pd.DataFrame(), file=entry.file, sheet=entry.sheet)
         else:  # pragma: no cover - xlsx entries never get here
             raise ValueError(entry.kind)
@@ -834,7 +745,7 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
         _Col(clean_name(orig), str(ty), f"__c{i}") for i, (_, orig, ty) in enumerate(sources)
     ]
     select = "".join(
-        f", {_ident(src)} AS {c.internal}" for (src, _, _), c in zip(sources, cols_, strict=True)
+        f", {src} AS {c.internal}" for (src, _, _), c in zip(sources, cols_, strict=True)
     )
     scan = f"(SELECT {rn} AS __rn{select} FROM {scan_from})"
     if drop_blank and cols_:
@@ -891,7 +802,8 @@ class _ColumnPlan:
 
 
 def _plan_column(
-    c: ColumnSpec, cls: str | None, clean: bool = False, internal: str = ""
+    c: ColumnSpec, cls: str | None, clean: bool = False, internal: str = "",
+    sep: str | None = None,
 ) -> _ColumnPlan:
     """SQL and checks of column ``c`` (``cls`` None: absent from the input; ``clean``: a text
     column that needs no normalisation)."""
@@ -938,6 +850,21 @@ def _plan_column(
                     duplicate_of=(name,),
                 )
             )
+        if c.upper:
+            upper = f"translate({txt}, {_lit(_LOWER)}, {_lit(_LOWER.upper())})"
+            checks.append(
+                _Check(
+                    name,
+                    "normalised_case",
+                    f"{txt} <> {upper}",
+                    upper_message,
+                    UPPER_EXPECTED,
+                    severity="warning",
+                    by_value=False,
+                    shown=txt,
+                )
+            )
+            value = f"translate({value}, {_lit(_LOWER)}, {_lit(_LOWER.upper())})"
         if not c.nullable:
             checks.append(_missing(c, f"{txt} IS NULL"))
         if c.default is not None:
@@ -1037,7 +964,7 @@ def _plan_column(
             name,
             "bad_type",
             bad,
-            lambda v, n, c=c: f"{v!r} is not a number, expected {c.expected}",
+            lambda v, n, c=c: number_message(v, c.expected, sep),
             c.expected,
             shown=raw,
         )
@@ -1204,7 +1131,7 @@ class _TableChecker:
         present = [c.name for c in t.columns]
         missing = [c for c in spec.required_names if c not in present]
         # column problems point at the header line of a CSV
-        header_line: dict[str, int] = {"line": 1} if raw.line_offset == 2 else {}
+        header_line = raw.header_location()
         for name in missing:
             found = ", ".join(_name_shown(c) for c in present[:20])
             found += f", ... ({len(present)} columns)" if len(present) > 20 else ""
@@ -1241,7 +1168,8 @@ class _TableChecker:
         for c in spec.columns:
             cls = types.get(c.name)
             plan = _plan_column(
-                c, cls, clean=c.name in clean, internal=self.internal.get(c.name, "")
+                c, cls, clean=c.name in clean, internal=self.internal.get(c.name, ""),
+                sep=t.raw.sep,
             )
             selects.extend(plan.parsed)
             canonical.append(f"{plan.canonical} AS {_ident(c.name)}")

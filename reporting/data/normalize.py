@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import difflib
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -37,6 +38,7 @@ from pandas.api.types import (
 from .problems import Problem
 from .readers import RawTable, clean_name
 from .schema import (
+    ASCII_UPPER,
     CANONICAL_COLUMNS,
     DATE_MAX,
     DATE_MIN,
@@ -563,7 +565,7 @@ def normalize_table(
     problems: list[Problem] = []
     missing = [c for c in spec.required_names if c not in present]
     # column problems point at the header line of a CSV / the first row of a sheet
-    header_line = {"line": 1} if raw.line_offset == 2 else {}
+    header_line = raw.header_location()
     for name in missing:
         found = ", ".join(_name_shown(c) for c in present[:20])
         found += f", ... ({len(present)} columns)" if len(present) > 20 else ""
@@ -740,6 +742,8 @@ def _convert_column(
                 expected="unique values",
                 code="duplicate",
             )
+        if c.upper:
+            text = _upper_codes(text, rep, name)
         values: pd.Series = text
     elif c.kind == "date":
         values, invalid, outside = _parse_dates(s)
@@ -770,7 +774,7 @@ def _convert_column(
             name,
             invalid,
             lambda idx: to_text(s.loc[idx]),
-            lambda v, n: f"{v!r} is not a number, expected {c.expected}",
+            lambda v, n: number_message(v, c.expected, rep.raw.sep),
             expected=c.expected,
             code="bad_type",
         )
@@ -833,6 +837,57 @@ def _convert_column(
     if c.default is not None:
         values = values.fillna(c.default)
     return values
+
+
+_DECIMAL_COMMA_RE = re.compile(r"[+-]?\d+,\d+")
+
+
+def number_message(value: str, expected: str, sep: str | None) -> str:
+    """Wording of a ``bad_type`` number (shared with the DuckDB extract), with a hint when a
+    ``;``-separated file holds decimal commas (a European-locale spreadsheet export)."""
+    text = f"{value!r} is not a number, expected {expected}"
+    if sep == ";" and _DECIMAL_COMMA_RE.fullmatch(value):
+        text += (
+            " (the file looks like ';'-separated with decimal commas: export it with ',' as "
+            "the separator and '.' as the decimal mark, e.g. as 'CSV UTF-8' with the system "
+            "decimal separator set to '.')"
+        )
+    return text
+
+
+def upper_message(value: str, n: int) -> str:
+    """Wording of the ``normalised_case`` warning (shared with the DuckDB extract)."""
+    return (
+        f"{n:,} value{'s' if n != 1 else ''} written in lower or mixed case "
+        f"{'were' if n != 1 else 'was'} upper-cased, e.g. {value!r} -> "
+        f"{value.translate(ASCII_UPPER)!r} (codes are compared in upper case)"
+    )
+
+
+UPPER_EXPECTED = "a code in upper case (BR, not br)"
+
+
+def _upper_codes(text: pd.Series, rep: ProblemCollector, name: str) -> pd.Series:
+    """ASCII letters of a code column upper-cased (via its distinct values), with a warning
+    counting the values that changed."""
+    codes, uniq = pd.factorize(text, use_na_sentinel=True)
+    u = pd.Series(uniq, dtype=STR)
+    up = u.str.translate(ASCII_UPPER)
+    if up.equals(u):
+        return text
+    changed_u = (up != u).to_numpy(dtype=bool)
+    changed = pd.Series(np.append(changed_u, False)[codes], index=text.index)
+    rep.add(
+        name,
+        changed,
+        text,
+        upper_message,
+        expected=UPPER_EXPECTED,
+        code="normalised_case",
+        severity="warning",
+        by_value=False,
+    )
+    return _take(up, codes, text.index)
 
 
 def _table_checks(

@@ -45,7 +45,17 @@ __all__ = [
 
 DataSource = str | os.PathLike[str] | Mapping[str, pd.DataFrame | None] | Any
 
-TABLE_EXTENSIONS: tuple[str, ...] = (".csv", ".parquet", ".pq", ".xlsx", ".xlsm")
+TABLE_EXTENSIONS: tuple[str, ...] = (".csv", ".csv.gz", ".parquet", ".pq", ".xlsx", ".xlsm")
+#: Formats a table file may not be in, with what to do instead (a known table name in one of
+#: these is an error, never silently ignored).
+UNSUPPORTED_FORMATS: dict[str, str] = {
+    ".xls": "Excel 97-2003 workbooks (.xls) are not read: save it as .xlsx or .csv",
+    ".xlsb": "binary Excel workbooks (.xlsb) are not read: save it as .xlsx or .csv",
+    ".ods": "OpenDocument spreadsheets are not read: save it as .xlsx or .csv",
+    ".json": "JSON is not read: export the table as .csv or .parquet",
+    ".tsv": "save it as .csv (tab-separated content is fine, the name must end in .csv)",
+    ".txt": "save it as .csv (tab-separated content is fine, the name must end in .csv)",
+}
 EXCEL_EXTENSIONS: tuple[str, ...] = (".xlsx", ".xlsm")
 DUCKDB_EXTENSIONS: tuple[str, ...] = (".duckdb", ".ddb", ".db")
 
@@ -198,6 +208,8 @@ class RawTable:
         Column names exactly as written in the file (cleaned like the frame's), when the
         reader renamed duplicates (pandas turns a second ``market`` into ``market.1``);
         lets the duplicate-column check see them. None: the frame's columns are as written.
+    sep : str or None
+        The separator of a CSV file (for hints such as decimal commas in a ``;`` file).
     """
 
     name: str
@@ -207,10 +219,16 @@ class RawTable:
     line_kind: str = "record"
     line_offset: int = 1
     header: list[str] | None = None
+    sep: str | None = None
 
     def line_of(self, index_label: int) -> int:
         """Line / row / record number of the row with index label ``index_label``."""
         return int(index_label) + self.line_offset
+
+    def header_location(self) -> dict[str, int]:
+        """``{"line": n}`` of the header line of a CSV / first row of a sheet, else ``{}``
+        (column problems point at it)."""
+        return {"line": self.line_offset - 1} if self.line_offset >= 2 else {}
 
     def problem(self, message: str, **kw: Any) -> Problem:
         """A Problem located in this table (severity ``error`` unless given)."""
@@ -274,8 +292,8 @@ def read_source(data: DataSource) -> RawSource:
         _read_workbook(path, src)
     elif suffix in DUCKDB_EXTENSIONS:
         _read_duckdb(path, src)
-    elif suffix in (".csv", ".parquet", ".pq"):
-        name = path.stem.lower() if path.stem.lower() in TABLES else "audits"
+    elif table_file_kind(path) in ("csv", "parquet"):
+        name = _table_of(path) or "audits"
         raw = _read_table_file(name, path, src.problems)
         if raw is not None:
             src.tables[name] = raw
@@ -285,7 +303,8 @@ def read_source(data: DataSource) -> RawSource:
                 "error",
                 "audits",
                 f"unsupported data source {path.name!r}: expected a folder, an Excel "
-                "workbook (.xlsx), a DuckDB file (.duckdb/.ddb) or a CSV/Parquet file",
+                "workbook (.xlsx), a DuckDB file (.duckdb/.ddb) or a CSV (.csv, .csv.gz)/Parquet "
+                "file",
                 file=path.name,
                 code="unsupported_source",
             )
@@ -350,68 +369,141 @@ def _read_memory(data: Any) -> RawSource:
 # folder of files
 
 
-def _read_folder(path: Path, src: RawSource) -> None:
-    by_lower: dict[str, list[Path]] = {}
+def table_file_kind(f: Path) -> str | None:
+    """``csv``, ``parquet`` or ``excel`` for a file name a table may have, else None."""
+    name = f.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith(EXCEL_EXTENSIONS):
+        return "excel"
+    return None
+
+
+def _table_stem(f: Path) -> str:
+    """What a file in a data folder names: ``audits.csv.gz`` -> ``audits``."""
+    return f.name.split(".", 1)[0].strip().lower()
+
+
+def _table_of(f: Path) -> str | None:
+    """The table a file holds when its name is ``<table><extension read>``, else None."""
+    name = f.name.lower()
+    for ext in TABLE_EXTENSIONS:
+        if name.endswith(ext) and name[: -len(ext)] in TABLES:
+            return name[: -len(ext)]
+    return None
+
+
+def _unused_file(f: Path, problems: list[Problem]) -> None:
+    """Name a file of the data folder that is not read, and why (never silently skipped)."""
+    stem = _table_stem(f)
+    if stem in TABLES:
+        suffix = "".join(f.suffixes[-2:]).lower() if f.suffixes else ""
+        advice = UNSUPPORTED_FORMATS.get(f.suffix.lower()) or (
+            f"'{suffix or f.name}' files are not read: save it as {stem}.csv, {stem}.csv.gz, "
+            f"{stem}.parquet or {stem}.xlsx"
+        )
+        problems.append(
+            Problem(
+                "error",
+                stem,
+                f"the {stem} table is in a format that is not read ({advice})",
+                file=f.name,
+                expected=f"{stem}.csv, {stem}.csv.gz, {stem}.parquet or {stem}.xlsx",
+                code="unsupported_file",
+            )
+        )
+        return
+    problems.append(
+        Problem(
+            "warning",
+            "",
+            "file not used: its name is not one of the tables " + ", ".join(TABLES),
+            file=f.name,
+            expected="files named after a table (audits.csv, roster.parquet, ...)",
+            code="unused_file",
+        )
+    )
+
+
+def folder_tables(path: Path, problems: list[Problem]) -> dict[str, Path]:
+    """The file of each table in a data folder (both load paths read a folder through this).
+
+    Every other file is named in ``problems``: a table in a format that is not read
+    (``roster.xls``) is an ``unsupported_file`` error, a file that is no table
+    (``notes.txt``) an ``unused_file`` warning; hidden files (``.DS_Store``) and folders are
+    skipped. Two files for one table are an ``ambiguous_table`` error, no audits file a
+    ``missing_table`` error.
+    """
+    by_table: dict[str, list[Path]] = {}
     for f in sorted(path.iterdir()):
-        if not f.is_file():
+        if not f.is_file() or f.name.startswith("."):
             continue
-        name = f.name.lower()
-        for ext in TABLE_EXTENSIONS:
-            if name.endswith(ext):
-                stem = name[: -len(ext)]
-                if stem in TABLES:
-                    by_lower.setdefault(stem, []).append(f)
+        table = _table_of(f)
+        if table is not None:
+            by_table.setdefault(table, []).append(f)
+        else:
+            _unused_file(f, problems)
+    files: dict[str, Path] = {}
     for table in TABLES:
-        files = by_lower.get(table, [])
-        if not files:
-            if table == "audits":
-                src.problems.append(
-                    Problem(
-                        "error",
-                        "audits",
-                        f"missing file audits.csv (or audits.parquet / audits.xlsx) in {path}",
-                        file="audits.csv",
-                        expected="a file audits.csv, audits.parquet or audits.xlsx",
-                        code="missing_table",
-                    )
-                )
-            continue
-        if len(files) > 1:
-            names = " and ".join(f.name for f in files)
-            src.problems.append(
+        found = by_table.get(table, [])
+        if len(found) > 1:
+            names = " and ".join(f.name for f in found)
+            problems.append(
                 Problem(
                     "error",
                     table,
                     f"found both {names}: keep exactly one file per table",
-                    file=files[0].name,
+                    file=found[0].name,
                     code="ambiguous_table",
                 )
             )
-            continue
-        raw = _read_table_file(table, files[0], src.problems)
+        elif found:
+            files[table] = found[0]
+        elif table == "audits" and not any(p.table == "audits" for p in problems):
+            problems.append(
+                Problem(
+                    "error",
+                    "audits",
+                    f"missing file audits.csv (or audits.csv.gz / audits.parquet / audits.xlsx) "
+                    f"in {path}",
+                    file="audits.csv",
+                    expected="a file audits.csv, audits.csv.gz, audits.parquet or audits.xlsx",
+                    code="missing_table",
+                )
+            )
+    return files
+
+
+def _read_folder(path: Path, src: RawSource) -> None:
+    for table, f in folder_tables(path, src.problems).items():
+        raw = _read_table_file(table, f, src.problems)
         if raw is not None:
             src.tables[table] = raw
 
 
 def _read_table_file(table: str, f: Path, problems: list[Problem]) -> RawTable | None:
-    suffix = f.suffix.lower()
-    kind = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "excel")
-    if suffix in TABLE_EXTENSIONS and not _size_guard(table, f, problems, kind):
+    kind = table_file_kind(f)
+    if kind is None:
+        problems.append(
+            Problem(
+                "error", table, f"unsupported file type {f.suffix.lower()}", file=f.name,
+                code="unreadable",
+            )
+        )
+        return None
+    if not _size_guard(table, f, problems, kind):
         return None
     try:
-        if suffix == ".csv":
+        if kind == "csv":
             return _read_csv(table, f, problems)
-        if suffix in (".parquet", ".pq"):
+        if kind == "parquet":
             return _read_parquet(table, f, problems)
-        if suffix in EXCEL_EXTENSIONS:
-            return _read_excel_file(table, f, problems)
+        return _read_excel_file(table, f, problems)
     except Exception as exc:  # noqa: BLE001 - every read error becomes a Problem
         problems.append(_unreadable(table, f.name, exc))
         return None
-    problems.append(
-        Problem("error", table, f"unsupported file type {suffix}", file=f.name, code="unreadable")
-    )
-    return None
 
 
 def _unreadable(
@@ -434,55 +526,236 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _read_csv(table: str, f: Path, problems: list[Problem]) -> RawTable | None:
+# ---------------------------------------------------------------------------------
+# CSV (plain or gzip-compressed): one layout check and one structure check for both paths
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV file is laid out, from its first lines.
+
+    Attributes
+    ----------
+    sep : str
+        The separator: from Excel's ``sep=;`` first line when there is one, else the most
+        frequent of ``,`` ``;`` tab ``|`` in the header line.
+    skip : int
+        Lines before the header (1 after a ``sep=`` line, else 0).
+    header : list of str
+        The header's names as written (before cleaning).
+    """
+
+    sep: str
+    skip: int
+    header: list[str]
+
+    @property
+    def line_offset(self) -> int:
+        """Line number of the first data row."""
+        return 2 + self.skip
+
+
+_SEP_LINE_RE = re.compile(r"sep=(.)", re.IGNORECASE)
+#: DuckDB's longest accepted CSV line (its default, 2 MB, is shorter than cells users have).
+CSV_MAX_LINE_BYTES = 64 * 1024**2
+
+
+def _head_bytes(f: Path, n: int = 65536) -> bytes:
+    """The first ``n`` bytes of a CSV file, decompressed for ``.gz``."""
+    if f.name.lower().endswith(".gz"):
+        import gzip
+
+        with gzip.open(f, "rb") as fh:
+            return fh.read(n)
+    with open(f, "rb") as fh:
+        return fh.read(n)
+
+
+def _csv_file_problem(table: str, name: str, message: str, expected: str | None) -> Problem:
+    return Problem("error", table, message, file=name, expected=expected, code="unreadable")
+
+
+def csv_layout(table: str, f: Path, problems: list[Problem]) -> CsvLayout | None:
+    """Check a CSV file's first bytes (empty, binary, not UTF-8, no header) and find its
+    layout; None (with a problem) when it cannot be read as a CSV."""
     name = f.name
-    size = f.stat().st_size
-    if size == 0:
+    try:
+        head = _head_bytes(f) if f.stat().st_size else b""
+    except (OSError, EOFError) as exc:
+        problems.append(_unreadable(table, name, exc, what="compressed file"))
+        return None
+    if not head:
         problems.append(
-            Problem(
-                "error",
-                table,
-                "file is empty (0 bytes), expected a header line and data rows",
-                file=name,
-                code="unreadable",
+            _csv_file_problem(
+                table, name, "file is empty (0 bytes), expected a header line and data rows", None
             )
         )
         return None
-    with open(f, "rb") as fh:
-        head = fh.read(65536)
     if b"\x00" in head:
         problems.append(
-            Problem(
-                "error",
-                table,
-                "not a text CSV file (binary content)",
-                file=name,
-                expected="comma-separated UTF-8 text",
-                code="unreadable",
+            _csv_file_problem(
+                table, name, "not a text CSV file (binary content)", "comma-separated UTF-8 text"
             )
         )
         return None
     try:
         text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
     except UnicodeDecodeError:
+        problems.append(_not_utf8(table, name))
+        return None
+    lines = re.split(r"\r\n|\r|\n", text.lstrip("\r\n"), maxsplit=2)
+    skip = 0
+    m = _SEP_LINE_RE.fullmatch(lines[0].strip())
+    if m and len(lines) > 1:  # Excel's separator hint: honoured, and not read as the header
+        sep, skip, first = m.group(1), 1, lines[1]
+    else:
+        first = lines[0]
+        sep = _sniff_delimiter(first)
+    if not first.strip():
         problems.append(
-            Problem(
-                "error",
-                table,
-                "file is not UTF-8 text (save it as 'CSV UTF-8')",
-                file=name,
-                expected="UTF-8 encoded CSV",
-                code="unreadable",
+            _csv_file_problem(
+                table, name, "file has no header line", "a header line with the column names"
             )
         )
         return None
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    sep = _sniff_delimiter(first_line)
+    try:
+        names = next(csv.reader([first], delimiter=sep), [])
+    except csv.Error as exc:
+        problems.append(_unreadable(table, name, exc, what="CSV file"))
+        return None
+    return CsvLayout(sep, skip, names)
+
+
+def _not_utf8(table: str, name: str) -> Problem:
+    return Problem(
+        "error",
+        table,
+        "file is not UTF-8 text (save it as 'CSV UTF-8')",
+        file=name,
+        expected="UTF-8 encoded CSV",
+        code="unreadable",
+    )
+
+
+def _sql_text(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def csv_read_sql(
+    f: Path, layout: CsvLayout, names: list[str], rejects: str | None = None
+) -> str:
+    """DuckDB ``read_csv`` of ``f`` as text columns ``names`` (``.gz`` is decompressed).
+
+    With ``rejects`` (a table name) the read is strict: a line with too few or too many
+    fields, an unclosed quote or bad UTF-8 is recorded there (read by
+    :func:`csv_structure_problems`), never padded or guessed. Without, short lines are padded
+    with NULLs, as pandas does (the fallback for files DuckDB's strict reader cannot follow,
+    such as mixed line endings).
+    """
+    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
+    mode = (
+        "null_padding = false, store_rejects = true, "
+        f"rejects_table = {_sql_text(rejects)}, rejects_scan = {_sql_text(rejects + '_scan')}"
+        if rejects
+        else "null_padding = true"
+    )
+    return (
+        f"read_csv({_sql_text(str(f))}, delim = {_sql_text(layout.sep)}, skip = {layout.skip}, "
+        f"header = true, auto_detect = false, columns = {columns}, quote = '\"', "
+        "escape = '\"', strict_mode = true, encoding = 'utf-8', "
+        f"max_line_size = {CSV_MAX_LINE_BYTES}, {mode})"
+    )
+
+
+def csv_structure_problems(con: Any, table: str, name: str, layout: CsvLayout,
+                           rejects: str) -> list[Problem]:
+    """The lines DuckDB rejected while reading a CSV with :func:`csv_read_sql`, as problems:
+    one per kind (wrong number of fields, unclosed quote, not UTF-8, too long), at its first
+    line, with the number of lines of that kind."""
+    exists = con.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", params=[rejects]
+    ).fetchone()
+    if not exists or not exists[0]:  # DuckDB creates the table with the first rejected line
+        return []
+    rows = con.sql(
+        f"SELECT error_type::VARCHAR, min(line), count(DISTINCT line) FROM {rejects} "
+        "GROUP BY 1 ORDER BY 2"
+    ).fetchall()
+    found_at = {
+        (str(k), int(line)): (int(want), int(saw))
+        for k, line, want, saw in con.sql(
+            "SELECT error_type::VARCHAR, line, "
+            "max(CAST(regexp_extract(error_message, 'Expected Number of Columns: (\\d+)', 1) "
+            "AS INTEGER)), "
+            "CASE WHEN error_type::VARCHAR = 'MISSING COLUMNS' "
+            "THEN min(CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS INTEGER)) "
+            "ELSE max(CAST(regexp_extract(error_message, 'Found: (\\d+)', 1) AS INTEGER)) END "
+            f"FROM {rejects} WHERE error_type::VARCHAR IN ('MISSING COLUMNS', 'TOO MANY COLUMNS') "
+            "GROUP BY 1, 2"
+        ).fetchall()
+        if want is not None and saw is not None
+    }
+    out: list[Problem] = []
+    shown = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}.get(layout.sep, repr(layout.sep))
+    for kind, line, n in rows:
+        line, n = int(line), int(n)
+        if (kind, line) in found_at:
+            want, saw = found_at[kind, line]
+            why = (
+                f"a value containing the separator {shown} must be quoted"
+                if saw > want
+                else "the line is cut short: its last values are missing, not empty"
+            )
+            text = f"line {line} has {saw} field{'s' if saw != 1 else ''} but the header has {want} ({why})"
+            expected = f"{want} fields on every line"
+        elif kind == "UNQUOTED VALUE":
+            text = f"a quoted value opened on line {line} is never closed (a '\"' is missing)"
+            expected = "balanced double quotes"
+        elif kind == "INVALID ENCODING":
+            out.append(_not_utf8(table, name))
+            continue
+        else:
+            text = f"cannot read line {line} ({kind.lower()})"
+            expected = f"CSV lines of at most {CSV_MAX_LINE_BYTES // 1024**2} MiB"
+        out.append(
+            Problem("error", table, text, file=name, line=line, line_kind="line",
+                    count=n if n > 1 else 0, expected=expected, code="unreadable")
+        )
+    return out
+
+
+def check_csv_structure(table: str, f: Path, layout: CsvLayout) -> list[Problem]:
+    """Read ``f`` once with DuckDB's strict CSV reader (:func:`csv_read_sql`) and return its
+    structure problems: pandas pads a short line with empty values, silently."""
+    import duckdb
+
+    con = duckdb.connect(":memory:", config={"threads": 2})
+    try:
+        names = [f"__v{i}" for i in range(len(layout.header))]
+        try:
+            con.sql(f"SELECT count(*) FROM {csv_read_sql(f, layout, names, '__rejects')}").fetchall()
+        except duckdb.Error:  # e.g. mixed line endings: pandas' own checks apply
+            return []
+        return csv_structure_problems(con, table, f.name, layout, "__rejects")
+    finally:
+        con.close()
+
+
+def _read_csv(table: str, f: Path, problems: list[Problem]) -> RawTable | None:
+    name = f.name
+    layout = csv_layout(table, f, problems)
+    if layout is None:
+        return None
+    structural = check_csv_structure(table, f, layout)
+    if structural:
+        problems.extend(structural)
+        return None
     try:
         df = pd.read_csv(
             f,
             dtype=str,
-            sep=sep,
+            sep=layout.sep,
+            skiprows=layout.skip,
             keep_default_na=False,
             na_values=[""],
             skip_blank_lines=False,
@@ -490,47 +763,27 @@ def _read_csv(table: str, f: Path, problems: list[Problem]) -> RawTable | None:
             engine="c",
         )
     except UnicodeDecodeError:
-        problems.append(
-            Problem(
-                "error",
-                table,
-                "file is not UTF-8 text (save it as 'CSV UTF-8')",
-                file=name,
-                expected="UTF-8 encoded CSV",
-                code="unreadable",
-            )
-        )
+        problems.append(_not_utf8(table, name))
         return None
     except pd.errors.EmptyDataError:
         problems.append(
-            Problem(
-                "error",
-                table,
-                "file has no header line",
-                file=name,
-                expected="a header line with the column names",
-                code="unreadable",
+            _csv_file_problem(
+                table, name, "file has no header line", "a header line with the column names"
             )
         )
         return None
     except pd.errors.ParserError as exc:
-        problems.append(_csv_parse_problem(table, name, exc, sep))
+        problems.append(_csv_parse_problem(table, name, exc, layout.sep))
         return None
     df = _drop_blank_rows(df)
-    header = _csv_header(first_line, sep, df.shape[1])
+    header: list[str] | None = [clean_name(n) for n in layout.header]
     df.columns = [clean_name(c) for c in df.columns]
-    if header == list(df.columns):
+    if header == list(df.columns) or len(header or []) != df.shape[1]:
         header = None
-    return RawTable(table, df, file=name, line_kind="line", line_offset=2, header=header)
-
-
-def _csv_header(first_line: str, sep: str, ncols: int) -> list[str] | None:
-    """The header's names as written (pandas renames duplicates), None if not parseable."""
-    try:
-        names = next(csv.reader([first_line.rstrip("\r")], delimiter=sep), [])
-    except csv.Error:
-        return None
-    return [clean_name(n) for n in names] if len(names) == ncols else None
+    return RawTable(
+        table, df, file=name, line_kind="line", line_offset=layout.line_offset, header=header,
+        sep=layout.sep,
+    )
 
 
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -724,6 +977,9 @@ def _read_duckdb(path: Path, src: RawSource) -> None:
         src.problems.append(_unreadable("audits", path.name, exc, what="DuckDB database"))
         return
     try:
+        # a TIMESTAMPTZ column stores an instant without its zone: its date is the UTC date,
+        # whatever the machine's zone (the DuckDB extract reads it the same way)
+        con.execute("SET TimeZone = 'UTC'")
         rows = con.sql(
             "SELECT table_schema, table_name FROM information_schema.tables "
             "ORDER BY table_schema = 'main' DESC, table_schema, table_name"

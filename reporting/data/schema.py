@@ -76,6 +76,11 @@ RATE_KPIS: frozenset[str] = frozenset(
 
 Kind = Literal["str", "category", "date", "float", "int"]
 
+#: ASCII lower-case letters -> upper case: how codes with ``upper`` are normalised. Only ASCII
+#: letters: the upper case of other letters is not one-to-one (``ß`` -> ``SS``) and differs
+#: between Python and DuckDB, and the contract's codes are ASCII.
+ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
 #: Earliest and latest date accepted in any date column (ISO text). Outside this window a
 #: date is a data-entry or sentinel value (Excel's day 0 is 1899-12-30, "forever" is
 #: often 9999-12-31), never a real decision, production day, hire or event date.
@@ -120,6 +125,9 @@ class ColumnSpec:
         Upper bound for numbers (inclusive); a sanity bound, not a business rule
         (:data:`MAX_NUMBER` for floats, :data:`MAX_COUNT` for counts), applied to the
         magnitude when there is no lower bound.
+    upper : bool
+        A code compared in upper case (``market``): ASCII letters are upper-cased on load
+        (``br`` -> ``BR``), with a ``normalised_case`` warning saying how many values were.
     default : str or None
         Value used when the column is absent or a value is empty (e.g. ``"*"`` for
         targets' market, ``"random"`` for sample_type).
@@ -135,6 +143,7 @@ class ColumnSpec:
     unique: bool = False
     default: str | None = None
     max_value: float | None = None
+    upper: bool = False
 
     @property
     def upper_bound(self) -> float | None:
@@ -207,7 +216,7 @@ AUDITS = TableSpec(
     (
         C("audit_id", "str", unique=True),
         C("decision_date", "date"),
-        C("market", "str"),
+        C("market", "str", upper=True),
         C("product_line", "str"),
         C("policy", "str"),
         C("reviewer_id", "str"),
@@ -243,7 +252,7 @@ PRODUCTION = TableSpec(
     (
         C("date", "date"),
         C("reviewer_id", "str"),
-        C("market", "str"),
+        C("market", "str", upper=True),
         C("product_line", "str"),
         C("cases_handled", "int", min_value=0.0),
         C("productive_hours", "float", min_value=0.0),
@@ -258,7 +267,7 @@ ROSTER = TableSpec(
     (
         C("reviewer_id", "str", unique=True),
         C("team_lead", "str"),
-        C("market", "str"),
+        C("market", "str", upper=True),
         C("hire_date", "date", nullable=True),
         C("site", "str", required=False, nullable=True),
         C("status", "category", required=False, nullable=True),
@@ -271,7 +280,7 @@ TARGETS = TableSpec(
     (
         C("kpi", "category"),
         C("target", "float"),
-        C("market", "str", required=False, nullable=True, default="*"),
+        C("market", "str", required=False, nullable=True, default="*", upper=True),
         C("product_line", "str", required=False, nullable=True, default="*"),
         C("effective_from", "date", required=False, nullable=True),
     ),
@@ -282,7 +291,7 @@ EVENTS = TableSpec(
     (
         C("date", "date"),
         C("description", "str"),
-        C("market", "str", required=False, nullable=True, default="*"),
+        C("market", "str", required=False, nullable=True, default="*", upper=True),
         C("policy", "str", required=False, nullable=True),
         C("product_line", "str", required=False, nullable=True),
         C("kind", "category", required=False, nullable=True),
