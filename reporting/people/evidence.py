@@ -13,6 +13,9 @@ say something, and the words used are statements about that evidence (``docs/peo
   significantly below target after the team-wide correction (a recent drop that months of good
   work would otherwise hide).
 * ``above_target``: significantly above target over the window after the team-wide correction.
+* Recency guard: a reviewer at or above target this month (on ``min_audits`` audits or more)
+  is ``watch`` (recovering), not ``below_target``, however bad the older months; one below
+  target this month is not ``above_target``.
 * ``on_target``: the evidence does not separate the reviewer from the target: an ordinary
   reviewer at target reads ``on_target``, not an alarm.
 
@@ -145,12 +148,18 @@ def _pool(monthly: pd.DataFrame, period: str, reviewers: Sequence[str]) -> pd.Da
     }, index=idx)
 
 
-def _status(judged, q_below, p_below, q_above, q_month, fdr, watch_p) -> np.ndarray:
-    """The status of each reviewer from the tests (precedence: below, watch, above, on)."""
+def _status(judged, q_below, p_below, q_above, q_month, month_at_target, month_below, fdr,
+            watch_p) -> np.ndarray:
+    """The status of each reviewer from the tests (precedence: below, watch, above, on).
+
+    Recency guard: a reviewer whose current month (with enough audits) is at or above target is
+    not called ``below_target`` on older months (``watch`` instead: recovering), and one whose
+    current month is below target is not called ``above_target``."""
     with np.errstate(invalid="ignore"):
-        below = judged & (q_below < fdr)
-        watch = judged & ~below & ((p_below < watch_p) | (q_month < fdr))
-        above = judged & ~below & ~watch & (q_above < fdr)
+        window_below = judged & (q_below < fdr)
+        below = window_below & ~month_at_target
+        watch = judged & ~below & ((p_below < watch_p) | (q_month < fdr) | window_below)
+        above = judged & ~below & ~watch & (q_above < fdr) & ~month_below
     return np.select([~judged, below, watch, above],
                      ["not_judged", "below_target", "watch", "above_target"], "on_target")
 
@@ -173,8 +182,11 @@ def judge(n, correct, n_month, correct_month, target: float, *, min_audits: int 
     out = {"p_below": p_below, "q_below": _bh_where(p_below, judged), "p_above": p_above,
            "q_above": _bh_where(p_above, judged),
            "q_month_below": _bh_where(pm_below, judged & (nm >= min_audits))}
+    xm = np.asarray(correct_month, dtype=np.int64)
+    enough = nm >= min_audits
+    at_target = enough & (xm >= target * nm - 1e-9)
     out["status"] = _status(judged, out["q_below"], p_below, out["q_above"],
-                            out["q_month_below"], fdr, watch_p)
+                            out["q_month_below"], at_target, enough & ~at_target, fdr, watch_p)
     return out
 
 
@@ -250,6 +262,9 @@ def _reason(r, target: float, min_audits: int, fdr: float, watch_p: float) -> st
     if r.status == "below_target":
         return f"{base}: below the {tgt} target beyond chance"
     if r.status == "watch":
+        if r.q_below < fdr:
+            return (f"{base}: below the {tgt} target, but this month's "
+                    f"{fmt_pct(r.accuracy_month)} is on target; check that it holds")
         if r.q_month_below < fdr and not r.p_below < watch_p:
             return f"{base}; this month alone {fmt_pct(r.accuracy_month)} is well below {tgt}"
         return f"{base}: probably below {tgt}, not yet certain for a team this size"

@@ -8,6 +8,7 @@ All functions take DataFrames and return a matplotlib ``Figure`` in the house st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -21,11 +22,35 @@ from reporting.people.funnel import level_label
 from reporting.people.shrinkage import BetaPrior
 from reporting.viz.style import PALETTE, STATUS_COLORS, TARGET_LINE, pct_axis
 
-__all__ = ["funnel_plot", "weekly_small_multiples", "shrinkage_figure"]
+__all__ = ["STATUS_STYLES", "StatusStyle", "funnel_plot", "weekly_small_multiples",
+           "shrinkage_figure", "status_chart"]
 
 _FLAG_COLOR = STATUS_COLORS["off_track"]  # vermillion
 _OK_COLOR = PALETTE[0]  # blue
 _GREY = "#999999"
+
+
+class StatusStyle(NamedTuple):
+    """How a status is shown: a label, a colour and a symbol (never colour alone)."""
+
+    label: str
+    colour: str
+    symbol: str
+
+
+#: Reviewer statuses (evidence over months) and KPI statuses, as shown in the team report.
+STATUS_STYLES: dict[str | None, StatusStyle] = {
+    "above_target": StatusStyle("Above target", PALETTE[0], "▲"),
+    "on_target": StatusStyle("On target", "#009E73", "●"),
+    "watch": StatusStyle("Watch", STATUS_COLORS["at_risk"], "◆"),
+    "below_target": StatusStyle("Below target", STATUS_COLORS["off_track"], "▼"),
+    "not_judged": StatusStyle("Not judged", _GREY, "○"),
+    "on_track": StatusStyle("On track", STATUS_COLORS["on_track"], "●"),
+    "at_risk": StatusStyle("At risk", STATUS_COLORS["at_risk"], "▲"),
+    "off_track": StatusStyle("Off track", STATUS_COLORS["off_track"], "■"),
+    "no_data": StatusStyle("No data", _GREY, "○"),
+    "none": StatusStyle("–", _GREY, ""),
+}
 
 
 def _pct_decimals(span: float) -> int:
@@ -401,4 +426,53 @@ def shrinkage_figure(
     ax.set_ylabel("Reviewer (audits)")
     ax.set_title(title)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig
+
+
+def status_chart(evidence: pd.DataFrame, target: float, *, max_reviewers: int = 40) -> Figure:
+    """Each judged reviewer's accumulated accuracy with its interval, coloured by status.
+
+    Parameters
+    ----------
+    evidence
+        :func:`reporting.people.evidence.reviewer_evidence` (uses ``reviewer_id, status, n,
+        accuracy, ci_low, ci_high, months``).
+    target
+        Drawn as the dashed target line.
+    max_reviewers
+        Show at most this many (those with most audits); the title says when some are left out.
+
+    Returns
+    -------
+    Figure
+        One row per reviewer, lowest accuracy at the top; the axis is zoomed to the intervals
+        and the target, so 91% and 93% look different.
+    """
+    title = "Accuracy over the window, with its 95% interval"
+    e = evidence[evidence["status"] != "not_judged"]
+    if e.empty:
+        return _empty_figure("Nobody has enough audits to be judged yet", title)
+    if len(e) > max_reviewers:
+        title += f" ({max_reviewers} of {len(e)} reviewers with most audits)"
+        e = e.nlargest(max_reviewers, "n")
+    e = e.sort_values(["accuracy", "reviewer_id"], ascending=[False, True]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.0, max(2.4, 0.28 * len(e) + 1.2)))
+    y = np.arange(len(e))
+    for status, rows in e.groupby("status"):
+        style = STATUS_STYLES[status]
+        idx = rows.index.to_numpy()
+        ax.hlines(idx, rows["ci_low"], rows["ci_high"], color=style.colour, lw=2, alpha=0.6)
+        ax.plot(rows["accuracy"], idx, "o", color=style.colour, label=style.label, ms=6)
+    ax.axvline(target, **TARGET_LINE, label=f"Target {target * 100:g}%")
+    ax.set_yticks(y, [f"{r} ({int(n)})" for r, n in zip(e["reviewer_id"], e["n"], strict=True)],
+                  fontsize=8)
+    low = min(float(e["ci_low"].min()), target) - 0.005
+    high = min(max(float(e["ci_high"].max()), target) + 0.005, 1.0)
+    ax.set_xlim(low, high)
+    pct_axis(ax, axis="x", decimals=_pct_decimals(high - low))
+    ax.set_ylim(-0.7, len(e) - 0.3)
+    ax.set_xlabel("Accuracy (all audits of the window)")
+    ax.set_ylabel("Reviewer (audits)")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
