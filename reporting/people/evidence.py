@@ -273,23 +273,29 @@ def _reason(r, target: float, min_audits: int, fdr: float, watch_p: float) -> st
     return f"{base}: cannot be told apart from the {tgt} target"
 
 
-def history_table(monthly: pd.DataFrame, period: str, months: int = 6) -> pd.DataFrame:
+def history_table(monthly: pd.DataFrame, period: str, months: int = 6,
+                  target: float | None = None, level: float = 0.95) -> pd.DataFrame:
     """Accuracy and audits per reviewer and month, wide: one row per reviewer.
 
     Returns
     -------
     DataFrame
-        ``reviewer_id`` then, for each month of the window (oldest first), ``acc_YYYY-MM`` and
-        ``n_YYYY-MM`` (NaN / 0 for months without audits).
+        ``reviewer_id`` then, for each month of the window (oldest first), ``acc_YYYY-MM``,
+        ``n_YYYY-MM`` (NaN / 0 for months without audits) and, with a ``target``,
+        ``low_YYYY-MM``: the month's Wilson interval lies wholly below the target (a month
+        clearly below target, not one a few points under by chance).
     """
     cols = window_months(period, months)
     m = monthly.assign(period=monthly["period"].astype(str))
     m = m[m["period"].isin(cols)]
     n = m.pivot_table(index="reviewer_id", columns="period", values="audits", aggfunc="sum")
     c = m.pivot_table(index="reviewer_id", columns="period", values="correct", aggfunc="sum")
-    n, c = n.reindex(columns=cols), c.reindex(columns=cols)
+    n, c = n.reindex(columns=cols).fillna(0), c.reindex(columns=cols).fillna(0)
     out = pd.DataFrame(index=n.index)
     for month in cols:
-        out[f"acc_{month}"] = c[month] / n[month]
-        out[f"n_{month}"] = n[month].fillna(0).astype(np.int64)
+        out[f"acc_{month}"] = (c[month] / n[month]).where(n[month] > 0)
+        out[f"n_{month}"] = n[month].astype(np.int64)
+        if target is not None:
+            _, high = wilson_interval(c[month].to_numpy(), n[month].to_numpy(), level)
+            out[f"low_{month}"] = np.nan_to_num(high, nan=1.0) < target
     return out.reset_index()

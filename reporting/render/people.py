@@ -95,9 +95,9 @@ def table(frame: pd.DataFrame, formats: Mapping[str, str] | None = None, *,
                   more=len(frame) if len(frame) > max_rows else None)
 
 
-def history(frame: pd.DataFrame, months: Sequence[str], target: float) -> HTML:
+def history(frame: pd.DataFrame, months: Sequence[str]) -> HTML:
     """Each reviewer's last months: status, accuracy per month with its audits (shaded when
-    below target), and the accumulated accuracy with its interval."""
+    clearly below target: ``low_<month>``), and the accumulated accuracy with its interval."""
     rows = []
     for r in frame.to_dict(orient="records"):
         cells = [_cell(r["reviewer"], None, False), _cell(r["status"], None, True)]
@@ -105,7 +105,7 @@ def history(frame: pd.DataFrame, months: Sequence[str], target: float) -> HTML:
             acc, n = r[f"acc_{m}"], int(r[f"n_{m}"])
             c = _cell(acc, "pct", False)
             c["small"] = f"({n})" if n else None
-            c["cls"] = "below" if not pd.isna(acc) and acc < target else None
+            c["cls"] = "below" if r.get(f"low_{m}") else None
             cells.append(c)
         cells += [_cell(r["accuracy"], "pct", False), _cell(r["95% CI"], None, False)]
         rows.append(cells)

@@ -1,4 +1,4 @@
-"""Recognition over months (``reporting.people.recognition``) and cohort findings with the
+"""Recognition over months (``reporting.people.merit``) and cohort findings with the
 coaching table (``reporting.people.cohorts``)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from reporting.people.cohorts import coaching_table, cohort_findings, tenure_band
 from reporting.people.evidence import reviewer_evidence, window_months
-from reporting.people.recognition import (
+from reporting.people.merit import (
     RECOGNITION_RECORD_COLUMNS,
     quarter_improvement,
     recognise,
