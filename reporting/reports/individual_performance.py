@@ -708,6 +708,8 @@ def _actions(ev: _Evidence, flags: pd.DataFrame, cur: pd.DataFrame, target: floa
     for rid in (r for r in coach if r not in covered):
         gain = _gain_if_at_target(sample, rid, target)
         focus = f" on {top[rid]}" if rid in top.index else ""
+        if np.isfinite(gain) and gain >= 0.05:
+            focus += f": expected gain +{gain:.1f} pp on team accuracy if they reach the target"
         rows.append({"action": f"Coach {rid}{focus}", "owner": "team lead",
                      "expected_gain_pp": gain, "evidence": e.loc[rid, "reason"],
                      "reviewer_ids": [rid]})
