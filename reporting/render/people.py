@@ -107,10 +107,12 @@ def history(frame: pd.DataFrame, months: Sequence[str]) -> HTML:
             c["small"] = f"({n})" if n else None
             c["cls"] = "below" if r.get(f"low_{m}") else None
             cells.append(c)
-        cells += [_cell(r["accuracy"], "pct", False), _cell(r["95% CI"], None, False)]
-        rows.append(cells)
-    header = ["reviewer", "status", *[pd.Period(m, freq="M").strftime("%b %Y") for m in months],
-              "accuracy (window)", "95% CI"]
+        window = _cell(r["accuracy"], "pct", False)
+        window["small"] = r["95% CI"] if r["95% CI"] != "–" else None
+        rows.append([*cells, window])
+    # month names only: the months are the six before the report's period, said in the prose
+    header = ["reviewer", "status", *[pd.Period(m, freq="M").strftime("%b") for m in months],
+              "all months, 95% CI"]
     return render("table", header=header, rows=rows, sortable=True, caption=None,
                   extra_class="qa-people-history", more=None)
 
