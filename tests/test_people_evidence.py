@@ -17,6 +17,7 @@ from reporting.people.evidence import (
     judge,
     monthly_counts,
     reviewer_evidence,
+    simulate_statuses,
     window_months,
 )
 
@@ -37,11 +38,8 @@ def _simulate(accs: np.ndarray, months: int, teams: int, n: int = 100, seed: int
               ) -> np.ndarray:
     """Statuses of ``teams`` simulated teams (reviewers' true accuracies ``accs``) judged on
     ``months`` months of ``n`` audits each: an array (teams, reviewers) of status strings."""
-    rng = np.random.default_rng(seed)
-    correct = rng.binomial(n, np.broadcast_to(accs[None, :, None], (teams, len(accs), months)))
-    shape = (teams, len(accs))
-    return judge(np.full(shape, n * months), correct.sum(axis=2), np.full(shape, n),
-                 correct[:, :, -1], 0.95)["status"]
+    return simulate_statuses(accs, audits_per_month=n, months=months, target=0.95, teams=teams,
+                             seed=seed)
 
 
 def test_vectorised_bh_equals_statsmodels_per_team():

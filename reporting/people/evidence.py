@@ -40,6 +40,7 @@ __all__ = [
     "monthly_counts",
     "exact_pvalues",
     "judge",
+    "simulate_statuses",
     "reviewer_evidence",
     "history_table",
 ]
@@ -130,6 +131,22 @@ def _bh_where(p: np.ndarray, keep: np.ndarray) -> np.ndarray:
     np.put_along_axis(q, order, np.minimum(qs, 1.0), axis=1)
     q[~keep2] = np.nan
     return q.reshape(np.shape(p))
+
+
+def simulate_statuses(accuracies: Sequence[float], *, audits_per_month: int, months: int,
+                      target: float, teams: int = 2000, seed: int = 0, min_audits: int = 30,
+                      fdr: float = 0.05) -> np.ndarray:
+    """Statuses of ``teams`` simulated teams whose reviewers have the true ``accuracies``,
+    each audited ``audits_per_month`` times a month for ``months`` months (binomial draws,
+    seeded): an array (teams, reviewers) of status strings. How the false-alarm rate and the
+    power in docs/people.md are measured, and how a report states them for its own team."""
+    accs = np.asarray(accuracies, dtype=float)
+    rng = np.random.default_rng(seed)
+    n = int(audits_per_month)
+    correct = rng.binomial(n, np.broadcast_to(accs[None, :, None], (teams, len(accs), months)))
+    shape = (teams, len(accs))
+    return judge(np.full(shape, n * months), correct.sum(axis=2), np.full(shape, n),
+                 correct[:, :, -1], target, min_audits=min_audits, fdr=fdr)["status"]
 
 
 def _pool(monthly: pd.DataFrame, period: str, reviewers: Sequence[str]) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from reporting.people.evidence import (
     history_table,
     monthly_counts,
     reviewer_evidence,
+    simulate_statuses,
     window_months,
 )
 from reporting.people.merit import recognise
@@ -638,7 +639,7 @@ def team_performance_report(
         history_start=weekly[2],
         notes=_data_notes(sel, t, scope, period, cur_all, accuracy_sample_types, sc,
                           _frame(dataset, "roster")),
-        how_notes=_how_notes(sc, len(ev.evidence), window))
+        how_notes=_how_notes(sc, ev.evidence, window))
 
 
 def _status_counts(evidence: pd.DataFrame) -> dict[str, int]:
@@ -918,19 +919,40 @@ def _data_notes(sel: TeamSelection, t: pd.DataFrame, scope: str, period: str,
     return tuple(notes)
 
 
-def _how_notes(sc: Scorecards, k: int, window: int) -> tuple[str, ...]:
-    """The method notes: tests, corrections and what the simulations measured."""
+def _simulated(sc: Scorecards, evidence: pd.DataFrame, window: int) -> str:
+    """What the status rule does for a team like this one, simulated (seeded, 2,000 teams):
+    everyone at target, and one reviewer truly at 99% judged on three months."""
+    judged = evidence[evidence["status"] != "not_judged"]
+    k = len(judged)
+    if k == 0:
+        return ""
+    per_month = max(int(round(float((judged["n"] / judged["months"].clip(lower=1)).median()))), 1)
+    st = simulate_statuses(np.full(k, sc.target), audits_per_month=per_month, months=window,
+                           target=sc.target, min_audits=sc.min_audits, fdr=sc.fdr)
+    text = (f"For a team like this one ({_plural(k, 'reviewer')} judged, about {per_month} "
+            f"audits a month each), simulated with everyone exactly at target: "
+            f"{(st == 'watch').mean():.1%} of reviewers read watch and "
+            f"{(st == 'below_target').mean():.1%} below target by chance.")
+    if sc.target < 0.99:
+        accs = np.r_[0.99, np.full(max(k - 1, 0), sc.target)]
+        st3 = simulate_statuses(accs, audits_per_month=per_month, months=3, target=sc.target,
+                                min_audits=sc.min_audits, fdr=sc.fdr, seed=1)
+        text += (f" A reviewer truly at 99% reads above target after 3 months in "
+                 f"{(st3[:, 0] == 'above_target').mean():.0%} of simulations.")
+    return text
+
+
+def _how_notes(sc: Scorecards, evidence: pd.DataFrame, window: int) -> tuple[str, ...]:
+    """The method notes: tests, corrections and what a simulation of this team measures."""
     fdr = f"{sc.fdr:g}"
-    return (
+    notes = (
         f"Status: an exact binomial test of each reviewer's audits of the last {window} months "
         f"against the {_fmt_target(sc.target)} target, with a Benjamini-Hochberg correction "
-        f"over the {_plural(k, 'reviewer')} listed (false discovery rate {fdr}); watch is a "
-        "one-sided p < 0.025 without that correction, or this month's test significant after "
-        "it, or a reviewer below target over the window but on target this month.",
-        "Simulated on teams of 12 all exactly at target (100 audits a month, 6 months): 1.8% "
-        "of reviewers read watch and 0.3% below target. A reviewer truly at 99% against a 95% "
-        "target with 100 audits a month reads above target after 3 months in 92% of "
-        "simulations (docs/people.md).",
+        f"over the {_plural(len(evidence), 'reviewer')} listed (false discovery rate {fdr}); "
+        "watch is a one-sided p < 0.025 without that correction, or this month's test "
+        "significant after it, or a reviewer below target over the window but on target this "
+        "month.",
+        _simulated(sc, evidence, window),
         f"Flags this month: the same test on this month's audits alone (at least "
         f"{sc.min_audits}), corrected the same way. Funnel limits: Spiegelhalter (2005). "
         "Shrunk accuracy: empirical-Bayes beta-binomial "
@@ -943,7 +965,7 @@ def _how_notes(sc: Scorecards, k: int, window: int) -> tuple[str, ...]:
         "expected gain is the team accuracy gained if the group erred at the rest of the "
         "team's rate.",
     )
-
+    return tuple(n for n in notes if n)
 
 # --------------------------------------------------------------------------- helpers
 
