@@ -143,8 +143,10 @@ def test_every_reviewer_shown_belongs_to_the_team(run, team_leads, sample_datase
         members = _members(sample_dataset, lead)
         results = _results(run, res)
         ids = {k["scope"]["reviewer_id"] for k in results["kpis"] if "reviewer_id" in k["scope"]}
-        ids |= {r["reviewer_id"] for key in ("flags", "recognition", "not_judged")
+        ids |= {r["reviewer_id"] for key in ("flags", "recognition", "not_judged", "reviewers")
                 for r in results[key]}
+        ids |= {i for key in ("cohorts", "actions") for r in results[key]
+                for i in r["reviewer_ids"]}
         assert ids and ids <= members, (lead, ids - members)
         in_html = set(_REVIEWER_ID.findall(_html_text(run, res)))
         assert in_html and in_html <= members, (lead, in_html - members)
