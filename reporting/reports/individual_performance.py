@@ -672,7 +672,8 @@ def _summary(scope: str, sc: Scorecards, team_kpis: pd.DataFrame, evidence: pd.D
     acc = team_kpis[team_kpis["kpi"] == "accuracy"]
     if len(acc) and not pd.isna(acc["value"].iloc[0]):
         a = acc.iloc[0]
-        status = {"on_track": "on track", "at_risk": "too close to call",
+        # the cards' words (on track / at risk / off track), with what "at risk" means
+        status = {"on_track": "on track", "at_risk": "at risk (the interval contains it)",
                   "off_track": "off track"}.get(a["status"], "no status")
         parts.append(f"{'Team accuracy' if scope == 'team_lead' else 'Accuracy'} "
                      f"{_fmt_pct(a['value'])} [{a['ci_low'] * 100:.1f}, {a['ci_high'] * 100:.1f}]"
