@@ -110,3 +110,22 @@ def _null():
     import io
 
     return io.BytesIO()
+
+
+def test_status_chart_zooms_to_the_data_and_labels_statuses():
+    from reporting.people.evidence import reviewer_evidence
+    from reporting.viz.people import status_chart
+
+    mc = pd.DataFrame({"reviewer_id": ["a", "b", "c", "d"], "period": "2026-10",
+                       "audits": [600, 600, 600, 10], "correct": [540, 571, 594, 10]})
+    ev = reviewer_evidence(mc, 0.95, period="2026-10")
+    fig = status_chart(ev, 0.95)
+    ax = fig.axes[0]
+    low, high = ax.get_xlim()
+    assert 0.85 < low < 0.9 and high <= 1.0  # zoomed, not 0-100%
+    labels = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert {"Below target", "On target", "Above target", "Target 95%"} <= labels
+    assert len(ax.get_yticklabels()) == 3  # the 10-audit reviewer is not judged, not drawn
+    empty = status_chart(ev[ev["status"] == "not_judged"], 0.95)
+    assert "Nobody has enough audits" in empty.axes[0].texts[0].get_text()
+    plt.close("all")

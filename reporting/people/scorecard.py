@@ -286,22 +286,12 @@ def _empty_audits() -> pd.DataFrame:
 
 
 def reviewer_scorecards(
-    audits: pd.DataFrame | None,
-    production: pd.DataFrame | None = None,
-    roster: pd.DataFrame | None = None,
-    targets: pd.DataFrame | None = None,
-    *,
-    period: str,
-    previous_period: str | None = None,
-    level: float = 0.95,
-    accuracy_sample_types: Sequence[str] = ("random",),
-    min_audits: int = 30,
-    fdr: float = 0.05,
-    market: str | None = None,
-    product_line: str | None = None,
-    prior_method: str = "mle",
-    min_reviewers_for_prior: int = 5,
-    fallback_prior_strength: float = 4.0,
+    audits: pd.DataFrame | None, production: pd.DataFrame | None = None,
+    roster: pd.DataFrame | None = None, targets: pd.DataFrame | None = None, *, period: str,
+    previous_period: str | None = None, level: float = 0.95,
+    accuracy_sample_types: Sequence[str] = ("random",), min_audits: int = 30, fdr: float = 0.05,
+    market: str | None = None, product_line: str | None = None, prior_method: str = "mle",
+    min_reviewers_for_prior: int = 5, fallback_prior_strength: float = 4.0,
 ) -> Scorecards:
     """Build the individual-performance scorecards of one team for one period.
 
@@ -350,253 +340,202 @@ def reviewer_scorecards(
     if not 0.0 < level < 1.0:
         raise ValueError("level must be in (0, 1)")
     prev_period = previous_period or previous_month(period)
-    p_start, p_end = period_bounds(period)
-
+    p_end = period_bounds(period)[1]
     a = prepare_audits(audits if audits is not None and len(audits) else _empty_audits())
     cur = a[a["period"].astype(str) == period]
-    prev = a[a["period"].astype(str) == prev_period]
     cur_s = cur[in_sample(cur["sample_type"], accuracy_sample_types)]
+    prev = a[a["period"].astype(str) == prev_period]
     prev_s = prev[in_sample(prev["sample_type"], accuracy_sample_types)]
-
-    prod = None
-    if production is not None and len(production):
-        prod = production.copy()
-        prod["reviewer_id"] = prod["reviewer_id"].astype(str)
-        if "period" not in prod.columns:
-            prod["period"] = pd.to_datetime(prod["date"]).dt.strftime("%Y-%m")
-        prod = prod[prod["period"].astype(str) == period]
-        if "sla_met" not in prod.columns:
-            prod["sla_met"] = np.nan
-
-    ids = set(cur["reviewer_id"].astype(str))
-    if prod is not None:
-        ids |= set(prod["reviewer_id"])
+    prod = _period_production(production, period)
+    ids = set(cur["reviewer_id"].astype(str)) | (set(prod["reviewer_id"]) if prod is not None
+                                                 else set())
     reviewers = pd.Index(sorted(ids), name="reviewer_id", dtype=object)
+    t = _audit_aggregates(cur_s, prev_s, reviewers)
+    t = _production_aggregates(t, prod)
+    t = _roster_columns(t, roster, cur, p_end)
 
-    # ---- audit aggregates (accuracy sample)
+    targets_by_kpi = _targets(targets, cur, market, product_line, p_end)
+    target = targets_by_kpi["accuracy"]
+    x, m = t["correct"].to_numpy(), t["audits"].to_numpy()
+    has = m > 0
+    prior = _prior(x[has], m[has], target, prior_method, min_reviewers_for_prior,
+                   fallback_prior_strength)
+    sm, sl, sh = shrunk_rates(x, m, prior, level)
+    t["shrunk_accuracy"] = np.where(has, sm, np.nan)
+    t["shrunk_low"] = np.where(has, sl, np.nan)
+    t["shrunk_high"] = np.where(has, sh, np.nan)
+    t, counts, flags, recog = _judge_month(t, reviewers, target, min_audits, fdr, level)
+
+    errs = cur[~cur["is_correct"]]  # coaching focus: all audit types of the period
+    t["coaching_focus"] = [coaching_focus(errs[errs["reviewer_id"] == rid]) for rid in reviewers]
+    # judged first, then by status severity, then by id: a stable order that does not rank
+    t = t.reset_index()
+    sev = t["accuracy_status"].map({"off_track": 0, "at_risk": 1, "on_track": 2}).fillna(3)
+    t = t.assign(_j=~t["judged"], _s=sev).sort_values(["_j", "_s", "reviewer_id"], kind="mergesort")
+    sla_cases_col = t["_sla_cases"].to_numpy()
+    t = t.drop(columns=["_j", "_s"]).reset_index(drop=True)
+    table = t[SCORECARD_COLUMNS].copy()
+    limits = (funnel_limits(default_n_grid(max(int(table["audits"].max()), min_audits)), target)
+              if len(table) and table["audits"].max() > 0 else funnel_limits([], target))
+    return Scorecards(
+        table=table, flags=flags[FLAG_COLUMNS].reset_index(drop=True),
+        recognition=recog[RECOGNITION_COLUMNS].reset_index(drop=True), prior=prior,
+        team_kpis=_team_kpis(t, cur_s, prod, targets_by_kpi, level),
+        reviewer_kpis=_reviewer_kpis(t, cur_s, sla_cases_col, targets_by_kpi, level),
+        limits=limits, not_judged=not_judged(counts, min_audits=min_audits), period=period,
+        previous_period=prev_period, target=float(target), min_audits=int(min_audits),
+        fdr=float(fdr), level=float(level))
+
+
+def _targets(targets: pd.DataFrame | None, cur: pd.DataFrame, market: str | None,
+             product_line: str | None, p_end: pd.Timestamp) -> dict[str, float | None]:
+    """Targets per KPI (accuracy always, default 95%); market and product line default to the
+    single one of the period's audits."""
+    if market is None:
+        market = _single(cur["market"]) if "market" in cur.columns else None
+    if product_line is None:
+        product_line = _single(cur["product_line"]) if "product_line" in cur.columns else None
+    kw = {"market": market or "*", "product_line": product_line or "*", "as_of": p_end}
+    out = {kpi: resolve_target(targets, kpi, **kw) for kpi in (
+        "missed_violation_rate", "over_enforcement_rate", "audit_volume", "productivity",
+        "handling_time_mean", "sla_attainment")}
+    out["accuracy"] = resolve_target(targets, "accuracy", default=DEFAULT_ACCURACY_TARGET, **kw)
+    return out
+
+
+def _period_production(production: pd.DataFrame | None, period: str) -> pd.DataFrame | None:
+    """The period's production rows (``sla_met`` present), or ``None``."""
+    if production is None or not len(production):
+        return None
+    prod = production.copy()
+    prod["reviewer_id"] = prod["reviewer_id"].astype(str)
+    if "period" not in prod.columns:
+        prod["period"] = pd.to_datetime(prod["date"]).dt.strftime("%Y-%m")
+    prod = prod[prod["period"].astype(str) == period]
+    if "sla_met" not in prod.columns:
+        prod["sla_met"] = np.nan
+    return prod
+
+
+def _count_by(mask: pd.Series, by: pd.Series, reviewers: pd.Index) -> pd.Series:
+    return mask.groupby(by).sum().reindex(reviewers).fillna(0).astype(np.int64)
+
+
+def _audit_aggregates(cur_s: pd.DataFrame, prev_s: pd.DataFrame, reviewers: pd.Index
+                      ) -> pd.DataFrame:
+    """Audits, correct, error split, handling time and last period's counts per reviewer."""
     g = cur_s.groupby("reviewer_id")
     t = pd.DataFrame(index=reviewers)
     t["audits"] = g.size().reindex(reviewers).fillna(0).astype(np.int64)
     t["correct"] = g["is_correct"].sum().reindex(reviewers).fillna(0).astype(np.int64)
     et = cur_s["error_type"].astype(object)
-    t["missed_violations"] = (
-        (et == "missed_violation")
-        .groupby(cur_s["reviewer_id"])
-        .sum()
-        .reindex(reviewers)
-        .fillna(0)
-        .astype(np.int64)
-    )
-    t["over_enforcements"] = (
-        (et == "over_enforcement")
-        .groupby(cur_s["reviewer_id"])
-        .sum()
-        .reindex(reviewers)
-        .fillna(0)
-        .astype(np.int64)
-    )
+    t["missed_violations"] = _count_by(et == "missed_violation", cur_s["reviewer_id"], reviewers)
+    t["over_enforcements"] = _count_by(et == "over_enforcement", cur_s["reviewer_id"], reviewers)
     ht = pd.to_numeric(cur_s["handling_time_s"], errors="coerce")
-    t["handling_time_mean"] = (
-        ht.groupby(cur_s["reviewer_id"]).mean().reindex(reviewers).astype(float)
-    )
+    t["handling_time_mean"] = ht.groupby(cur_s["reviewer_id"]).mean().reindex(reviewers) \
+        .astype(float)
     gp = prev_s.groupby("reviewer_id")
     t["prev_audits"] = gp.size().reindex(reviewers).fillna(0).astype(np.int64)
     t["prev_correct"] = gp["is_correct"].sum().reindex(reviewers).fillna(0).astype(np.int64)
-
-    x = t["correct"].to_numpy()
-    m = t["audits"].to_numpy()
-    has = m > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t["accuracy"] = np.where(has, x / np.where(has, m, 1), np.nan)
-        pm = t["prev_audits"].to_numpy()
-        t["prev_accuracy"] = np.where(
-            pm > 0, t["prev_correct"].to_numpy() / np.where(pm > 0, pm, 1), np.nan
-        )
+    m, pm = t["audits"].to_numpy(), t["prev_audits"].to_numpy()
+    t["accuracy"] = np.where(m > 0, t["correct"].to_numpy() / np.maximum(m, 1), np.nan)
+    t["prev_accuracy"] = np.where(pm > 0, t["prev_correct"].to_numpy() / np.maximum(pm, 1),
+                                  np.nan)
     t["change_pp"] = (t["accuracy"] - t["prev_accuracy"]) * 100.0
+    return t
 
-    # ---- production aggregates
-    if prod is not None and len(prod):
-        gpr = prod.groupby("reviewer_id")
-        cases = gpr["cases_handled"].sum().reindex(reviewers).fillna(0).astype(np.int64)
-        hours = gpr["productive_hours"].sum().reindex(reviewers).fillna(0.0).astype(float)
-        sla = pd.to_numeric(prod["sla_met"], errors="coerce")
-        sla_cases = prod["cases_handled"].where(sla.notna(), 0).groupby(prod["reviewer_id"]).sum()
-        sla_met = sla.fillna(0).groupby(prod["reviewer_id"]).sum()
-        sla_cases = sla_cases.reindex(reviewers).fillna(0)
-        sla_met = sla_met.reindex(reviewers).fillna(0)
-        t["cases_handled"] = cases
-        t["productive_hours"] = hours
-        t["productivity"] = np.where(hours > 0, cases / hours.where(hours > 0, 1.0), np.nan)
-        t["sla_attainment"] = np.where(
-            sla_cases > 0, sla_met / sla_cases.where(sla_cases > 0, 1), np.nan
-        )
-        t["_sla_cases"] = sla_cases.astype(np.int64)
-    else:
-        t["cases_handled"] = 0
-        t["productive_hours"] = 0.0
-        t["productivity"] = np.nan
-        t["sla_attainment"] = np.nan
-        t["_sla_cases"] = 0
 
-    # ---- roster: team lead and tenure at the end of the period
+def _production_aggregates(t: pd.DataFrame, prod: pd.DataFrame | None) -> pd.DataFrame:
+    """Cases, productive hours, productivity and SLA attainment per reviewer."""
+    reviewers = t.index
+    if prod is None or not len(prod):
+        return t.assign(cases_handled=0, productive_hours=0.0, productivity=np.nan,
+                        sla_attainment=np.nan, _sla_cases=0)
+    gpr = prod.groupby("reviewer_id")
+    cases = gpr["cases_handled"].sum().reindex(reviewers).fillna(0).astype(np.int64)
+    hours = gpr["productive_hours"].sum().reindex(reviewers).fillna(0.0).astype(float)
+    sla = pd.to_numeric(prod["sla_met"], errors="coerce")
+    sla_cases = prod["cases_handled"].where(sla.notna(), 0).groupby(prod["reviewer_id"]).sum()
+    sla_met = sla.fillna(0).groupby(prod["reviewer_id"]).sum().reindex(reviewers).fillna(0)
+    sla_cases = sla_cases.reindex(reviewers).fillna(0)
+    t["cases_handled"] = cases
+    t["productive_hours"] = hours
+    t["productivity"] = np.where(hours > 0, cases / hours.where(hours > 0, 1.0), np.nan)
+    t["sla_attainment"] = np.where(sla_cases > 0, sla_met / sla_cases.where(sla_cases > 0, 1),
+                                   np.nan)
+    t["_sla_cases"] = sla_cases.astype(np.int64)
+    return t
+
+
+def _roster_columns(t: pd.DataFrame, roster: pd.DataFrame | None, cur: pd.DataFrame,
+                    p_end: pd.Timestamp) -> pd.DataFrame:
+    """Team lead and tenure at the end of the period (from the roster, else the audits)."""
+    reviewers = t.index
     if roster is not None and len(roster):
-        r = roster.copy()
-        r["reviewer_id"] = r["reviewer_id"].astype(str)
+        r = roster.assign(reviewer_id=roster["reviewer_id"].astype(str))
         r = r.drop_duplicates("reviewer_id", keep="last").set_index("reviewer_id")
-        t["team_lead"] = (
-            r["team_lead"].reindex(reviewers).astype(object) if "team_lead" in r else None
-        )
-        if "hire_date" in r:
-            hire = pd.to_datetime(r["hire_date"]).reindex(reviewers)
-            t["tenure_days"] = (p_end - hire).dt.days.astype(float)
-        else:
-            t["tenure_days"] = np.nan
+        t["team_lead"] = r["team_lead"].reindex(reviewers).astype(object) \
+            if "team_lead" in r else None
+        t["tenure_days"] = ((p_end - pd.to_datetime(r["hire_date"]).reindex(reviewers)).dt.days
+                            .astype(float) if "hire_date" in r else np.nan)
     else:
-        if "team_lead" in cur.columns:
-            t["team_lead"] = (
-                cur.groupby("reviewer_id")["team_lead"]
-                .agg(lambda s: s.dropna().iloc[-1] if s.notna().any() else None)
-                .reindex(reviewers)
-                .astype(object)
-            )
-        else:
-            t["team_lead"] = None
-        if "tenure_days" in cur.columns:
-            t["tenure_days"] = (
-                pd.to_numeric(cur["tenure_days"], errors="coerce")
-                .groupby(cur["reviewer_id"])
-                .max()
-                .reindex(reviewers)
-                .astype(float)
-            )
-        else:
-            t["tenure_days"] = np.nan
+        g = cur.groupby("reviewer_id")
+        t["team_lead"] = (g["team_lead"].agg(lambda s: s.dropna().iloc[-1] if s.notna().any()
+                                             else None).reindex(reviewers).astype(object)
+                          if "team_lead" in cur.columns else None)
+        t["tenure_days"] = (pd.to_numeric(cur["tenure_days"], errors="coerce")
+                            .groupby(cur["reviewer_id"]).max().reindex(reviewers).astype(float)
+                            if "tenure_days" in cur.columns else np.nan)
     t["team_lead"] = t["team_lead"].astype(object).where(t["team_lead"].notna(), None)
+    return t
 
-    # ---- target
-    if market is None:
-        market = _single(cur["market"]) if "market" in cur.columns else None
-    if product_line is None:
-        product_line = _single(cur["product_line"]) if "product_line" in cur.columns else None
-    tgt_kw = {"market": market or "*", "product_line": product_line or "*", "as_of": p_end}
-    target = resolve_target(targets, "accuracy", default=DEFAULT_ACCURACY_TARGET, **tgt_kw)
-    assert target is not None
 
-    # ---- prior and shrinkage
-    k = int(has.sum())
-    prior: BetaPrior
-    if k >= max(min_reviewers_for_prior, 2):
+def _prior(x: np.ndarray, m: np.ndarray, target: float, method: str, min_reviewers: int,
+           strength: float) -> BetaPrior:
+    """The shrinkage prior: fitted on the team, or a weak one on the target (too few
+    reviewers, or a fit that cannot be made)."""
+    k = len(m)
+    if k >= max(min_reviewers, 2):
         try:
-            prior = fit_beta_binomial(x[has], m[has], method=prior_method)
+            return fit_beta_binomial(x, m, method=method)
         except ValueError as err:
-            prior = weak_prior(
-                target,
-                fallback_prior_strength,
-                note=f"prior fit impossible ({err}); weak prior centred on the target",
-            )
-    else:
-        prior = weak_prior(
-            target,
-            fallback_prior_strength,
-            note=(
-                f"{k} reviewer(s) with audits (< {min_reviewers_for_prior}): too few to estimate "
-                f"the spread between reviewers; weak prior centred on the {target:.1%} target, "
-                f"worth {fallback_prior_strength:g} audits"
-            ),
-        )
-    sm, sl, sh = shrunk_rates(x, m, prior, level)
-    t["shrunk_accuracy"] = np.where(has, sm, np.nan)
-    t["shrunk_low"] = np.where(has, sl, np.nan)
-    t["shrunk_high"] = np.where(has, sh, np.nan)
+            return weak_prior(target, strength, note=f"prior fit impossible ({err}); weak "
+                              "prior centred on the target")
+    return weak_prior(target, strength, note=(
+        f"{k} reviewer(s) with audits (< {min_reviewers}): too few to estimate the spread "
+        f"between reviewers; weak prior centred on the {target:.1%} target, worth "
+        f"{strength:g} audits"))
 
-    # ---- tests, flags, recognition
-    counts = pd.DataFrame(
-        {
-            "reviewer_id": reviewers.to_numpy(),
-            "correct": x,
-            "audits": m,
-            "prev_correct": t["prev_correct"].to_numpy(),
-            "prev_audits": t["prev_audits"].to_numpy(),
-        }
-    )
+
+def _judge_month(t: pd.DataFrame, reviewers: pd.Index, target: float, min_audits: int,
+                 fdr: float, level: float):
+    """This month's tests: interval, judged, flags and recognition, status, funnel position."""
+    counts = pd.DataFrame({"reviewer_id": reviewers.to_numpy(), "correct": t["correct"]
+                           .to_numpy(), "audits": t["audits"].to_numpy(), "prev_correct":
+                           t["prev_correct"].to_numpy(), "prev_audits": t["prev_audits"]
+                           .to_numpy()})
     if len(counts):
-        tests = reviewer_tests(counts, target, min_audits=min_audits, level=level).set_index(
-            "reviewer_id"
-        )
+        tests = reviewer_tests(counts, target, min_audits=min_audits, level=level) \
+            .set_index("reviewer_id")
         flags = flag_reviewers(counts, target, min_audits=min_audits, fdr=fdr, level=level)
         recog = recognition(counts, target, min_audits=min_audits, fdr=fdr, level=level)
-        t["ci_low"] = tests["ci_low"]
-        t["ci_high"] = tests["ci_high"]
+        t["ci_low"], t["ci_high"] = tests["ci_low"], tests["ci_high"]
         t["judged"] = tests["judged"].astype(bool)
         t["audits_needed"] = tests["audits_needed"].astype(np.int64)
     else:
         flags = flag_reviewers(counts.iloc[:0], target)
         recog = recognition(counts.iloc[:0], target)
-        t["ci_low"] = np.nan
-        t["ci_high"] = np.nan
+        t["ci_low"], t["ci_high"] = np.nan, np.nan
         t["judged"] = False
         t["audits_needed"] = np.int64(min_audits)
     t["judged"] = t["judged"].astype(bool)
     t["accuracy_status"] = [
         status_vs_target(lo, hi, target) if j else None
-        for lo, hi, j in zip(t["ci_low"], t["ci_high"], t["judged"], strict=True)
-    ]
+        for lo, hi, j in zip(t["ci_low"], t["ci_high"], t["judged"], strict=True)]
     t["flagged"] = t.index.isin(flags["reviewer_id"])
-    t["funnel_position"] = (
-        funnel_position(t["correct"], t["audits"], target)["position"].to_numpy()
-        if len(t)
-        else pd.Series(dtype=object)
-    )
-
-    # ---- coaching focus (all audit types of the period)
-    errs = cur[~cur["is_correct"]]
-    t["coaching_focus"] = [coaching_focus(errs[errs["reviewer_id"] == rid]) for rid in reviewers]
-
-    t = t.reset_index()
-    # judged first, then by status severity, then by id: a stable order that does not rank
-    sev = t["accuracy_status"].map({"off_track": 0, "at_risk": 1, "on_track": 2}).fillna(3)
-    t = t.assign(_j=~t["judged"], _s=sev).sort_values(["_j", "_s", "reviewer_id"], kind="mergesort")
-    sla_cases_col = t["_sla_cases"].to_numpy()
-    t = t.drop(columns=["_j", "_s"]).reset_index(drop=True)
-
-    # ---- KPI records
-    targets_by_kpi = {
-        kpi: resolve_target(targets, kpi, **tgt_kw)
-        for kpi in (
-            "missed_violation_rate",
-            "over_enforcement_rate",
-            "audit_volume",
-            "productivity",
-            "handling_time_mean",
-            "sla_attainment",
-        )
-    }
-    targets_by_kpi["accuracy"] = target
-    reviewer_kpis = _reviewer_kpis(t, cur_s, sla_cases_col, targets_by_kpi, level)
-    team_kpis = _team_kpis(t, cur_s, prod, targets_by_kpi, level)
-
-    table = t[SCORECARD_COLUMNS].copy()
-    limits = (
-        funnel_limits(default_n_grid(max(int(table["audits"].max()), min_audits)), target)
-        if len(table) and table["audits"].max() > 0
-        else funnel_limits([], target)
-    )
-    return Scorecards(
-        table=table,
-        flags=flags[FLAG_COLUMNS].reset_index(drop=True),
-        recognition=recog[RECOGNITION_COLUMNS].reset_index(drop=True),
-        prior=prior,
-        team_kpis=team_kpis,
-        reviewer_kpis=reviewer_kpis,
-        limits=limits,
-        not_judged=not_judged(counts, min_audits=min_audits),
-        period=period,
-        previous_period=prev_period,
-        target=float(target),
-        min_audits=int(min_audits),
-        fdr=float(fdr),
-        level=float(level),
-    )
+    t["funnel_position"] = (funnel_position(t["correct"], t["audits"], target)["position"]
+                            .to_numpy() if len(t) else pd.Series(dtype=object))
+    return t, counts, flags, recog
 
 
 def _reviewer_kpis(

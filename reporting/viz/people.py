@@ -8,6 +8,7 @@ All functions take DataFrames and return a matplotlib ``Figure`` in the house st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -21,11 +22,35 @@ from reporting.people.funnel import level_label
 from reporting.people.shrinkage import BetaPrior
 from reporting.viz.style import PALETTE, STATUS_COLORS, TARGET_LINE, pct_axis
 
-__all__ = ["funnel_plot", "weekly_small_multiples", "shrinkage_figure"]
+__all__ = ["STATUS_STYLES", "StatusStyle", "funnel_plot", "weekly_small_multiples",
+           "shrinkage_figure", "status_chart"]
 
 _FLAG_COLOR = STATUS_COLORS["off_track"]  # vermillion
 _OK_COLOR = PALETTE[0]  # blue
 _GREY = "#999999"
+
+
+class StatusStyle(NamedTuple):
+    """How a status is shown: a label, a colour and a symbol (never colour alone)."""
+
+    label: str
+    colour: str
+    symbol: str
+
+
+#: Reviewer statuses (evidence over months) and KPI statuses, as shown in the team report.
+STATUS_STYLES: dict[str | None, StatusStyle] = {
+    "above_target": StatusStyle("Above target", PALETTE[0], "▲"),
+    "on_target": StatusStyle("On target", "#009E73", "●"),
+    "watch": StatusStyle("Watch", STATUS_COLORS["at_risk"], "◆"),
+    "below_target": StatusStyle("Below target", STATUS_COLORS["off_track"], "▼"),
+    "not_judged": StatusStyle("Not judged", _GREY, "○"),
+    "on_track": StatusStyle("On track", STATUS_COLORS["on_track"], "●"),
+    "at_risk": StatusStyle("At risk", STATUS_COLORS["at_risk"], "▲"),
+    "off_track": StatusStyle("Off track", STATUS_COLORS["off_track"], "■"),
+    "no_data": StatusStyle("No data", _GREY, "○"),
+    "none": StatusStyle("–", _GREY, ""),
+}
 
 
 def _pct_decimals(span: float) -> int:
@@ -89,101 +114,20 @@ def funnel_plot(
 
     fig, ax = plt.subplots(figsize=(8.0, 4.5))
     n_max = float(t["audits"].max())
-    handles: list = []
-    if limits is not None and len(limits):
-        lim = limits[limits["n"] <= max(n_max * 1.05, 2)].sort_values("n")
-        levels = sorted(lim["level"].unique())
-        styles = ["-", "--", ":"]
-        for i, lev in enumerate(levels):
-            part = lim[lim["level"] == lev]
-            ls = styles[min(i, len(styles) - 1)]
-            if i == 0:
-                ax.fill_between(
-                    part["n"], part["lower"], part["upper"], color=_GREY, alpha=0.12, lw=0
-                )
-            ax.plot(part["n"], part["lower"], color="#666666", lw=1.0, ls=ls)
-            ax.plot(part["n"], part["upper"], color="#666666", lw=1.0, ls=ls)
-            handles.append(
-                Line2D([], [], color="#666666", lw=1.0, ls=ls, label=f"{level_label(lev)}% limits")
-            )
+    handles = _draw_funnel(ax, limits, n_max)
     ax.axhline(target, **TARGET_LINE)
     handles.append(Line2D([], [], **TARGET_LINE, label=f"Target {target * 100:g}%"))
-
     # the y-range follows the judged reviewers; unjudged ones further down sit on the
     # bottom edge as hollow triangles, so a 1-of-3 score cannot squash everyone else
     acc_ref = t.loc[(judged | flagged).to_numpy(), "accuracy"]
     acc_min = float(acc_ref.min()) if len(acc_ref) else float(t["accuracy"].min())
     y_low = max(0.0, min(acc_min, target - 0.10) - 0.02)
-    y_plot = t["accuracy"].clip(lower=y_low + 0.003)
-    off_scale = (t["accuracy"] < y_low).to_numpy()
-
-    groups = [
-        (
-            judged & ~flagged,
-            dict(marker="o", s=36, color=_OK_COLOR, edgecolor="white", lw=0.5),
-            "Judged",
-        ),
-        (
-            ~judged & ~flagged,
-            dict(marker="o", s=36, facecolor="none", edgecolor=_GREY, lw=1.0),
-            "Too few audits to judge",
-        ),
-        (
-            flagged,
-            dict(marker="X", s=110, color=_FLAG_COLOR, edgecolor="black", lw=0.6),
-            "Flagged (below target, FDR-controlled)",
-        ),
-    ]
-    for mask, kw, label in groups:
-        m = mask.to_numpy()
-        part = t[m]
-        if len(part):
-            inside = ~off_scale[m]
-            ax.scatter(part["audits"][inside], part["accuracy"][inside], zorder=3, **kw)
-            if (~inside).any():
-                ax.scatter(
-                    part["audits"][~inside],
-                    y_plot[m][~inside],
-                    zorder=3,
-                    clip_on=False,
-                    **{**kw, "marker": "v"},
-                )
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    ls="",
-                    markersize=8 if kw["marker"] == "X" else 6,
-                    marker=kw["marker"],
-                    markerfacecolor=kw.get("color", kw.get("facecolor")),
-                    markeredgecolor=kw.get("edgecolor"),
-                    label=f"{label} ({len(part)})",
-                )
-            )
+    handles += _draw_points(ax, t, judged, flagged, y_low)
     if label_flagged:
         for r in t[flagged.to_numpy()].itertuples():
-            ax.annotate(
-                str(r.reviewer_id),
-                (r.audits, r.accuracy),
-                xytext=(6, -3),
-                textcoords="offset points",
-                fontsize=8,
-                color=_FLAG_COLOR,
-                fontweight="bold",
-            )
-
-    if off_scale.any():
-        handles.append(
-            Line2D(
-                [],
-                [],
-                ls="",
-                marker="v",
-                markerfacecolor="none",
-                markeredgecolor=_GREY,
-                label="Below the axis (too few audits)",
-            )
-        )
+            ax.annotate(str(r.reviewer_id), (r.audits, r.accuracy), xytext=(6, -3),
+                        textcoords="offset points", fontsize=8, color=_FLAG_COLOR,
+                        fontweight="bold")
     ax.set_ylim(y_low, 1.005)
     ax.set_xlim(0, n_max * 1.05 + 1)
     pct_axis(ax, decimals=_pct_decimals(1.0 - y_low))
@@ -192,6 +136,61 @@ def funnel_plot(
     ax.set_title(title)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
+
+
+def _draw_funnel(ax: plt.Axes, limits: pd.DataFrame | None, n_max: float) -> list:
+    """The funnel limits (first level shaded), one line style per level; legend handles."""
+    handles: list = []
+    if limits is None or not len(limits):
+        return handles
+    lim = limits[limits["n"] <= max(n_max * 1.05, 2)].sort_values("n")
+    styles = ["-", "--", ":"]
+    for i, lev in enumerate(sorted(lim["level"].unique())):
+        part = lim[lim["level"] == lev]
+        ls = styles[min(i, len(styles) - 1)]
+        if i == 0:
+            ax.fill_between(part["n"], part["lower"], part["upper"], color=_GREY, alpha=0.12,
+                            lw=0)
+        ax.plot(part["n"], part["lower"], color="#666666", lw=1.0, ls=ls)
+        ax.plot(part["n"], part["upper"], color="#666666", lw=1.0, ls=ls)
+        handles.append(Line2D([], [], color="#666666", lw=1.0, ls=ls,
+                              label=f"{level_label(lev)}% limits"))
+    return handles
+
+
+def _draw_points(ax: plt.Axes, t: pd.DataFrame, judged: pd.Series, flagged: pd.Series,
+                 y_low: float) -> list:
+    """Judged dots, hollow unjudged circles, flagged crosses (triangles on the bottom edge
+    when below the axis); legend handles."""
+    y_plot = t["accuracy"].clip(lower=y_low + 0.003)
+    off_scale = (t["accuracy"] < y_low).to_numpy()
+    groups = [
+        (judged & ~flagged, dict(marker="o", s=36, color=_OK_COLOR, edgecolor="white", lw=0.5),
+         "Judged"),
+        (~judged & ~flagged, dict(marker="o", s=36, facecolor="none", edgecolor=_GREY, lw=1.0),
+         "Too few audits to judge"),
+        (flagged, dict(marker="X", s=110, color=_FLAG_COLOR, edgecolor="black", lw=0.6),
+         "Flagged (below target, FDR-controlled)"),
+    ]
+    handles: list = []
+    for mask, kw, label in groups:
+        m = mask.to_numpy()
+        part = t[m]
+        if not len(part):
+            continue
+        inside = ~off_scale[m]
+        ax.scatter(part["audits"][inside], part["accuracy"][inside], zorder=3, **kw)
+        if (~inside).any():
+            ax.scatter(part["audits"][~inside], y_plot[m][~inside], zorder=3, clip_on=False,
+                       **{**kw, "marker": "v"})
+        handles.append(Line2D([], [], ls="", markersize=8 if kw["marker"] == "X" else 6,
+                              marker=kw["marker"],
+                              markerfacecolor=kw.get("color", kw.get("facecolor")),
+                              markeredgecolor=kw.get("edgecolor"), label=f"{label} ({len(part)})"))
+    if off_scale.any():
+        handles.append(Line2D([], [], ls="", marker="v", markerfacecolor="none",
+                              markeredgecolor=_GREY, label="Below the axis (too few audits)"))
+    return handles
 
 
 def weekly_small_multiples(
@@ -252,57 +251,21 @@ def weekly_small_multiples(
     # A plain grid with fixed margins: FacetGrid's two tight_layout passes measured every tick
     # label of every panel and cost about 2 s a team report.
     panel_w, panel_h = 1.9 * 1.45, 1.9
-    fig, axes = plt.subplots(
-        rows,
-        wrap,
-        figsize=(panel_w * wrap, panel_h * rows + 0.5),
-        sharex=True,
-        sharey=True,
-        squeeze=False,
-    )
+    fig, axes = plt.subplots(rows, wrap, figsize=(panel_w * wrap, panel_h * rows + 0.5),
+                             sharex=True, sharey=True, squeeze=False)
     top = 1 - 0.45 / (panel_h * rows + 0.5)
-    fig.subplots_adjust(
-        left=0.6 / (panel_w * wrap),
-        right=0.98,
-        bottom=0.55 / (panel_h * rows),
-        top=top - 0.25 / (panel_h * rows + 0.5),
-        wspace=0.12,
-        hspace=0.45,
-    )
+    fig.subplots_adjust(left=0.6 / (panel_w * wrap), right=0.98,
+                        bottom=0.55 / (panel_h * rows),
+                        top=top - 0.25 / (panel_h * rows + 0.5), wspace=0.12, hspace=0.45)
     y_low = max(0.0, min(float(w["accuracy"].min()), target - 0.1) - 0.05)
     by_reviewer = dict(tuple(w.sort_values("week").groupby("reviewer_id", sort=False)))
     for i, ax in enumerate(axes.flat):
         if i >= len(shown):
             ax.set_visible(False)
             continue
-        reviewer = shown[i]
-        ax.set_title(reviewer, fontsize=9, loc="center", fontweight="normal")
-        ax.axhline(target, **TARGET_LINE)
-        d = by_reviewer.get(reviewer)
-        if d is None:
-            ax.text(
-                0.5,
-                0.5,
-                "no audits",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-                color=_GREY,
-                fontsize=8,
-            )
-        else:
-            ax.fill_between(d["week"], d["lo"], d["hi"], color=_OK_COLOR, alpha=0.18, lw=0)
-            ax.plot(d["week"], d["accuracy"], color=_OK_COLOR, lw=1.2)
-            ax.scatter(
-                d["week"],
-                d["accuracy"],
-                s=8 + 40 * np.sqrt(d["n"] / n_max),
-                color=_OK_COLOR,
-                zorder=3,
-            )
+        _weekly_panel(ax, shown[i], by_reviewer.get(shown[i]), target, n_max)
         if i % wrap == 0:
             ax.set_ylabel("Accuracy")
-        ax.tick_params(axis="x", labelsize=7, rotation=30)
         if i + wrap >= len(shown):  # nothing below this panel: it carries the dates
             ax.xaxis.set_tick_params(labelbottom=True)
     # shared axes: one locator and formatter serve every panel
@@ -313,6 +276,22 @@ def weekly_small_multiples(
     first.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
     fig.suptitle(title, x=0.01, y=0.995, ha="left", va="top", fontweight="bold", fontsize=10)
     return fig
+
+
+def _weekly_panel(ax: plt.Axes, reviewer: str, d: pd.DataFrame | None, target: float,
+                  n_max: float) -> None:
+    """One reviewer's weekly accuracy with its band (or "no audits")."""
+    ax.set_title(reviewer, fontsize=9, loc="center", fontweight="normal")
+    ax.axhline(target, **TARGET_LINE)
+    ax.tick_params(axis="x", labelsize=7, rotation=30)
+    if d is None:
+        ax.text(0.5, 0.5, "no audits", ha="center", va="center", transform=ax.transAxes,
+                color=_GREY, fontsize=8)
+        return
+    ax.fill_between(d["week"], d["lo"], d["hi"], color=_OK_COLOR, alpha=0.18, lw=0)
+    ax.plot(d["week"], d["accuracy"], color=_OK_COLOR, lw=1.2)
+    ax.scatter(d["week"], d["accuracy"], s=8 + 40 * np.sqrt(d["n"] / n_max), color=_OK_COLOR,
+               zorder=3)
 
 
 def shrinkage_figure(
@@ -401,4 +380,53 @@ def shrinkage_figure(
     ax.set_ylabel("Reviewer (audits)")
     ax.set_title(title)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig
+
+
+def status_chart(evidence: pd.DataFrame, target: float, *, max_reviewers: int = 40) -> Figure:
+    """Each judged reviewer's accumulated accuracy with its interval, coloured by status.
+
+    Parameters
+    ----------
+    evidence
+        :func:`reporting.people.evidence.reviewer_evidence` (uses ``reviewer_id, status, n,
+        accuracy, ci_low, ci_high, months``).
+    target
+        Drawn as the dashed target line.
+    max_reviewers
+        Show at most this many (those with most audits); the title says when some are left out.
+
+    Returns
+    -------
+    Figure
+        One row per reviewer, lowest accuracy at the top; the axis is zoomed to the intervals
+        and the target, so 91% and 93% look different.
+    """
+    title = "Accuracy over the window, with its 95% interval"
+    e = evidence[evidence["status"] != "not_judged"]
+    if e.empty:
+        return _empty_figure("Nobody has enough audits to be judged yet", title)
+    if len(e) > max_reviewers:
+        title += f" ({max_reviewers} of {len(e)} reviewers with most audits)"
+        e = e.nlargest(max_reviewers, "n")
+    e = e.sort_values(["accuracy", "reviewer_id"], ascending=[False, True]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.0, max(2.4, 0.28 * len(e) + 1.2)))
+    y = np.arange(len(e))
+    for status, rows in e.groupby("status"):
+        style = STATUS_STYLES[status]
+        idx = rows.index.to_numpy()
+        ax.hlines(idx, rows["ci_low"], rows["ci_high"], color=style.colour, lw=2, alpha=0.6)
+        ax.plot(rows["accuracy"], idx, "o", color=style.colour, label=style.label, ms=6)
+    ax.axvline(target, **TARGET_LINE, label=f"Target {target * 100:g}%")
+    ax.set_yticks(y, [f"{r} ({int(n)})" for r, n in zip(e["reviewer_id"], e["n"], strict=True)],
+                  fontsize=8)
+    low = min(float(e["ci_low"].min()), target) - 0.005
+    high = min(max(float(e["ci_high"].max()), target) + 0.005, 1.0)
+    ax.set_xlim(low, high)
+    pct_axis(ax, axis="x", decimals=_pct_decimals(high - low))
+    ax.set_ylim(-0.7, len(e) - 0.3)
+    ax.set_xlabel("Accuracy (all audits of the window)")
+    ax.set_ylabel("Reviewer (audits)")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
