@@ -23,17 +23,27 @@ See ``docs/reports.md`` (section *market_accuracy*) for how to read the report.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reporting.core.errors import NoData
 from reporting.data.normalize import to_text
 from reporting.metrics.compute import accuracy_table, compute_kpis, error_mix, weekly_accuracy
 from reporting.metrics.kpis import KPIS
-from reporting.metrics.summary import accuracy_summary_text, format_p_value, format_value
+from reporting.metrics.summary import (
+    TARGET_DEFAULT,
+    Headline,
+    accuracy_headline,
+    accuracy_summary_text,
+    format_p_value,
+    format_value,
+    target_sources,
+)
+from reporting.reports.data_overview import kpi_records
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 
 __all__ = [
@@ -43,8 +53,10 @@ __all__ = [
     "SCOPE_COLUMNS",
     "TREND_MONTHS",
     "MarketAccuracyReport",
+    "build",
     "data_window",
     "market_accuracy_report",
+    "read",
     "scope_audits",
 ]
 
@@ -364,15 +376,52 @@ class MarketAccuracyReport:
         out["n"] = out["n"].astype("int64")
         return out
 
+    def records(self) -> dict[str, Any]:
+        """What goes to results.json: ``kpis`` (the scope, each product line and each policy,
+        as records with ``scope``), ``changes``, ``summary``, ``compare_to``, and the decision
+        opening: ``headline`` (text) and ``actions`` (``market, action, owner,
+        expected_gain_pp, evidence``)."""
+        head = self.headline()
+        return {
+            "kpis": kpi_records(self.kpi_records(), list(SCOPE_COLUMNS)),
+            "changes": self.changes_record(),
+            "summary": self.summary,
+            "compare_to": self.compare_to,
+            "headline": " ".join([head.lead, *head.points]),
+            "actions": [{"market": self.market, **a} for a in head.actions],
+        }
+
+    def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """What goes to tables.xlsx: :meth:`excel_tables`."""
+        return self.excel_tables()
+
+    def headline(self, min_n: int = 30) -> Headline:
+        """The report's opening: what is off, where, and what to do (with the expected gain)."""
+        acc = self.kpi("accuracy")
+        if acc is None or acc["status"] == "no_data":
+            return Headline(f"No accuracy figure for {self.scope_label}.")
+        ch = self.changes[self.changes["kpi"] == "accuracy"]
+        change = None
+        if len(ch):
+            c = ch.iloc[0]
+            change = {"diff": c["diff"], "p_value": c["p_value"],
+                      "significant": c["significant"], "from": self.compare_to}
+        others = self.kpis[(self.kpis["kpi"] != "accuracy") & self.kpis["kpi"].isin(CARD_KPIS)
+                           & (self.kpis["status"] == "off_track")]
+        return accuracy_headline(self.scope_label, acc, change=change, breakdown=self.by_policy,
+                                 mix=self.error_mix, events=self.events, others_off=others,
+                                 min_n=min_n)
+
     def changes_record(self) -> pd.DataFrame:
         """The changes frame as recorded in results.json (``kpi, from, to, diff, ci_low,
         ci_high, p_value, significant`` then ``test, n_from, n_to``)."""
         return self.changes[CHANGES_COLUMNS].copy()
 
     # -- what the template shows ----------------------------------------------------------------
-    def cards(self) -> list[dict[str, str]]:
-        """Headline KPI cards for :func:`reporting.viz.tables.kpi_cards` (formatted strings)."""
-        out: list[dict[str, str]] = []
+    def cards(self) -> list[dict[str, Any]]:
+        """Headline KPI cards for :func:`reporting.viz.tables.kpi_cards` (formatted strings, and
+        ``target_default`` when the target is a built-in default)."""
+        out: list[dict[str, Any]] = []
         ch = self.changes.set_index("kpi") if len(self.changes) else None
         prev = (self.previous_kpis.set_index("kpi")["value"] if len(self.previous_kpis)
                 else pd.Series(dtype=float))
@@ -386,6 +435,7 @@ class MarketAccuracyReport:
                 "value": _fmt(row["value"], k),
                 "interval": _fmt_interval(row["ci_low"], row["ci_high"], k),
                 "target": "" if _isnan(row["target"]) else _fmt(row["target"], k),
+                "target_default": row.get("target_source") == TARGET_DEFAULT,
                 "status": str(row["status"]),
                 "change": _change_text(crow, k, float(prev.get(k, math.nan)), self.compare_to),
             })
@@ -519,7 +569,8 @@ class MarketAccuracyReport:
 
 
 def _empty_kpis(scope: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in [*scope, *_KPI_COLS]})
+    return pd.DataFrame({c: pd.Series(dtype=object)
+                         for c in [*scope, *_KPI_COLS, "target_source"]})
 
 
 def _kpi_frame(audits: pd.DataFrame, production: pd.DataFrame | None, targets: Any,
@@ -528,8 +579,9 @@ def _kpi_frame(audits: pd.DataFrame, production: pd.DataFrame | None, targets: A
         return _empty_kpis(by)
     use_prod = production if production is not None and len(production) else None
     out = compute_kpis(audits, use_prod, targets, by=by, level=level,
-                       accuracy_sample_types=types)
-    return out[[*by, *_KPI_COLS]]
+                       accuracy_sample_types=types)[[*by, *_KPI_COLS]]
+    # Said beside the target: a built-in default (nobody set it) reads differently from a goal.
+    return out.assign(target_source=target_sources(out, targets))
 
 
 def _adequacy(overall: pd.DataFrame, label: str, breakdowns: dict[str, pd.DataFrame],
@@ -731,3 +783,30 @@ def market_accuracy_report(
         n_sample=len(_sample(cur, types)),
         audits=cur.drop(columns=private).reset_index(drop=True),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The report module's shape: read (the only data access), build (pure)
+# --------------------------------------------------------------------------------------------
+
+
+def read(ctx: Any, params: Mapping[str, Any]) -> Any:
+    """The slice of data the report needs (its market, the trend months and the comparison
+    month; filter pushed down to the snapshot); :class:`NoData` when the scope has no audit in
+    the month."""
+    market, period = str(params["market"]), str(params["period"])
+    product_line = params.get("product_line")
+    first, last = data_window(period, compare_to=params.get("compare_to"))
+    data = ctx.data(market=market, period_from=first, period_to=last)
+    if scope_audits(data.audits, market, period, product_line).empty:
+        raise NoData(f"No data for {_scope_label(market, product_line)} in {period}.")
+    return data
+
+
+def build(inputs: Any, params: Mapping[str, Any]) -> MarketAccuracyReport:
+    """The report of ``inputs`` (from :func:`read`) for ``params`` (``market``, ``period``,
+    optional ``product_line``, ``level``, ``compare_to``)."""
+    return market_accuracy_report(inputs, str(params["market"]), str(params["period"]),
+                                  params.get("product_line"),
+                                  level=float(params.get("level", 0.95)),
+                                  compare_to=params.get("compare_to"))

@@ -119,8 +119,9 @@ def html_table(
 def kpi_cards(cards: list[Mapping[str, object]], level: float = 0.95) -> HTML:
     """Headline KPI cards: each a mapping with label, value, interval, target, status, change.
 
-    A card without ``status`` (e.g. a KPI with no target) shows no badge; ``level`` labels the
-    intervals ("95% CI").
+    A card without ``status`` (e.g. a KPI with no target) shows no badge; a card with a true
+    ``target_default`` says its target is a built-in default (nobody set it); ``level`` labels
+    the intervals ("95% CI").
     """
     shown = []
     for card in cards:
@@ -129,6 +130,7 @@ def kpi_cards(cards: list[Mapping[str, object]], level: float = 0.95) -> HTML:
         shown.append({
             "label": str(card.get("label", "")), "value": str(card.get("value", "–")),
             "interval": str(card.get("interval") or ""), "target": str(card.get("target") or ""),
+            "target_default": bool(card.get("target_default")),
             "change": str(card.get("change") or ""),
             "colour": STATUS_COLORS.get(status or "no_data", STATUS_COLORS["no_data"]),
             "badge": _badge(status) if status is not None else None,
@@ -137,15 +139,17 @@ def kpi_cards(cards: list[Mapping[str, object]], level: float = 0.95) -> HTML:
 
 
 def callout(paragraphs: str | Sequence[str] = (), *, lead: str | None = None,
-            points: Sequence[str] = (), kind: str = "note") -> HTML:
-    """A block of prose: an optional bold ``lead`` line, paragraphs and a numbered list.
+            points: Sequence[str] = (), points_title: str | None = None, kind: str = "note"
+            ) -> HTML:
+    """A block of prose: an optional bold ``lead`` line, paragraphs and a numbered list of
+    ``points`` (under ``points_title``, e.g. "What to do").
 
     ``kind`` is ``"summary"`` (the boxed summary at the top of a report) or ``"note"`` (small
     grey text, e.g. *How this was computed*).
     """
     paras = [paragraphs] if isinstance(paragraphs, str) else list(paragraphs)
     return HTML(render_component("callout", kind=kind, lead=lead, paragraphs=paras,
-                                 points=list(points)))
+                                 points=list(points), points_title=points_title))
 
 
 def summary_box(text: str) -> HTML:
