@@ -18,9 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
-from reporting.viz.style import PALETTE, TARGET_LINE, pct_axis
+from reporting.viz.style import PALETTE, TARGET_LINE, pct_axis, spread_labels
 
 __all__ = ["p_chart_figure", "waterfall_figure", "odds_ratio_figure"]
 
@@ -44,9 +45,9 @@ def p_chart_figure(
     events: pd.DataFrame | None = None,
     title: str | None = "Daily accuracy with control limits",
     target: float | None = None,
-    figsize: tuple[float, float] = (9.0, 4.2),
+    figsize: tuple[float, float] = (9.0, 4.6),
 ) -> Figure:
-    """p-chart: points, centre line, stepped limits, signals, change points and events.
+    """p-chart: points, centre line, each day's control limits, signals, change points, events.
 
     Parameters
     ----------
@@ -69,104 +70,109 @@ def p_chart_figure(
     Returns
     -------
     Figure
+        The limits depend on each day's number of audits, so they are drawn as a grey band per
+        day (no line jumping from day to day); labels of events and change points sit at the
+        top, moved down a row where they would overlap; the legend is under the axes, inside the
+        figure.
     """
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     d = pchart_df
-    x = pd.to_datetime(d["date"]) if not np.issubdtype(d["date"].dtype, np.number) else d["date"]
+    is_date = not np.issubdtype(d["date"].dtype, np.number)
+    x = pd.to_datetime(d["date"]) if is_date else d["date"]
+    _limit_band(ax, x, d["lcl"], d["ucl"])
     ax.plot(x, d["p"], color=_POINT, marker="o", markersize=3.5, linewidth=1.0, label="Daily value")
     ax.plot(x, d["centre"], color=_LIMIT, linewidth=1.2, label="Centre (baseline)")
-    ax.step(
-        x,
-        d["ucl"],
-        where="mid",
-        color=_LIMIT,
-        linestyle="--",
-        linewidth=0.9,
-        label="Control limits (3σ)",
-    )
-    ax.step(x, d["lcl"], where="mid", color=_LIMIT, linestyle="--", linewidth=0.9)
-    if "signal" in d.columns and d["signal"].any():
-        sig = d[d["signal"].astype(bool)]
-        xs = x[d["signal"].astype(bool)]
-        ax.scatter(
-            xs,
-            sig["p"],
-            marker="D",
-            s=42,
-            color=_SIGNAL,
-            edgecolor="black",
-            linewidth=0.6,
-            zorder=5,
-            label="Signal (run rule)",
-        )
-        if "rules_fired" in sig.columns:
-            for xi, yi, rules in zip(xs, sig["p"], sig["rules_fired"], strict=True):
-                if rules:
-                    ax.annotate(
-                        rules,
-                        (xi, yi),
-                        textcoords="offset points",
-                        xytext=(0, -11),
-                        ha="center",
-                        fontsize=7,
-                        color=_SIGNAL,
-                    )
+    _signals(ax, x, d)
     if target is not None:
         ax.axhline(target, label="Target", **TARGET_LINE)
-    ymin, ymax = ax.get_ylim()
     lo_x, hi_x = (x.min(), x.max()) if len(d) else (None, None)
-    if change_points is not None and len(change_points):
-        for _, cp in change_points.iterrows():
-            cx = pd.to_datetime(cp["date"])
-            ax.axvline(cx, color=_CHANGE, linestyle="--", linewidth=1.6)
-            label = "Shift"
-            if "before" in cp and "after" in cp and pd.notna(cp["before"]):
-                label = f"Shift {cp['before'] * 100:.1f}% → {cp['after'] * 100:.1f}%"
-            ax.annotate(
-                label,
-                (cx, ymax),
-                xytext=(3, -4),
-                textcoords="offset points",
-                rotation=90,
-                va="top",
-                ha="left",
-                fontsize=8,
-                color=_CHANGE,
-            )
-    if events is not None and len(events):
-        ev = events.copy()
-        ev["date"] = pd.to_datetime(ev["date"])
-        if lo_x is not None and isinstance(lo_x, pd.Timestamp):
-            ev = ev[(ev["date"] >= lo_x) & (ev["date"] <= hi_x)]
-        for _, e in ev.iterrows():
-            ax.axvline(e["date"], color=_EVENT, linestyle=":", linewidth=1.6)
-            ax.annotate(
-                _short(e.get("description", "event")),
-                (e["date"], ymin),
-                xytext=(3, 4),
-                textcoords="offset points",
-                rotation=90,
-                va="bottom",
-                ha="left",
-                fontsize=8,
-                color=_EVENT,
-            )
-    handles, labels = ax.get_legend_handles_labels()
+    labels = _change_point_lines(ax, change_points) + _event_lines(ax, events, lo_x, hi_x)
+    labels.sort(key=lambda t: t.xy[0] if not isinstance(t.xy[0], pd.Timestamp)
+                else mdates.date2num(t.xy[0]))
+    handles, names = ax.get_legend_handles_labels()
     if change_points is not None and len(change_points):
         handles.append(Line2D([], [], color=_CHANGE, linestyle="--", linewidth=1.6))
-        labels.append("Change point")
+        names.append("Change point")
     if events is not None and len(events):
         handles.append(Line2D([], [], color=_EVENT, linestyle=":", linewidth=1.6))
-        labels.append("Event")
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    pct_axis(ax, "y", decimals=0 if (ymax - ymin) > 0.05 else 1)
+        names.append("Event")
+    ax.legend(handles, names, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=4, fontsize=8)
     if isinstance(lo_x, pd.Timestamp):
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     if title:
         ax.set_title(title)
     ax.set_xlabel("")
     ax.set_ylabel("Accuracy")
+    _room_for_labels(ax, spread_labels(ax, labels))
+    pct_axis(ax, "y")
     return fig
+
+
+def _limit_band(ax: plt.Axes, x: pd.Series, lcl: pd.Series, ucl: pd.Series) -> None:
+    """Each day's limits as a grey bar from its lower to its upper limit (0.8 of a day wide):
+    they depend on the day's audits, and a line joining them jumps for no reason a reader sees."""
+    ax.bar(x, (ucl - lcl).to_numpy(dtype=float), bottom=lcl.to_numpy(dtype=float), width=0.8,
+           color="#d9d9d9", edgecolor="none", zorder=0, label="Control limits (3σ)")
+
+
+def _signals(ax: plt.Axes, x: pd.Series, d: pd.DataFrame) -> None:
+    if "signal" not in d.columns or not d["signal"].any():
+        return
+    flag = d["signal"].astype(bool)
+    sig, xs = d[flag], x[flag]
+    ax.scatter(xs, sig["p"], marker="D", s=42, color=_SIGNAL, edgecolor="black", linewidth=0.6,
+               zorder=5, label="Signal (run rule)")
+    if "rules_fired" in sig.columns:
+        for xi, yi, rules in zip(xs, sig["p"], sig["rules_fired"], strict=True):
+            if rules:
+                ax.annotate(rules, (xi, yi), textcoords="offset points", xytext=(0, -11),
+                            ha="center", fontsize=7, color=_SIGNAL)
+
+
+def _top_label(ax: plt.Axes, x: object, text: str, colour: str) -> Text:
+    return ax.annotate(text, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -4),
+                       textcoords="offset points", va="top", ha="left", fontsize=8,
+                       color=colour)
+
+
+def _change_point_lines(ax: plt.Axes, change_points: pd.DataFrame | None) -> list[Text]:
+    out: list[Text] = []
+    if change_points is None or len(change_points) == 0:
+        return out
+    for _, cp in change_points.iterrows():
+        cx = pd.to_datetime(cp["date"])
+        ax.axvline(cx, color=_CHANGE, linestyle="--", linewidth=1.6)
+        label = "Shift"
+        if "before" in cp and "after" in cp and pd.notna(cp["before"]):
+            label = f"Shift {cp['before'] * 100:.1f}% → {cp['after'] * 100:.1f}%"
+        out.append(_top_label(ax, cx, label, _CHANGE))
+    return out
+
+
+def _event_lines(ax: plt.Axes, events: pd.DataFrame | None, lo_x: object, hi_x: object
+                 ) -> list[Text]:
+    out: list[Text] = []
+    if events is None or len(events) == 0:
+        return out
+    ev = events.copy()
+    ev["date"] = pd.to_datetime(ev["date"])
+    if lo_x is not None and isinstance(lo_x, pd.Timestamp):
+        ev = ev[(ev["date"] >= lo_x) & (ev["date"] <= hi_x)]
+    for _, e in ev.iterrows():
+        ax.axvline(e["date"], color=_EVENT, linestyle=":", linewidth=1.6)
+        out.append(_top_label(ax, e["date"], _short(e.get("description", "event")), _EVENT))
+    return out
+
+
+def _room_for_labels(ax: plt.Axes, rows: int) -> None:
+    """Raise the top of the axes so ``rows`` rows of labels sit above the data."""
+    if not rows:
+        return
+    lo, hi = ax.get_ylim()
+    height_pt = ax.get_window_extent().height * 72 / ax.figure.dpi
+    band = min(0.5, (rows * 11 + 8) / max(height_pt, 1.0))
+    ax.set_ylim(lo, hi + (hi - lo) * band / (1 - band))
+    ax.set_yticks([t for t in ax.get_yticks() if lo - 1e-9 <= t <= min(hi, 1.0) + 1e-9])
 
 
 def waterfall_figure(
@@ -291,8 +297,7 @@ def waterfall_figure(
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(base, hi + pad)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
-    step = float(np.diff(ax.get_yticks())[0]) if len(ax.get_yticks()) > 1 else 0.01
-    pct_axis(ax, "y", decimals=int(max(0, min(3, np.ceil(-np.log10(step * 100) + 1e-9)))))
+    pct_axis(ax, "y")  # as many decimals as the ticks need
     legend = [
         Patch(facecolor=_RATE, edgecolor="black", label="Rate effect"),
         Patch(facecolor=_MIX, edgecolor="black", hatch="///", label="Mix effect"),
