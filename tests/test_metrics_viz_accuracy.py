@@ -173,3 +173,15 @@ def test_weekly_trend_event_labels_never_overlap():
     assert _inside(ax.get_legend().get_window_extent(), fig)
     assert max(ax.get_yticks()) <= 1.0 + 1e-9  # the label room adds no tick above 100%
     assert_honest_percent_ticks(ax, "y")
+
+
+def test_accuracy_chart_marks_each_segments_own_target():
+    """TopView's 96% beside the others' 95%: no single line, a tick at each segment's target."""
+    table = accuracy_table(audits(), "product_line").assign(target=[0.95, 0.95, 0.96])
+    fig = accuracy_bar_chart(table, "product_line")
+    ax = fig.axes[0]
+    ticks = [c for c in ax.collections if c.get_offsets().shape[0] == 3
+             and sorted(c.get_offsets()[:, 0]) == pytest.approx([0.95, 0.95, 0.96])]
+    assert len(ticks) == 1
+    assert "Target (each segment's own)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_xlim()[1] > 0.96

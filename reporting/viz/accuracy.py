@@ -24,6 +24,7 @@ from reporting.viz.style import (
     STATUS_COLORS,
     STATUS_LABELS,
     TARGET_LINE,
+    PercentFormatter,
     apply_house_style,
     pct_axis,
     spread_labels,
@@ -137,11 +138,16 @@ def accuracy_bar_chart(
         ax.text(1.01, y[i], f"{a * 100:.1f}%  n={int(n):,}{note}", va="center", fontsize=8,
                 color="#222222", transform=ax.get_yaxis_transform())
     handles: list = []
+    targets = df["target"].to_numpy(dtype=float) if "target" in df.columns else np.array([])
     if target is not None and np.isfinite(target):
         ax.axvline(target, **TARGET_LINE)
         handles.append(Line2D([], [], **TARGET_LINE, label=f"Target {target * 100:.1f}%"))
+    elif np.isfinite(targets).any():  # targets differ by segment: a tick at each one's own
+        ax.scatter(targets, y, marker="|", s=260, color="#444444", linewidth=2, zorder=4)
+        handles.append(Line2D([], [], linestyle="", marker="|", markersize=12, color="#444444",
+                              markeredgewidth=2, label="Target (each segment's own)"))
     ax.set_yticks(y, _seg_labels(df, by))
-    ax.set_xlim(*_zoom(np.concatenate([lo, hi, acc]), target))
+    ax.set_xlim(*_zoom(np.concatenate([lo, hi, acc, targets]), target))
     ax.set_ylim(-0.6, len(df) - 0.4)
     pct_axis(ax, axis="x")
     ax.set_xlabel(f"Accuracy (dot: estimate; line: {level:.0%} interval; axis zoomed to the data)")
@@ -214,7 +220,7 @@ def policy_product_heatmap(
         annot=False,
         linewidths=1,
         linecolor="white",
-        cbar_kws={"label": "Accuracy", "format": plt.FuncFormatter(lambda v, _: f"{v:.0%}")},
+        cbar_kws={"label": "Accuracy", "format": PercentFormatter()},
     )
     cmap = plt.get_cmap("cividis")
     norm = plt.Normalize(min(vmin, 0.95), vmax)

@@ -103,6 +103,7 @@ def p_chart_figure(
         ax.set_title(title)
     ax.set_xlabel("")
     ax.set_ylabel("Accuracy")
+    _zoom_to_points(ax, d, target)
     _room_for_labels(ax, spread_labels(ax, labels))
     pct_axis(ax, "y")
     return fig
@@ -112,7 +113,20 @@ def _limit_band(ax: plt.Axes, x: pd.Series, lcl: pd.Series, ucl: pd.Series) -> N
     """Each day's limits as a grey bar from its lower to its upper limit (0.8 of a day wide):
     they depend on the day's audits, and a line joining them jumps for no reason a reader sees."""
     ax.bar(x, (ucl - lcl).to_numpy(dtype=float), bottom=lcl.to_numpy(dtype=float), width=0.8,
-           color="#d9d9d9", edgecolor="none", zorder=0, label="Control limits (3σ)")
+           color="#e3e3e3", edgecolor="none", zorder=0, label="Control limits (3σ)")
+
+
+def _zoom_to_points(ax: plt.Axes, d: pd.DataFrame, target: float | None) -> None:
+    """y range of the daily values, the centre and the target: the limits of a day with a handful
+    of audits reach far (40%..100%) and would squash what is read; their bars run off the axis."""
+    vals = pd.concat([d["p"], d["centre"]]).astype(float).dropna()
+    if target is not None:
+        vals = pd.concat([vals, pd.Series([float(target)])])
+    if vals.empty:
+        return
+    lo, hi = float(vals.min()), float(vals.max())
+    pad = max(0.06 * (hi - lo), 0.005)
+    ax.set_ylim(max(0.0, lo - pad), min(1.0, hi) + pad / 2)
 
 
 def _signals(ax: plt.Axes, x: pd.Series, d: pd.DataFrame) -> None:
