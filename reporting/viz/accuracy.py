@@ -222,46 +222,7 @@ def policy_product_heatmap(
         linecolor="white",
         cbar_kws={"label": "Accuracy", "format": PercentFormatter()},
     )
-    cmap = plt.get_cmap("cividis")
-    norm = plt.Normalize(min(vmin, 0.95), vmax)
-    for i in range(acc.shape[0]):
-        for j in range(acc.shape[1]):
-            n = int(cnt.iat[i, j])
-            if small[i, j]:
-                ax.add_patch(
-                    Rectangle(
-                        (j, i),
-                        1,
-                        1,
-                        facecolor="#e6e6e6",
-                        hatch="///",
-                        edgecolor="#b0b0b0",
-                        linewidth=0,
-                        gid=SMALL_CELL_GID,
-                    )
-                )
-                ax.text(
-                    j + 0.5,
-                    i + 0.5,
-                    f"n={n}" if n else "no audits",
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="#555555",
-                )
-                continue
-            v = float(acc.iat[i, j])
-            r, g, b, _ = cmap(norm(v))
-            light = 0.299 * r + 0.587 * g + 0.114 * b
-            ax.text(
-                j + 0.5,
-                i + 0.5,
-                f"{v * 100:.1f}%\nn={n:,}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="black" if light > 0.5 else "white",
-            )
+    _annotate_cells(ax, acc, cnt, small, plt.Normalize(min(vmin, 0.95), vmax))
     xlabel = col.replace("_", " ").capitalize()
     if small.any():
         xlabel += f"\n(hatched grey cells: fewer than {min_n} audits, rate not shown)"
@@ -271,6 +232,27 @@ def policy_product_heatmap(
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _annotate_cells(ax: plt.Axes, acc: pd.DataFrame, cnt: pd.DataFrame, small: np.ndarray,
+                    norm: plt.Normalize) -> None:
+    """Value and n in each cell (black or white text by the cell's lightness); small cells
+    hatched grey (``gid`` :data:`SMALL_CELL_GID`) showing only their n."""
+    cmap = plt.get_cmap("cividis")
+    for i in range(acc.shape[0]):
+        for j in range(acc.shape[1]):
+            n = int(cnt.iat[i, j])
+            if small[i, j]:
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#e6e6e6", hatch="///",
+                                       edgecolor="#b0b0b0", linewidth=0, gid=SMALL_CELL_GID))
+                ax.text(j + 0.5, i + 0.5, f"n={n}" if n else "no audits", ha="center",
+                        va="center", fontsize=8, color="#555555")
+                continue
+            v = float(acc.iat[i, j])
+            r, g, b, _ = cmap(norm(v))
+            light = 0.299 * r + 0.587 * g + 0.114 * b
+            ax.text(j + 0.5, i + 0.5, f"{v * 100:.1f}%\nn={n:,}", ha="center", va="center",
+                    fontsize=8, color="black" if light > 0.5 else "white")
 
 
 def error_mix_chart(

@@ -228,7 +228,7 @@ def waterfall_figure(
     rc = root_causes
     r1 = rc.attrs.get("rate_from")
     r2 = rc.attrs.get("rate_to")
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     if r1 is None or r2 is None or len(rc) == 0:
         ax.text(
             0.5, 0.5, "No decomposition to show", ha="center", va="center", transform=ax.transAxes
@@ -242,74 +242,12 @@ def waterfall_figure(
             else (rc["contribution_pp"].abs())
         )
         dimension = str(rc.loc[key.idxmax(), "dimension"])
-    d = rc[rc["dimension"] == dimension].copy()
-    d["abs"] = d["contribution_pp"].abs()
-    d = d.sort_values("abs", ascending=False)
-    shown = d.head(top)
-    total_pp = 100.0 * (float(r2) - float(r1))
-    other = total_pp - float(shown["contribution_pp"].sum())
-    names = [labels[0]]
-    starts = [0.0]
-    heights = [float(r1)]
-    kinds = ["level"]
-    level = float(r1)
-    for _, r in shown.iterrows():
-        c = float(r["contribution_pp"]) / 100
-        names.append(f"{_short(r['segment'], 22)}\n({r['effect']})")
-        starts.append(level)
-        heights.append(c)
-        kinds.append(str(r["effect"]))
-        level += c
-    if abs(other) > 1e-9:
-        names.append("Other")
-        starts.append(level)
-        heights.append(other / 100)
-        kinds.append("other")
-        level += other / 100
-    names.append(labels[1])
-    starts.append(0.0)
-    heights.append(float(r2))
-    kinds.append("level")
-    xs = np.arange(len(names))
-    moving = [
-        v
-        for s, h, k in zip(starts, heights, kinds, strict=True)
-        if k != "level"
-        for v in (s, s + h)
-    ]
-    lo = min([float(r1), float(r2), *moving])
-    hi = max([float(r1), float(r2), *moving])
-    pad = max((hi - lo) * 0.25, 0.002)
-    base = max(0.0, lo - pad)
-    for i, (s, h, k) in enumerate(zip(starts, heights, kinds, strict=True)):
-        if k == "level":
-            ax.bar(i, h - base, bottom=base, color="#BBBBBB", edgecolor="black", linewidth=0.6)
-            ax.annotate(
-                f"{h * 100:.1f}%",
-                (i, h),
-                xytext=(0, 3),
-                textcoords="offset points",
-                ha="center",
-                fontsize=8,
-            )
-            continue
-        color = {"rate": _RATE, "mix": _MIX}.get(k, _OTHER)
-        hatch = {"mix": "///", "other": "--"}.get(k, "")
-        ax.bar(i, h, bottom=s, color=color, hatch=hatch, edgecolor="black", linewidth=0.6)
-        y = s + h if h >= 0 else s
-        ax.annotate(
-            f"{h * 100:+.2f} pp".replace("-", "\u2212"),
-            (i, y),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="center",
-            fontsize=8,
-        )
-        if i + 1 < len(starts):
-            ax.plot([i + 0.4, i + 0.6], [s + h, s + h], color="#777777", linewidth=0.7)
-    ax.set_xticks(xs)
+    names, starts, heights, kinds = _waterfall_steps(rc, dimension, top, float(r1), float(r2),
+                                                     labels)
+    base, top_y = _draw_waterfall(ax, starts, heights, kinds, float(r1), float(r2))
+    ax.set_xticks(np.arange(len(names)))
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(base, hi + pad)
+    ax.set_ylim(base, top_y)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
     pct_axis(ax, "y")  # as many decimals as the ticks need
     legend = [
@@ -318,6 +256,7 @@ def waterfall_figure(
     ]
     if "other" in kinds:
         legend.append(Patch(facecolor=_OTHER, edgecolor="black", hatch="--", label="Other parts"))
+    # Right of the axes, inside the figure (constrained layout makes the room).
     ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(
         title
@@ -325,6 +264,58 @@ def waterfall_figure(
     )
     ax.set_ylabel("Accuracy")
     return fig
+
+
+def _waterfall_steps(rc: pd.DataFrame, dimension: str, top: int, r1: float, r2: float,
+                     labels: tuple[str, str]) -> tuple[list[str], list[float], list[float],
+                                                        list[str]]:
+    """Bars of the waterfall: the start level, the ``top`` largest parts of ``dimension``, an
+    "Other" remainder (so the bars end at ``r2``) and the end level."""
+    d = rc[rc["dimension"] == dimension].copy()
+    d["abs"] = d["contribution_pp"].abs()
+    shown = d.sort_values("abs", ascending=False).head(top)
+    other = 100.0 * (r2 - r1) - float(shown["contribution_pp"].sum())
+    names, starts, heights, kinds = [labels[0]], [0.0], [r1], ["level"]
+    level = r1
+    parts = [(f"{_short(r['segment'], 22)}\n({r['effect']})", float(r["contribution_pp"]) / 100,
+              str(r["effect"])) for _, r in shown.iterrows()]
+    if abs(other) > 1e-9:
+        parts.append(("Other", other / 100, "other"))
+    for name, c, kind in parts:
+        names.append(name)
+        starts.append(level)
+        heights.append(c)
+        kinds.append(kind)
+        level += c
+    names.append(labels[1])
+    starts.append(0.0)
+    heights.append(r2)
+    kinds.append("level")
+    return names, starts, heights, kinds
+
+
+def _draw_waterfall(ax: plt.Axes, starts: list[float], heights: list[float], kinds: list[str],
+                    r1: float, r2: float) -> tuple[float, float]:
+    """Draw the bars with their labels; returns the y range (base, top) that shows them."""
+    moving = [v for s, h, k in zip(starts, heights, kinds, strict=True) if k != "level"
+              for v in (s, s + h)]
+    lo, hi = min([r1, r2, *moving]), max([r1, r2, *moving])
+    pad = max((hi - lo) * 0.25, 0.002)
+    base = max(0.0, lo - pad)
+    for i, (s, h, k) in enumerate(zip(starts, heights, kinds, strict=True)):
+        if k == "level":
+            ax.bar(i, h - base, bottom=base, color="#BBBBBB", edgecolor="black", linewidth=0.6)
+            ax.annotate(f"{h * 100:.1f}%", (i, h), xytext=(0, 3), textcoords="offset points",
+                        ha="center", fontsize=8)
+            continue
+        color = {"rate": _RATE, "mix": _MIX}.get(k, _OTHER)
+        hatch = {"mix": "///", "other": "--"}.get(k, "")
+        ax.bar(i, h, bottom=s, color=color, hatch=hatch, edgecolor="black", linewidth=0.6)
+        ax.annotate(f"{h * 100:+.2f} pp".replace("-", "\u2212"), (i, s + h if h >= 0 else s),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
+        if i + 1 < len(starts):
+            ax.plot([i + 0.4, i + 0.6], [s + h, s + h], color="#777777", linewidth=0.7)
+    return base, hi + pad
 
 
 def odds_ratio_figure(
@@ -353,7 +344,8 @@ def odds_ratio_figure(
     """
     t = glm_table.reset_index(drop=True)
     n = len(t)
-    fig, ax = plt.subplots(figsize=figsize or (8.0, max(2.0, 0.38 * n + 1.2)))
+    fig, ax = plt.subplots(figsize=figsize or (8.0, max(2.0, 0.38 * n + 1.2)),
+                           layout="constrained")
     if n == 0:
         ax.text(0.5, 0.5, "No model terms", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
