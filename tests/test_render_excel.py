@@ -96,3 +96,20 @@ def test_breakdown_formats_and_filterable_header(workbook):
     assert ws.auto_filter.ref == f"A1:{ws.cell(1, len(header)).column_letter}3"
     assert ws.freeze_panes == "A2"
     assert all(c.font.bold for c in ws[1])
+
+
+def test_kpis_outside_the_registry_and_capacity_columns(tmp_path):
+    frame = pd.DataFrame({"market": ["BR", "BR"], "kpi": ["cases_handled", "accuracy"],
+                          "value": [192405.0, 0.925], "target": [math.nan, 0.95],
+                          "status": [None, "off_track"]})
+    cap = pd.DataFrame({"market": ["BR"], "forecast_cases": [179069.3], "gap_fte": [3.61]})
+    path = tmp_path / "t.xlsx"
+    write_tables_xlsx([("Scorecard", frame, {}), ("Capacity", cap, {})], path)
+    wb = load_workbook(path)
+    _, header, rows = _sheet(wb, "Scorecard")
+    assert rows[0]["kpi_label"].value == "Cases handled"
+    assert rows[0]["value"].number_format == "#,##0"  # 192,405, not 192,405.00
+    assert rows[1]["value"].number_format == "0.0%"
+    _, _, (row,) = _sheet(wb, "Capacity")
+    assert row["forecast_cases"].number_format == "#,##0"
+    assert row["gap_fte"].number_format == "#,##0.0"

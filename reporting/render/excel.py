@@ -64,6 +64,10 @@ def _guess_format(column: str, series: pd.Series) -> str | None:
                 return "0.0%"
         if "p_value" in low or low.startswith("q_"):
             return "0.0000"
+        if "cases" in low:  # a forecast of cases is read in whole cases
+            return "#,##0"
+        if "fte" in low:
+            return "#,##0.0"
         if _whole_numbers(series):  # cases, audits needed: '192,405' rather than '192,405.00'
             return "#,##0"
         return "#,##0.00"
@@ -97,8 +101,8 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     if "kpi" in out.columns and out["kpi"].isin(list(KPIS)).any():
         spec = out["kpi"].map(lambda k: KPIS.get(k))
         _insert_after(out, "kpi", "kpi_label",
-                      [s.label if s is not None else k for s, k in zip(spec, out["kpi"],
-                                                                      strict=True)])
+                      [s.label if s is not None else str(k).replace("_", " ").capitalize()
+                       for s, k in zip(spec, out["kpi"], strict=True)])
         units = [s.unit if s is not None else "" for s in spec]
         if "unit" in out.columns:
             out["unit"] = [UNIT_WORDS.get(u, u) for u in out["unit"].astype(object)]
@@ -142,7 +146,10 @@ def cell_formats(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
             out[c] = [PP_FORMAT if u == "rate" else SECONDS_DIFF_FORMAT if u == "seconds"
                       else col[str(c)] for u in units]
         elif c in _VALUE_COLUMNS:
-            out[c] = [UNIT_FORMATS.get(u, col[str(c)]) for u in units]
+            whole = (frame[c].isna() | ((frame[c] - frame[c].round()).abs() < 1e-9)).to_numpy()
+            # A KPI the registry does not know (e.g. cases handled): whole numbers as counts.
+            out[c] = [UNIT_FORMATS.get(u) or ("#,##0" if w else col[str(c)])
+                      for u, w in zip(units, whole, strict=True)]
     return out
 
 
