@@ -113,3 +113,12 @@ def test_kpis_outside_the_registry_and_capacity_columns(tmp_path):
     _, _, (row,) = _sheet(wb, "Capacity")
     assert row["forecast_cases"].number_format == "#,##0"
     assert row["gap_fte"].number_format == "#,##0.0"
+
+
+def test_status_without_kpi_column_is_kept(tmp_path):
+    """A reviewer's evidence status (no KPI column) stands without a target column value."""
+    frame = pd.DataFrame({"reviewer": ["a"], "target": [math.nan], "status": ["not_judged"]})
+    path = tmp_path / "t.xlsx"
+    write_tables_xlsx([("Reviewers", frame, {})], path)
+    _, _, (row,) = _sheet(load_workbook(path), "Reviewers")
+    assert (row["status"].value, row["status_label"].value) == ("not_judged", "Not judged")

@@ -114,7 +114,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
                 if c in out.columns and pd.api.types.is_numeric_dtype(out[c]):
                     out[c] = out[c].astype(float).where(~rate, out[c].astype(float) * 100)
     if "status" in out.columns:
-        if "target" in out.columns:
+        if {"kpi", "target"} <= set(out.columns):  # a KPI row; a reviewer's status stands alone
             out["status"] = out["status"].astype(object).where(out["target"].notna(), None)
         _insert_after(out, "status", "status_label", out["status"].map(status_label))
     return out
