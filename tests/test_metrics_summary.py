@@ -138,12 +138,18 @@ def test_headline_says_what_is_off_where_and_what_to_do_with_its_gain():
 
 def test_headline_names_the_policy_event_and_a_balanced_mix():
     events = pd.DataFrame({"date": pd.to_datetime(["2026-10-01"]), "policy": ["B"],
-                           "description": ["B policy update"]})
+                           "description": ["B policy update"], "kind": ["policy_update"]})
     h = _headline(share=0.5, events=events)
-    assert "It coincides with the 1 Oct B policy update." in h.points
+    assert "It coincides with what was recorded on 1 Oct: B policy update." in h.points
     assert "both ads wrongly approved (50%) and ads wrongly rejected (50%)" in h.points[0]
     assert h.actions[0]["owner"] == "policy and team leads"
-    assert h.actions[0]["action"].startswith("Brief B reviewers on the 1 Oct change")
+    assert h.actions[0]["action"].startswith("Brief B reviewers on the 1 Oct policy change")
+    # An event that is not a policy change (a campaign) is named, but calls for retraining.
+    campaign = events.assign(description="Election campaign starts", kind="external")
+    h = _headline(share=0.5, events=campaign)
+    assert "It coincides with what was recorded on 1 Oct: Election campaign starts." in h.points
+    assert h.actions[0]["owner"] == "team leads"
+    assert h.actions[0]["action"].startswith("Retrain B reviewers on where its line")
 
 
 def test_headline_on_track_has_no_action():

@@ -331,12 +331,14 @@ def _day(date: Any) -> str:
     return f"{d.day} {d:%b}"
 
 
-def _policy_events(events: pd.DataFrame | None, policy: str) -> list[tuple[str, str]]:
-    """(day, description) of the events recorded for ``policy``."""
+def _policy_events(events: pd.DataFrame | None, policy: str) -> list[tuple[str, str, bool]]:
+    """(day, description, is a policy change) of the events recorded for ``policy``."""
     if events is None or len(events) == 0 or "policy" not in events.columns:
         return []
     ev = events[events["policy"].astype(object) == policy]
-    return [(_day(d), str(desc)) for d, desc in zip(ev["date"], ev["description"], strict=True)]
+    kinds = ev["kind"] if "kind" in ev.columns else pd.Series(None, index=ev.index)
+    return [(_day(d), str(desc), str(k) == "policy_update")
+            for d, desc, k in zip(ev["date"], ev["description"], kinds, strict=True)]
 
 
 def _month_name(period: Any) -> str:
@@ -359,16 +361,21 @@ def _gap_action(label: str, row: Mapping[str, Any], seg: Mapping[str, Any], seg_
     points = [where + (f" {kind[0].upper()}{kind[1:]}." if kind else "")]
     dated = _policy_events(events, name)
     if dated:
-        points.append("It coincides with " + "; ".join(f"the {d} {t}" for d, t in dated) + ".")
+        points.append(("It coincides with what was recorded on " if len(dated) == 1 else
+                       "It coincides with what was recorded: ")
+                      + "; ".join(f"{d}: {t}" for d, t, _ in dated) + ".")
+    changes = [d for d, _, is_change in dated if is_change]
     gain = gap_closing_gain(n, acc, float(seg["target"]), float(row["n"]))
     reach = float(row["value"]) + gain / 100
     enough = "enough to reach" if reach >= float(row["target"]) - 1e-12 else "not enough alone for"
-    what = (f"Brief {name} reviewers on the {dated[-1][0]} change and re-calibrate them on "
-            "its examples" if dated else f"Retrain {name} reviewers on {train_on}")
+    # A guideline change calls for a briefing on it; anything else (a campaign, an incident)
+    # for retraining on what the errors are.
+    what = (f"Brief {name} reviewers on the {changes[-1]} policy change and re-calibrate them "
+            "on its examples" if changes else f"Retrain {name} reviewers on {train_on}")
     action = {
         "action": (f"{what}. Expected gain: +{gain:.1f} pp on {label}'s accuracy (to about "
                    f"{format_value(reach)}), {enough} the target."),
-        "owner": "policy and team leads" if dated else "team leads",
+        "owner": "policy and team leads" if changes else "team leads",
         "expected_gain_pp": round(gain, 2),
         "evidence": (f"{name} accuracy {format_value(acc)} on {n:,} random audits against "
                      f"{format_value(float(seg['target']))}" + (f"; {kind}" if kind else "")),
