@@ -101,3 +101,35 @@ def test_odds_ratio_figure_uses_log_scale_and_handles_infinite_limits():
     assert ax.get_xscale() == "log"
     assert [lbl.get_text() for lbl in ax.get_yticklabels()][0] == "period: to vs from"
     fig.canvas.draw()
+
+
+def test_p_chart_limits_are_a_band_labels_apart_and_legend_whole():
+    """Each day's limits are one grey bar (no line jumping from day to day); event and change
+    point labels do not overlap even on consecutive days; the legend lies inside the figure;
+    every y tick label names its gridline."""
+    pc = _pchart()
+    cps = pd.DataFrame({"date": [pd.Timestamp("2026-09-26")], "before": [0.92], "after": [0.86]})
+    events = pd.DataFrame({"date": pd.to_datetime(["2026-09-24", "2026-09-25", "2026-09-26"]),
+                           "description": ["Guideline update", "Tool incident", "Tool fix"]})
+    fig = p_chart_figure(pc, change_points=cps, events=events)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    band = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(band) == len(pc)
+    assert sorted(p.get_height() for p in band) == pytest.approx(sorted(pc["ucl"] - pc["lcl"]))
+    assert not [line for line in ax.get_lines() if line.get_label() == "Control limits (3σ)"]
+    labels = [t for t in ax.texts if t.get_text() in
+              {"Guideline update", "Tool incident", "Tool fix", "Shift 92.0% → 86.0%"}]
+    boxes = [t.get_window_extent() for t in labels]
+    assert len(boxes) == 4
+    fb = fig.bbox
+    for i, b in enumerate(boxes):
+        assert fb.x0 <= b.x0 and b.x1 <= fb.x1 and fb.y0 <= b.y0 and b.y1 <= fb.y1
+        assert not any(b.overlaps(o) for o in boxes[i + 1:])
+    legend = ax.get_legend().get_window_extent()
+    assert fb.x0 <= legend.x0 and legend.x1 <= fb.x1 and fb.y0 <= legend.y0
+    for t in ax.yaxis.get_major_ticks():
+        lo, hi = ax.get_ylim()
+        if lo <= t.get_loc() <= hi:
+            value = float(t.label1.get_text().rstrip("%").replace("\u2212", "-"))
+            assert value == pytest.approx(t.get_loc() * 100, abs=1e-6)

@@ -426,3 +426,62 @@ def test_unit_minimal_columns(small):
     for name in ("by_queue", "events"):
         assert r.display(name)[0].empty
     assert [c["label"] for c in r.cards()][0] == "Accuracy"
+
+
+# --------------------------------------------------------------------------------------------
+# The report module's shape: read / build / records / tables, decisions first
+# --------------------------------------------------------------------------------------------
+
+
+def test_unit_read_and_build(small):
+    from reporting.core.errors import NoData
+    from reporting.reports import market_accuracy as module
+
+    asked = {}
+
+    class Ctx:
+        def data(self, **kw):
+            asked.update(kw)
+            return small
+
+    params = {"market": "BR", "period": "2026-10", "product_line": None, "level": 0.95}
+    data = module.read(Ctx(), params)
+    assert asked == {"market": "BR", "period_from": "2026-08", "period_to": "2026-10"}
+    r = module.build(data, params)
+    assert r.kpi("accuracy")["value"] == pytest.approx(270 / 300)
+    with pytest.raises(NoData, match=r"No data for BR / Z in 2026-10\."):
+        module.read(Ctx(), {**params, "product_line": "Z"})
+
+
+def test_unit_records_and_tables(small_report):
+    from reporting.notebook import ReportContext
+
+    r = small_report
+    rec = r.records()
+    assert set(rec) == {"kpis", "changes", "summary", "compare_to", "headline", "actions"}
+    # The same KPI records the old notebook wrote with ctx.record_kpis.
+    ctx = ReportContext("market_accuracy", {}, Path("."), None)
+    ctx.record_kpis(r.kpi_records(), scope=list(SCOPE_COLUMNS))
+    from reporting.core.iorw import to_jsonable
+
+    assert to_jsonable(rec["kpis"]) == ctx.results["kpis"]
+    assert rec["headline"].startswith("BR's accuracy is off track: 90.0% against a 95.0% target")
+    (action,) = rec["actions"]
+    assert action["market"] == "BR" and action["expected_gain_pp"] == pytest.approx(5.0)
+    assert [n for n, _, _ in r.tables()] == [n for n, _, _ in r.excel_tables()]
+    head = r.tables()[0][1]
+    assert set(head.loc[head["kpi"] == "accuracy", "target_source"]) == {"built-in default"}
+    assert set(head.loc[head["kpi"] == "audit_volume", "target_source"]) == {""}
+
+
+@pytest.mark.slow
+def test_report_opens_with_decisions(run_dir):
+    res = _results(run_dir, "market_accuracy-BR")
+    assert res["headline"].startswith("BR's accuracy is off track")
+    assert "Financial Services" in res["headline"] and "p =" not in res["headline"]
+    (action,) = res["actions"]
+    assert action["expected_gain_pp"] > 0 and action["owner"]
+    html = (run_dir / "market_accuracy-BR" / "report.html").read_text(encoding="utf-8")
+    assert html.index("What to do") < html.index('id="Headline-KPIs"') < html.index(
+        'id="How-this-was-computed"')
+    assert "(built-in default)" in html  # precision and recall targets nobody set

@@ -17,6 +17,7 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from reporting.core.errors import NoData
+from reporting.reports._records import kpi_records
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,6 @@ class MarketOverview:
     def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
         """What goes to tables.xlsx: one sheet, by market."""
         return [("By market", self.table, {})]
-
-
-def kpi_records(frame: pd.DataFrame, scope: list[str]) -> list[dict[str, Any]]:
-    """KPI rows as results.json records: ``scope`` columns become the record's ``scope`` dict."""
-    keep = [c for c in ("kpi", "value", "ci_low", "ci_high", "n", "target", "status")
-            if c in frame.columns]
-    return [{"scope": {c: row[c] for c in scope if pd.notna(row[c])}, **{c: row[c] for c in keep}}
-            for row in frame.to_dict(orient="records")]
 
 
 def read(ctx: Any, params: Mapping[str, Any]) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from reporting.people.evidence import (
 )
 from reporting.people.merit import recognise
 from reporting.people.scorecard import KPI_COLUMNS, Scorecards, reviewer_scorecards
+from reporting.reports._records import kpi_records
 from reporting.stats.change import compare_proportions
 
 __all__ = [
@@ -472,8 +473,8 @@ class TeamReport:
         """What goes to results.json (contract 2): KPIs (team and per reviewer), changes,
         flags, not_judged, recognition, prior, reviewers, cohorts and actions."""
         return {
-            "kpis": (_kpi_records(self.team_kpis, [self.scope])
-                     + _kpi_records(self.reviewer_kpis, ["reviewer_id"])),
+            "kpis": (kpi_records(self.team_kpis, [self.scope])
+                     + kpi_records(self.reviewer_kpis, ["reviewer_id"])),
             "changes": self.changes,
             "flags": self.flags,
             "not_judged": self.not_judged,
@@ -503,13 +504,6 @@ class TeamReport:
             ("Flags", self.flags_export, {}),
             ("Recognition", self.recognition, {}),
         ]
-
-
-def _kpi_records(frame: pd.DataFrame, scope: list[str]) -> list[dict[str, Any]]:
-    """KPI rows as results.json records: ``scope`` columns become the record's ``scope``."""
-    keep = [c for c in KPI_COLUMNS if c in frame.columns]
-    return [{"scope": {c: row[c] for c in scope if pd.notna(row[c])}, **{c: row[c] for c in keep}}
-            for row in frame.to_dict(orient="records")]
 
 
 def _history_long(history: pd.DataFrame, months: Sequence[str]) -> pd.DataFrame:

@@ -23,17 +23,27 @@ See ``docs/reports.md`` (section *market_accuracy*) for how to read the report.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reporting.core.errors import NoData
 from reporting.core.kpis import KPIS
 from reporting.data.normalize import to_text
 from reporting.metrics.compute import accuracy_table, compute_kpis, error_mix, weekly_accuracy
-from reporting.metrics.summary import accuracy_summary_text, format_p_value, format_value
+from reporting.metrics.summary import (
+    TARGET_DEFAULT,
+    Headline,
+    accuracy_headline,
+    accuracy_summary_text,
+    format_p_value,
+    format_value,
+    target_sources,
+)
+from reporting.reports._records import kpi_records
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 
 __all__ = [
@@ -43,8 +53,10 @@ __all__ = [
     "SCOPE_COLUMNS",
     "TREND_MONTHS",
     "MarketAccuracyReport",
+    "build",
     "data_window",
     "market_accuracy_report",
+    "read",
     "scope_audits",
 ]
 
@@ -364,15 +376,52 @@ class MarketAccuracyReport:
         out["n"] = out["n"].astype("int64")
         return out
 
+    def records(self) -> dict[str, Any]:
+        """What goes to results.json: ``kpis`` (the scope, each product line and each policy,
+        as records with ``scope``), ``changes``, ``summary``, ``compare_to``, and the decision
+        opening: ``headline`` (text) and ``actions`` (``market, action, owner,
+        expected_gain_pp, evidence``)."""
+        head = self.headline()
+        return {
+            "kpis": kpi_records(self.kpi_records(), list(SCOPE_COLUMNS)),
+            "changes": self.changes_record(),
+            "summary": self.summary,
+            "compare_to": self.compare_to,
+            "headline": " ".join([head.lead, *head.points]),
+            "actions": [{"market": self.market, **a} for a in head.actions],
+        }
+
+    def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """What goes to tables.xlsx: :meth:`excel_tables`."""
+        return self.excel_tables()
+
+    def headline(self, min_n: int = 30) -> Headline:
+        """The report's opening: what is off, where, and what to do (with the expected gain)."""
+        acc = self.kpi("accuracy")
+        if acc is None or acc["status"] == "no_data":
+            return Headline(f"No accuracy figure for {self.scope_label}.")
+        ch = self.changes[self.changes["kpi"] == "accuracy"]
+        change = None
+        if len(ch):
+            c = ch.iloc[0]
+            change = {"diff": c["diff"], "p_value": c["p_value"],
+                      "significant": c["significant"], "from": self.compare_to}
+        others = self.kpis[(self.kpis["kpi"] != "accuracy") & self.kpis["kpi"].isin(CARD_KPIS)
+                           & (self.kpis["status"] == "off_track")]
+        return accuracy_headline(self.scope_label, acc, change=change, breakdown=self.by_policy,
+                                 mix=self.error_mix, events=self.events, others_off=others,
+                                 min_n=min_n)
+
     def changes_record(self) -> pd.DataFrame:
         """The changes frame as recorded in results.json (``kpi, from, to, diff, ci_low,
         ci_high, p_value, significant`` then ``test, n_from, n_to``)."""
         return self.changes[CHANGES_COLUMNS].copy()
 
     # -- what the template shows ----------------------------------------------------------------
-    def cards(self) -> list[dict[str, str]]:
-        """Headline KPI cards for :func:`reporting.viz.tables.kpi_cards` (formatted strings)."""
-        out: list[dict[str, str]] = []
+    def cards(self) -> list[dict[str, Any]]:
+        """Headline KPI cards for :func:`reporting.viz.tables.kpi_cards` (formatted strings, and
+        ``target_default`` when the target is a built-in default)."""
+        out: list[dict[str, Any]] = []
         ch = self.changes.set_index("kpi") if len(self.changes) else None
         prev = (self.previous_kpis.set_index("kpi")["value"] if len(self.previous_kpis)
                 else pd.Series(dtype=float))
@@ -386,6 +435,7 @@ class MarketAccuracyReport:
                 "value": _fmt(row["value"], k),
                 "interval": _fmt_interval(row["ci_low"], row["ci_high"], k),
                 "target": "" if _isnan(row["target"]) else _fmt(row["target"], k),
+                "target_default": row.get("target_source") == TARGET_DEFAULT,
                 "status": str(row["status"]),
                 "change": _change_text(crow, k, float(prev.get(k, math.nan)), self.compare_to),
             })
@@ -409,77 +459,16 @@ class MarketAccuracyReport:
             ``changes``, ``by_product_line``, ``by_policy``, ``by_queue``, ``error_mix``,
             ``sample_adequacy`` or ``events``.
         """
-        ci = f"{self.level:.0%} CI"
         if name in ("by_product_line", "by_policy", "by_queue"):
-            t = getattr(self, name)
-            seg = name.removeprefix("by_")
-            frame = pd.DataFrame({
-                seg: t[seg].astype(str),
-                "audits": t["n"],
-                "accuracy": t["accuracy"],
-                ci: [_fmt_interval(lo, hi, "accuracy") for lo, hi in zip(
-                    t["ci_low"], t["ci_high"], strict=True)],
-                "target": t["target"],
-                "status": t["status"],
-                "errors: missed / over": [
-                    f"{int(m):,}{_NBSP}/{_NBSP}{int(o):,}"
-                    for m, o in zip(t["missed_violations"], t["over_enforcements"], strict=True)],
-            })
-            return frame, {"audits": "int", "accuracy": "pct", "target": "pct"}
-        if name == "changes":
-            c = self.changes
-            frame = pd.DataFrame({
-                "KPI": [KPIS[k].label for k in c["kpi"]],
-                self.compare_to: [_fmt(v, k) for v, k in zip(c["from"], c["kpi"], strict=True)],
-                self.period: [_fmt(v, k) for v, k in zip(c["to"], c["kpi"], strict=True)],
-                "change": [_fmt_diff(v, k) for v, k in zip(c["diff"], c["kpi"], strict=True)],
-                f"{ci} of change": [
-                    "n/a" if _isnan(lo) else f"[{_fmt_diff(lo, k)},{_NBSP}{_fmt_diff(hi, k)}]"
-                    for lo, hi, k in zip(c["ci_low"], c["ci_high"], c["kpi"], strict=True)],
-                "p-value": c["p_value"],
-                "significant": ["yes" if s else "no" for s in c["significant"]],
-            })
-            return frame, {"p-value": "p"}
-        if name == "error_mix":
-            e = self.error_mix
-            frame = pd.DataFrame({
-                "policy": e["policy"].astype(str),
-                "audits": e["n"],
-                "errors": e["errors"],
-                "error rate": e["missed_violation_rate"] + e["over_enforcement_rate"],
-                "missed violations": e["missed_violations"],
-                "over-enforcements": e["over_enforcements"],
-                "share missed": e["missed_violation_share"],
-            })
-            return frame, {"audits": "int", "errors": "int", "error rate": "pct",
-                           "missed violations": "int", "over-enforcements": "int",
-                           "share missed": "pct"}
-        if name == "sample_adequacy":
-            s = self.sample_adequacy
-            frame = pd.DataFrame({
-                "dimension": s["dimension"].str.replace("_", " "),
-                "segment": s["segment"],
-                "audits": s["n"],
-                "accuracy": s["accuracy"],
-                "margin": ["n/a" if _isnan(m) else f"\u00b1{m * 100:.1f}{_NBSP}pp"
-                                    for m in s["margin_of_error"]],
-                "audits for \u00b11 pp": s["audits_needed_for_1pp"],
-                "still to audit": s["more_audits_for_1pp"],
-                "reading": s["verdict"],
-            })
-            return frame, {"audits": "int", "accuracy": "pct", "audits for \u00b11 pp": "int",
-                           "still to audit": "int"}
-        if name == "events":
-            ev = self.events
-            frame = pd.DataFrame({
-                "#": np.arange(1, len(ev) + 1),
-                "date": [d.strftime(f"%d{_NBSP}%b{_NBSP}%Y") for d in ev["date"]],
-                "event": ev["description"].astype(str),
-                "kind": ev["kind"].astype(object).where(ev["kind"].notna(), "").astype(str),
-                "policy": ev["policy"].astype(object).where(ev["policy"].notna(), "all"),
-            })
-            return frame, {}
-        raise KeyError(f"no display table {name!r}")
+            return _display_breakdown(getattr(self, name), name.removeprefix("by_"), self.level)
+        views = {"changes": lambda: _display_changes(self.changes, self.compare_to,
+                                                      self.period, self.level),
+                 "error_mix": lambda: _display_error_mix(self.error_mix),
+                 "sample_adequacy": lambda: _display_adequacy(self.sample_adequacy),
+                 "events": lambda: _display_events(self.events)}
+        if name not in views:
+            raise KeyError(f"no display table {name!r}")
+        return views[name]()
 
     def event_labels(self) -> list[tuple[pd.Timestamp, str]]:
         """``(date, "(1)")`` pairs for the trend chart, numbered as in ``display("events")``.
@@ -514,12 +503,94 @@ class MarketAccuracyReport:
 
 
 # --------------------------------------------------------------------------------------------
+# Tables for reading (text where a number needs its unit or interval, numbers elsewhere)
+# --------------------------------------------------------------------------------------------
+
+
+def _display_breakdown(t: pd.DataFrame, seg: str, level: float
+                       ) -> tuple[pd.DataFrame, dict[str, str]]:
+    ci = f"{level:.0%} CI"
+    frame = pd.DataFrame({
+        seg: t[seg].astype(str),
+        "audits": t["n"],
+        "accuracy": t["accuracy"],
+        ci: [_fmt_interval(lo, hi, "accuracy") for lo, hi in zip(
+            t["ci_low"], t["ci_high"], strict=True)],
+        "target": t["target"],
+        "status": t["status"],
+        "errors: missed / over": [
+            f"{int(m):,}{_NBSP}/{_NBSP}{int(o):,}"
+            for m, o in zip(t["missed_violations"], t["over_enforcements"], strict=True)],
+    })
+    return frame, {"audits": "int", "accuracy": "pct", "target": "pct"}
+
+
+def _display_changes(c: pd.DataFrame, compare_to: str, period: str, level: float
+                     ) -> tuple[pd.DataFrame, dict[str, str]]:
+    frame = pd.DataFrame({
+        "KPI": [KPIS[k].label for k in c["kpi"]],
+        compare_to: [_fmt(v, k) for v, k in zip(c["from"], c["kpi"], strict=True)],
+        period: [_fmt(v, k) for v, k in zip(c["to"], c["kpi"], strict=True)],
+        "change": [_fmt_diff(v, k) for v, k in zip(c["diff"], c["kpi"], strict=True)],
+        f"{level:.0%} CI of change": [
+            "n/a" if _isnan(lo) else f"[{_fmt_diff(lo, k)},{_NBSP}{_fmt_diff(hi, k)}]"
+            for lo, hi, k in zip(c["ci_low"], c["ci_high"], c["kpi"], strict=True)],
+        "p-value": c["p_value"],
+        "significant": ["yes" if s else "no" for s in c["significant"]],
+    })
+    return frame, {"p-value": "p"}
+
+
+def _display_error_mix(e: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    frame = pd.DataFrame({
+        "policy": e["policy"].astype(str),
+        "audits": e["n"],
+        "errors": e["errors"],
+        "error rate": e["missed_violation_rate"] + e["over_enforcement_rate"],
+        "missed violations": e["missed_violations"],
+        "over-enforcements": e["over_enforcements"],
+        "share missed": e["missed_violation_share"],
+    })
+    return frame, {"audits": "int", "errors": "int", "error rate": "pct",
+                   "missed violations": "int", "over-enforcements": "int",
+                   "share missed": "pct"}
+
+
+def _display_adequacy(s: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    frame = pd.DataFrame({
+        "dimension": s["dimension"].str.replace("_", " "),
+        "segment": s["segment"],
+        "audits": s["n"],
+        "accuracy": s["accuracy"],
+        "margin": ["n/a" if _isnan(m) else f"\u00b1{m * 100:.1f}{_NBSP}pp"
+                   for m in s["margin_of_error"]],
+        "audits for \u00b11 pp": s["audits_needed_for_1pp"],
+        "still to audit": s["more_audits_for_1pp"],
+        "reading": s["verdict"],
+    })
+    return frame, {"audits": "int", "accuracy": "pct", "audits for \u00b11 pp": "int",
+                   "still to audit": "int"}
+
+
+def _display_events(ev: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    frame = pd.DataFrame({
+        "#": np.arange(1, len(ev) + 1),
+        "date": [d.strftime(f"%d{_NBSP}%b{_NBSP}%Y") for d in ev["date"]],
+        "event": ev["description"].astype(str),
+        "kind": ev["kind"].astype(object).where(ev["kind"].notna(), "").astype(str),
+        "policy": ev["policy"].astype(object).where(ev["policy"].notna(), "all"),
+    })
+    return frame, {}
+
+
+# --------------------------------------------------------------------------------------------
 # Assembly
 # --------------------------------------------------------------------------------------------
 
 
 def _empty_kpis(scope: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in [*scope, *_KPI_COLS]})
+    return pd.DataFrame({c: pd.Series(dtype=object)
+                         for c in [*scope, *_KPI_COLS, "target_source"]})
 
 
 def _kpi_frame(audits: pd.DataFrame, production: pd.DataFrame | None, targets: Any,
@@ -528,8 +599,9 @@ def _kpi_frame(audits: pd.DataFrame, production: pd.DataFrame | None, targets: A
         return _empty_kpis(by)
     use_prod = production if production is not None and len(production) else None
     out = compute_kpis(audits, use_prod, targets, by=by, level=level,
-                       accuracy_sample_types=types)
-    return out[[*by, *_KPI_COLS]]
+                       accuracy_sample_types=types)[[*by, *_KPI_COLS]]
+    # Said beside the target: a built-in default (nobody set it) reads differently from a goal.
+    return out.assign(target_source=target_sources(out, targets))
 
 
 def _adequacy(overall: pd.DataFrame, label: str, breakdowns: dict[str, pd.DataFrame],
@@ -553,6 +625,35 @@ def _adequacy(overall: pd.DataFrame, label: str, breakdowns: dict[str, pd.DataFr
     cols = ["dimension", "segment", "n", "accuracy", "ci_low", "ci_high", "margin_of_error",
             "audits_needed_for_1pp", "more_audits_for_1pp", "status", "verdict"]
     return s[cols].reset_index(drop=True)
+
+
+def _breakdowns(cur: pd.DataFrame, scope: list[str], level: float, targets: Any, market: str,
+                types: Sequence[str] | None) -> tuple[pd.DataFrame, ...]:
+    """Accuracy by product line, policy, queue, policy x product line, and for the scope."""
+    def table(frame: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+        return accuracy_table(frame, by, level, targets, market, accuracy_sample_types=types)
+
+    by_pl = table(cur, "product_line")
+    if "queue" in cur.columns and cur["queue"].notna().any():
+        by_queue = table(cur.assign(queue=cur["queue"].astype(object).fillna(_NONE_QUEUE)),
+                         "queue")
+    else:
+        by_queue = by_pl.iloc[:0].rename(columns={"product_line": "queue"})
+    return (by_pl, table(cur, "policy"), by_queue, table(cur, ["policy", "product_line"]),
+            table(cur, scope))
+
+
+def _trend(in_scope: pd.DataFrame, events: pd.DataFrame | None, market: str,
+           product_line: str | None, period: str, trend_months: int, level: float,
+           types: Sequence[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Weekly accuracy over the trend window (whole weeks from its first Monday) and the
+    market's events in it."""
+    end = _month_bounds(period)[1]
+    window_start = (pd.Period(period, freq="M") - (trend_months - 1)).start_time.normalize()
+    first_monday = window_start + pd.Timedelta(days=(7 - window_start.day_of_week) % 7)
+    trend = _in_dates(in_scope, "decision_date", first_monday, end)
+    weekly = weekly_accuracy(trend, level, accuracy_sample_types=types)
+    return weekly, _market_events(events, market, product_line, first_monday, end)
 
 
 def _largest_shortfall(by_policy: pd.DataFrame, min_n: int) -> pd.DataFrame | None:
@@ -680,54 +781,53 @@ def market_accuracy_report(
     changes = period_changes(_sample(prev, types), _sample(cur, types), kpis=CHANGE_KPIS,
                              level=level, random_only=False)
 
-    def table(frame: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
-        return accuracy_table(frame, by, level, targets, market, accuracy_sample_types=types)
-
-    by_pl = table(cur, "product_line")
-    by_policy = table(cur, "policy")
-    if "queue" in cur.columns and cur["queue"].notna().any():
-        by_queue = table(cur.assign(queue=cur["queue"].astype(object).fillna(_NONE_QUEUE)),
-                         "queue")
-    else:
-        by_queue = by_pl.iloc[:0].rename(columns={"product_line": "queue"})
-    by_pp = table(cur, ["policy", "product_line"])
-    overall = table(cur, scope)
+    by_pl, by_policy, by_queue, by_pp, overall = _breakdowns(cur, scope, level, targets, market,
+                                                             types)
     breakdowns = {"product_line": by_pl, "policy": by_policy, "queue": by_queue}
     if product_line is not None:
         breakdowns.pop("product_line")
     adequacy = _adequacy(overall, label, breakdowns, min_n)
     mix = error_mix(cur, "policy", accuracy_sample_types=types)
-
-    window_start = (pd.Period(period, freq="M") - (trend_months - 1)).start_time.normalize()
-    first_monday = window_start + pd.Timedelta(days=(7 - window_start.day_of_week) % 7)
-    trend = _in_dates(in_scope, "decision_date", first_monday, end)
-    weekly = weekly_accuracy(trend, level, accuracy_sample_types=types)
-    events = _market_events(getattr(dataset, "events", None), market, product_line,
-                            first_monday, end)
+    weekly, events = _trend(in_scope, getattr(dataset, "events", None), market, product_line,
+                            period, trend_months, level, types)
 
     summary = _summary(kpis, changes, by_policy, mix, compare_to, label, min_n)
     private = [c for c in PERSONAL_COLUMNS if c in cur.columns]
     return MarketAccuracyReport(
-        market=market,
-        period=period,
-        product_line=product_line,
-        compare_to=compare_to,
-        level=level,
-        kpis=kpis.reset_index(drop=True),
-        previous_kpis=previous.reset_index(drop=True),
-        changes=changes,
+        market=market, period=period, product_line=product_line, compare_to=compare_to,
+        level=level, kpis=kpis.reset_index(drop=True),
+        previous_kpis=previous.reset_index(drop=True), changes=changes,
         product_line_kpis=pl_kpis.reset_index(drop=True),
-        policy_kpis=pol_kpis.reset_index(drop=True),
-        by_product_line=by_pl,
-        by_policy=by_policy,
-        by_queue=by_queue,
-        by_policy_product=by_pp,
-        sample_adequacy=adequacy,
-        error_mix=mix,
-        weekly=weekly,
-        events=events,
-        summary=summary,
-        n_audits=len(cur),
-        n_sample=len(_sample(cur, types)),
+        policy_kpis=pol_kpis.reset_index(drop=True), by_product_line=by_pl,
+        by_policy=by_policy, by_queue=by_queue, by_policy_product=by_pp,
+        sample_adequacy=adequacy, error_mix=mix, weekly=weekly, events=events, summary=summary,
+        n_audits=len(cur), n_sample=len(_sample(cur, types)),
         audits=cur.drop(columns=private).reset_index(drop=True),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The report module's shape: read (the only data access), build (pure)
+# --------------------------------------------------------------------------------------------
+
+
+def read(ctx: Any, params: Mapping[str, Any]) -> Any:
+    """The slice of data the report needs (its market, the trend months and the comparison
+    month; filter pushed down to the snapshot); :class:`NoData` when the scope has no audit in
+    the month."""
+    market, period = str(params["market"]), str(params["period"])
+    product_line = params.get("product_line")
+    first, last = data_window(period, compare_to=params.get("compare_to"))
+    data = ctx.data(market=market, period_from=first, period_to=last)
+    if scope_audits(data.audits, market, period, product_line).empty:
+        raise NoData(f"No data for {_scope_label(market, product_line)} in {period}.")
+    return data
+
+
+def build(inputs: Any, params: Mapping[str, Any]) -> MarketAccuracyReport:
+    """The report of ``inputs`` (from :func:`read`) for ``params`` (``market``, ``period``,
+    optional ``product_line``, ``level``, ``compare_to``)."""
+    return market_accuracy_report(inputs, str(params["market"]), str(params["period"]),
+                                  params.get("product_line"),
+                                  level=float(params.get("level", 0.95)),
+                                  compare_to=params.get("compare_to"))

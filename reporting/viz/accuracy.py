@@ -16,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Rectangle
 
 from reporting.metrics.compute import accuracy_table
 from reporting.viz.style import (
@@ -24,8 +24,10 @@ from reporting.viz.style import (
     STATUS_COLORS,
     STATUS_LABELS,
     TARGET_LINE,
+    PercentFormatter,
     apply_house_style,
     pct_axis,
+    spread_labels,
 )
 
 __all__ = [
@@ -38,10 +40,6 @@ __all__ = [
 
 #: ``gid`` of the patches that mark small heatmap cells (for tests and post-processing).
 SMALL_CELL_GID = "small_cell"
-
-# Line hatches only: a dotted hatch is drawn as hundreds of tiny curves, which made each chart
-# 150 KB of SVG and a tenth of a second to print.
-_STATUS_HATCH = {"on_track": "", "at_risk": "--", "off_track": "///", "no_data": "xx"}
 
 
 def _empty_figure(title: str, message: str = "No data for this selection") -> Figure:
@@ -57,6 +55,23 @@ def _seg_labels(df: pd.DataFrame, by: str | Sequence[str]) -> list[str]:
     return [" / ".join(str(v) for v in row) for row in df[cols].itertuples(index=False)]
 
 
+def _zoom(values: np.ndarray, target: float | None) -> tuple[float, float]:
+    """x limits around the intervals and the target, with a margin, never past 0% or much past
+    100%: 91% and 93% must look different."""
+    pts = values[np.isfinite(values)]
+    if target is not None and np.isfinite(target):
+        pts = np.append(pts, target)
+    if pts.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(pts.min()), float(pts.max())
+    pad = max(0.08 * (hi - lo), 0.005)
+    return max(0.0, lo - pad), min(1.0 + pad / 2, hi + pad)
+
+
+# Status is told by marker shape as well as colour (the badge symbols: circle, triangle, square).
+_STATUS_MARKER = {"on_track": "o", "at_risk": "^", "off_track": "s", "no_data": "X"}
+
+
 def accuracy_bar_chart(
     breakdown_df: pd.DataFrame,
     by: str | Sequence[str],
@@ -66,7 +81,7 @@ def accuracy_bar_chart(
     min_n: int = 30,
     level: float = 0.95,
 ) -> Figure:
-    """Horizontal accuracy bars per segment with confidence intervals and the target line.
+    """Accuracy per segment as a dot with its confidence interval, against the target line.
 
     Parameters
     ----------
@@ -79,17 +94,19 @@ def accuracy_bar_chart(
         Target drawn as a dashed vertical line (default: the table's ``target`` when it is the
         same for every segment).
     title : str, optional
-        Figure title (default: "Accuracy by <by>").
+        Figure title (default: "Accuracy by <by>"; ``" "`` for none, when a heading names it).
     min_n : int, default 30
-        Segments with fewer audits get a lighter bar and an "(n < min_n)" note.
+        Segments with fewer audits get a hollow marker and an "(n < min_n)" note.
     level : float, default 0.95
         Confidence level of the intervals in ``breakdown_df`` (for the axis label only).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Bars sorted from lowest to highest accuracy (lowest at the top), coloured *and*
-        hatched by status, each labelled with its value and n. The x axis starts at 0.
+        Segments sorted from lowest to highest accuracy (lowest at the top), the marker's colour
+        *and* shape telling the status, each labelled with its value and n. The x axis is zoomed
+        to the intervals and the target (a bar from 0% would make 91% and 93% look the same, so
+        the estimate is a dot, whose position is all that is read).
     """
     apply_house_style()
     name = by if isinstance(by, str) else " / ".join(by)
@@ -101,73 +118,48 @@ def accuracy_bar_chart(
         tv = df["target"].dropna().unique()
         target = float(tv[0]) if len(tv) == 1 else None
     df = df.sort_values(["accuracy", "n"], ascending=[False, True], kind="stable")
-    labels = _seg_labels(df, by)
     y = np.arange(len(df))
-    status = df["status"] if "status" in df.columns else pd.Series("at_risk", index=df.index)
-    fig, ax = plt.subplots(figsize=(8.0, max(2.2, 0.45 * len(df) + 1.2)))
-    acc = df["accuracy"].to_numpy(dtype=float)
-    lo = df["ci_low"].to_numpy(dtype=float)
-    hi = df["ci_high"].to_numpy(dtype=float)
+    status = (df["status"].astype(str) if "status" in df.columns
+              else pd.Series("at_risk", index=df.index))
+    fig, ax = plt.subplots(figsize=(8.0, max(2.4, 0.42 * len(df) + 1.5)), layout="constrained")
+    acc, lo, hi = (df[c].to_numpy(dtype=float) for c in ("accuracy", "ci_low", "ci_high"))
     small = df["n"].to_numpy() < min_n
-    for i, (a, st, sm) in enumerate(zip(acc, status, small, strict=True)):
-        ax.barh(
-            y[i],
-            a,
-            color=STATUS_COLORS.get(st, "#999999"),
-            alpha=0.45 if sm else 0.9,
-            hatch=_STATUS_HATCH.get(st, ""),
-            edgecolor="white",
-            height=0.65,
-        )
-    ax.errorbar(
-        acc,
-        y,
-        xerr=np.vstack([np.clip(acc - lo, 0, None), np.clip(hi - acc, 0, None)]),
-        fmt="none",
-        ecolor="#222222",
-        elinewidth=1.2,
-        capsize=3,
-    )
+    ax.hlines(y, lo, hi, color="#333333", linewidth=1.6, zorder=2)
+    for st in dict.fromkeys(status):
+        m = (status == st).to_numpy()
+        colour = STATUS_COLORS.get(st, "#999999")
+        for hollow in (False, True):
+            k = m & (small == hollow)
+            if k.any():
+                ax.scatter(acc[k], y[k], marker=_STATUS_MARKER.get(st, "o"), s=64, zorder=3,
+                           color="white" if hollow else colour, edgecolor=colour, linewidth=1.6)
     for i, (a, n, sm) in enumerate(zip(acc, df["n"], small, strict=True)):
         note = f" (n < {min_n})" if sm else ""
-        ax.text(
-            1.02,
-            y[i],
-            f"{a * 100:.1f}%  n={int(n):,}{note}",
-            va="center",
-            fontsize=8,
-            color="#222222",
-            transform=ax.get_yaxis_transform(),
-        )
+        ax.text(1.01, y[i], f"{a * 100:.1f}%  n={int(n):,}{note}", va="center", fontsize=8,
+                color="#222222", transform=ax.get_yaxis_transform())
     handles: list = []
+    targets = df["target"].to_numpy(dtype=float) if "target" in df.columns else np.array([])
     if target is not None and np.isfinite(target):
         ax.axvline(target, **TARGET_LINE)
         handles.append(Line2D([], [], **TARGET_LINE, label=f"Target {target * 100:.1f}%"))
-    ax.set_yticks(y, labels)
-    ax.set_xlim(0, 1.0)
+    elif np.isfinite(targets).any():  # targets differ by segment: a tick at each one's own
+        ax.scatter(targets, y, marker="|", s=260, color="#444444", linewidth=2, zorder=4)
+        handles.append(Line2D([], [], linestyle="", marker="|", markersize=12, color="#444444",
+                              markeredgewidth=2, label="Target (each segment's own)"))
+    ax.set_yticks(y, _seg_labels(df, by))
+    ax.set_xlim(*_zoom(np.concatenate([lo, hi, acc, targets]), target))
     ax.set_ylim(-0.6, len(df) - 0.4)
     pct_axis(ax, axis="x")
-    ax.set_xlabel(f"Accuracy (bar: estimate; whisker: {level:.0%} interval)")
+    ax.set_xlabel(f"Accuracy (dot: estimate; line: {level:.0%} interval; axis zoomed to the data)")
     ax.set_ylabel("")
     ax.grid(axis="y", visible=False)
-    present = [s for s in STATUS_LABELS if s in set(status)]
-    handles += [
-        Patch(
-            facecolor=STATUS_COLORS[s],
-            hatch=_STATUS_HATCH[s],
-            edgecolor="white",
-            label=STATUS_LABELS[s],
-        )
-        for s in present
-    ]
-    ax.legend(
-        handles=handles,
-        loc="lower right",
-        bbox_to_anchor=(1.0, 1.0),
-        ncol=max(1, len(handles)),
-        fontsize=8,
-    )
-    ax.set_title(title)
+    handles += [Line2D([], [], linestyle="", marker=_STATUS_MARKER[s], markersize=8,
+                       color=STATUS_COLORS[s], label=STATUS_LABELS[s])
+                for s in STATUS_LABELS if s in set(status)]
+    # Above the axes from the left edge: text grows into the figure, never past its edge.
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+              ncol=max(1, len(handles)), fontsize=8)
+    ax.set_title(title if title.strip() else "", pad=24 if title.strip() else 6)
     return fig
 
 
@@ -228,48 +220,9 @@ def policy_product_heatmap(
         annot=False,
         linewidths=1,
         linecolor="white",
-        cbar_kws={"label": "Accuracy", "format": plt.FuncFormatter(lambda v, _: f"{v:.0%}")},
+        cbar_kws={"label": "Accuracy", "format": PercentFormatter()},
     )
-    cmap = plt.get_cmap("cividis")
-    norm = plt.Normalize(min(vmin, 0.95), vmax)
-    for i in range(acc.shape[0]):
-        for j in range(acc.shape[1]):
-            n = int(cnt.iat[i, j])
-            if small[i, j]:
-                ax.add_patch(
-                    Rectangle(
-                        (j, i),
-                        1,
-                        1,
-                        facecolor="#e6e6e6",
-                        hatch="///",
-                        edgecolor="#b0b0b0",
-                        linewidth=0,
-                        gid=SMALL_CELL_GID,
-                    )
-                )
-                ax.text(
-                    j + 0.5,
-                    i + 0.5,
-                    f"n={n}" if n else "no audits",
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="#555555",
-                )
-                continue
-            v = float(acc.iat[i, j])
-            r, g, b, _ = cmap(norm(v))
-            light = 0.299 * r + 0.587 * g + 0.114 * b
-            ax.text(
-                j + 0.5,
-                i + 0.5,
-                f"{v * 100:.1f}%\nn={n:,}",
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="black" if light > 0.5 else "white",
-            )
+    _annotate_cells(ax, acc, cnt, small, plt.Normalize(min(vmin, 0.95), vmax))
     xlabel = col.replace("_", " ").capitalize()
     if small.any():
         xlabel += f"\n(hatched grey cells: fewer than {min_n} audits, rate not shown)"
@@ -279,6 +232,27 @@ def policy_product_heatmap(
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _annotate_cells(ax: plt.Axes, acc: pd.DataFrame, cnt: pd.DataFrame, small: np.ndarray,
+                    norm: plt.Normalize) -> None:
+    """Value and n in each cell (black or white text by the cell's lightness); small cells
+    hatched grey (``gid`` :data:`SMALL_CELL_GID`) showing only their n."""
+    cmap = plt.get_cmap("cividis")
+    for i in range(acc.shape[0]):
+        for j in range(acc.shape[1]):
+            n = int(cnt.iat[i, j])
+            if small[i, j]:
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#e6e6e6", hatch="///",
+                                       edgecolor="#b0b0b0", linewidth=0, gid=SMALL_CELL_GID))
+                ax.text(j + 0.5, i + 0.5, f"n={n}" if n else "no audits", ha="center",
+                        va="center", fontsize=8, color="#555555")
+                continue
+            v = float(acc.iat[i, j])
+            r, g, b, _ = cmap(norm(v))
+            light = 0.299 * r + 0.587 * g + 0.114 * b
+            ax.text(j + 0.5, i + 0.5, f"{v * 100:.1f}%\nn={n:,}", ha="center", va="center",
+                    fontsize=8, color="black" if light > 0.5 else "white")
 
 
 def error_mix_chart(
@@ -326,7 +300,7 @@ def error_mix_chart(
     y = np.arange(len(df))
     m = df[mcol].fillna(0).to_numpy(dtype=float)
     o = df[ocol].fillna(0).to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(8.0, max(2.2, 0.45 * len(df) + 1.2)))
+    fig, ax = plt.subplots(figsize=(8.0, max(2.4, 0.45 * len(df) + 1.5)), layout="constrained")
     ax.barh(y, m, color=PALETTE[0], edgecolor="white", height=0.65, label="Missed violation")
     ax.barh(
         y,
@@ -353,8 +327,9 @@ def error_mix_chart(
     ax.set_xlabel(
         {"rate": "Errors per audit", "count": "Errors", "share": "Share of errors"}[value]
     )
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title)
+    # Above the axes, from the left: never over a bar, never cut at the figure's edge.
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8)
+    ax.set_title(title, pad=24)
     return fig
 
 
@@ -392,7 +367,7 @@ def weekly_trend_chart(
         return _empty_figure(title)
     df = weekly_df.sort_values("week")
     x = pd.to_datetime(df["week"])
-    fig, ax = plt.subplots(figsize=(8.0, 4.0))
+    fig, ax = plt.subplots(figsize=(8.0, 4.0), layout="constrained")
     ax.fill_between(
         x,
         df["ci_low"],
@@ -414,27 +389,34 @@ def weekly_trend_chart(
         ymin = min(ymin, target)
     ymin = max(0.0, ymin - 0.02)
     ax.set_ylim(ymin, 1.0)
-    for k, (d, label) in enumerate(ev):
-        ax.axvline(d, color="#555555", linestyle=":", linewidth=1.2)
-        ax.annotate(
-            label,
-            xy=(d, 1.0),
-            xycoords=("data", "data"),
-            xytext=(3, -4 - 11 * (k % 3)),
-            textcoords="offset points",
-            fontsize=8,
-            va="top",
-            ha="left",
-            color="#333333",
-        )
-    pct_axis(ax, axis="y")
     step = max(1, int(np.ceil(len(x) / 12)))
     ax.set_xticks(list(x.iloc[::step]), [d.strftime("%d %b") for d in x.iloc[::step]])
+    _event_labels(ax, ev)
+    pct_axis(ax, axis="y")
     ax.set_xlabel("Week starting (Monday)")
     ax.set_ylabel("Accuracy")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=3, fontsize=8)
     ax.set_title(title)
     return fig
+
+
+def _event_labels(ax: plt.Axes, events: list[tuple[pd.Timestamp, str]]) -> None:
+    """Dotted lines at the events, labelled at the top of the axes, moved down a row where two
+    labels would overlap; the top of the axes is raised so the labels stay clear of the data."""
+    labels = []
+    for d, label in sorted(events, key=lambda e: e[0]):
+        ax.axvline(d, color="#555555", linestyle=":", linewidth=1.2)
+        labels.append(ax.annotate(label, xy=(d, 1.0), xycoords=("data", "axes fraction"),
+                                  xytext=(3, -4), textcoords="offset points", fontsize=8,
+                                  va="top", ha="left", color="#333333"))
+    rows = spread_labels(ax, labels)
+    if rows:
+        lo, hi = ax.get_ylim()
+        height_pt = ax.get_window_extent().height * 72 / ax.figure.dpi
+        band = min(0.45, (rows * 11 + 6) / max(height_pt, 1.0))
+        ax.set_ylim(lo, hi + (hi - lo) * band / (1 - band))
+        # No tick above 100% in the room made for the labels.
+        ax.set_yticks([t for t in ax.get_yticks() if lo - 1e-9 <= t <= min(hi, 1.0) + 1e-9])
 
 
 def _events_list(

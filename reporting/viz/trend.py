@@ -18,9 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
-from reporting.viz.style import PALETTE, TARGET_LINE, pct_axis
+from reporting.viz.style import PALETTE, TARGET_LINE, pct_axis, spread_labels
 
 __all__ = ["p_chart_figure", "waterfall_figure", "odds_ratio_figure"]
 
@@ -44,9 +45,9 @@ def p_chart_figure(
     events: pd.DataFrame | None = None,
     title: str | None = "Daily accuracy with control limits",
     target: float | None = None,
-    figsize: tuple[float, float] = (9.0, 4.2),
+    figsize: tuple[float, float] = (9.0, 4.6),
 ) -> Figure:
-    """p-chart: points, centre line, stepped limits, signals, change points and events.
+    """p-chart: points, centre line, each day's control limits, signals, change points, events.
 
     Parameters
     ----------
@@ -69,104 +70,123 @@ def p_chart_figure(
     Returns
     -------
     Figure
+        The limits depend on each day's number of audits, so they are drawn as a grey band per
+        day (no line jumping from day to day); labels of events and change points sit at the
+        top, moved down a row where they would overlap; the legend is under the axes, inside the
+        figure.
     """
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     d = pchart_df
-    x = pd.to_datetime(d["date"]) if not np.issubdtype(d["date"].dtype, np.number) else d["date"]
+    is_date = not np.issubdtype(d["date"].dtype, np.number)
+    x = pd.to_datetime(d["date"]) if is_date else d["date"]
+    _limit_band(ax, x, d["lcl"], d["ucl"])
     ax.plot(x, d["p"], color=_POINT, marker="o", markersize=3.5, linewidth=1.0, label="Daily value")
     ax.plot(x, d["centre"], color=_LIMIT, linewidth=1.2, label="Centre (baseline)")
-    ax.step(
-        x,
-        d["ucl"],
-        where="mid",
-        color=_LIMIT,
-        linestyle="--",
-        linewidth=0.9,
-        label="Control limits (3σ)",
-    )
-    ax.step(x, d["lcl"], where="mid", color=_LIMIT, linestyle="--", linewidth=0.9)
-    if "signal" in d.columns and d["signal"].any():
-        sig = d[d["signal"].astype(bool)]
-        xs = x[d["signal"].astype(bool)]
-        ax.scatter(
-            xs,
-            sig["p"],
-            marker="D",
-            s=42,
-            color=_SIGNAL,
-            edgecolor="black",
-            linewidth=0.6,
-            zorder=5,
-            label="Signal (run rule)",
-        )
-        if "rules_fired" in sig.columns:
-            for xi, yi, rules in zip(xs, sig["p"], sig["rules_fired"], strict=True):
-                if rules:
-                    ax.annotate(
-                        rules,
-                        (xi, yi),
-                        textcoords="offset points",
-                        xytext=(0, -11),
-                        ha="center",
-                        fontsize=7,
-                        color=_SIGNAL,
-                    )
+    _signals(ax, x, d)
     if target is not None:
         ax.axhline(target, label="Target", **TARGET_LINE)
-    ymin, ymax = ax.get_ylim()
     lo_x, hi_x = (x.min(), x.max()) if len(d) else (None, None)
-    if change_points is not None and len(change_points):
-        for _, cp in change_points.iterrows():
-            cx = pd.to_datetime(cp["date"])
-            ax.axvline(cx, color=_CHANGE, linestyle="--", linewidth=1.6)
-            label = "Shift"
-            if "before" in cp and "after" in cp and pd.notna(cp["before"]):
-                label = f"Shift {cp['before'] * 100:.1f}% → {cp['after'] * 100:.1f}%"
-            ax.annotate(
-                label,
-                (cx, ymax),
-                xytext=(3, -4),
-                textcoords="offset points",
-                rotation=90,
-                va="top",
-                ha="left",
-                fontsize=8,
-                color=_CHANGE,
-            )
-    if events is not None and len(events):
-        ev = events.copy()
-        ev["date"] = pd.to_datetime(ev["date"])
-        if lo_x is not None and isinstance(lo_x, pd.Timestamp):
-            ev = ev[(ev["date"] >= lo_x) & (ev["date"] <= hi_x)]
-        for _, e in ev.iterrows():
-            ax.axvline(e["date"], color=_EVENT, linestyle=":", linewidth=1.6)
-            ax.annotate(
-                _short(e.get("description", "event")),
-                (e["date"], ymin),
-                xytext=(3, 4),
-                textcoords="offset points",
-                rotation=90,
-                va="bottom",
-                ha="left",
-                fontsize=8,
-                color=_EVENT,
-            )
-    handles, labels = ax.get_legend_handles_labels()
+    labels = _change_point_lines(ax, change_points) + _event_lines(ax, events, lo_x, hi_x)
+    labels.sort(key=lambda t: t.xy[0] if not isinstance(t.xy[0], pd.Timestamp)
+                else mdates.date2num(t.xy[0]))
+    handles, names = ax.get_legend_handles_labels()
     if change_points is not None and len(change_points):
         handles.append(Line2D([], [], color=_CHANGE, linestyle="--", linewidth=1.6))
-        labels.append("Change point")
+        names.append("Change point")
     if events is not None and len(events):
         handles.append(Line2D([], [], color=_EVENT, linestyle=":", linewidth=1.6))
-        labels.append("Event")
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    pct_axis(ax, "y", decimals=0 if (ymax - ymin) > 0.05 else 1)
+        names.append("Event")
+    ax.legend(handles, names, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=4, fontsize=8)
     if isinstance(lo_x, pd.Timestamp):
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     if title:
         ax.set_title(title)
     ax.set_xlabel("")
     ax.set_ylabel("Accuracy")
+    _zoom_to_points(ax, d, target)
+    _room_for_labels(ax, spread_labels(ax, labels))
+    pct_axis(ax, "y")
     return fig
+
+
+def _limit_band(ax: plt.Axes, x: pd.Series, lcl: pd.Series, ucl: pd.Series) -> None:
+    """Each day's limits as a grey bar from its lower to its upper limit (0.8 of a day wide):
+    they depend on the day's audits, and a line joining them jumps for no reason a reader sees."""
+    ax.bar(x, (ucl - lcl).to_numpy(dtype=float), bottom=lcl.to_numpy(dtype=float), width=0.8,
+           color="#e3e3e3", edgecolor="none", zorder=0, label="Control limits (3σ)")
+
+
+def _zoom_to_points(ax: plt.Axes, d: pd.DataFrame, target: float | None) -> None:
+    """y range of the daily values, the centre and the target: the limits of a day with a handful
+    of audits reach far (40%..100%) and would squash what is read; their bars run off the axis."""
+    vals = pd.concat([d["p"], d["centre"]]).astype(float).dropna()
+    if target is not None:
+        vals = pd.concat([vals, pd.Series([float(target)])])
+    if vals.empty:
+        return
+    lo, hi = float(vals.min()), float(vals.max())
+    pad = max(0.06 * (hi - lo), 0.005)
+    ax.set_ylim(max(0.0, lo - pad), min(1.0, hi) + pad / 2)
+
+
+def _signals(ax: plt.Axes, x: pd.Series, d: pd.DataFrame) -> None:
+    if "signal" not in d.columns or not d["signal"].any():
+        return
+    flag = d["signal"].astype(bool)
+    sig, xs = d[flag], x[flag]
+    ax.scatter(xs, sig["p"], marker="D", s=42, color=_SIGNAL, edgecolor="black", linewidth=0.6,
+               zorder=5, label="Signal (run rule)")
+    if "rules_fired" in sig.columns:
+        for xi, yi, rules in zip(xs, sig["p"], sig["rules_fired"], strict=True):
+            if rules:
+                ax.annotate(rules, (xi, yi), textcoords="offset points", xytext=(0, -11),
+                            ha="center", fontsize=7, color=_SIGNAL)
+
+
+def _top_label(ax: plt.Axes, x: object, text: str, colour: str) -> Text:
+    return ax.annotate(text, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -4),
+                       textcoords="offset points", va="top", ha="left", fontsize=8,
+                       color=colour)
+
+
+def _change_point_lines(ax: plt.Axes, change_points: pd.DataFrame | None) -> list[Text]:
+    out: list[Text] = []
+    if change_points is None or len(change_points) == 0:
+        return out
+    for _, cp in change_points.iterrows():
+        cx = pd.to_datetime(cp["date"])
+        ax.axvline(cx, color=_CHANGE, linestyle="--", linewidth=1.6)
+        label = "Shift"
+        if "before" in cp and "after" in cp and pd.notna(cp["before"]):
+            label = f"Shift {cp['before'] * 100:.1f}% → {cp['after'] * 100:.1f}%"
+        out.append(_top_label(ax, cx, label, _CHANGE))
+    return out
+
+
+def _event_lines(ax: plt.Axes, events: pd.DataFrame | None, lo_x: object, hi_x: object
+                 ) -> list[Text]:
+    out: list[Text] = []
+    if events is None or len(events) == 0:
+        return out
+    ev = events.copy()
+    ev["date"] = pd.to_datetime(ev["date"])
+    if lo_x is not None and isinstance(lo_x, pd.Timestamp):
+        ev = ev[(ev["date"] >= lo_x) & (ev["date"] <= hi_x)]
+    for _, e in ev.iterrows():
+        ax.axvline(e["date"], color=_EVENT, linestyle=":", linewidth=1.6)
+        out.append(_top_label(ax, e["date"], _short(e.get("description", "event")), _EVENT))
+    return out
+
+
+def _room_for_labels(ax: plt.Axes, rows: int) -> None:
+    """Raise the top of the axes so ``rows`` rows of labels sit above the data."""
+    if not rows:
+        return
+    lo, hi = ax.get_ylim()
+    height_pt = ax.get_window_extent().height * 72 / ax.figure.dpi
+    band = min(0.5, (rows * 11 + 8) / max(height_pt, 1.0))
+    ax.set_ylim(lo, hi + (hi - lo) * band / (1 - band))
+    ax.set_yticks([t for t in ax.get_yticks() if lo - 1e-9 <= t <= min(hi, 1.0) + 1e-9])
 
 
 def waterfall_figure(
@@ -208,7 +228,7 @@ def waterfall_figure(
     rc = root_causes
     r1 = rc.attrs.get("rate_from")
     r2 = rc.attrs.get("rate_to")
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     if r1 is None or r2 is None or len(rc) == 0:
         ax.text(
             0.5, 0.5, "No decomposition to show", ha="center", va="center", transform=ax.transAxes
@@ -222,83 +242,21 @@ def waterfall_figure(
             else (rc["contribution_pp"].abs())
         )
         dimension = str(rc.loc[key.idxmax(), "dimension"])
-    d = rc[rc["dimension"] == dimension].copy()
-    d["abs"] = d["contribution_pp"].abs()
-    d = d.sort_values("abs", ascending=False)
-    shown = d.head(top)
-    total_pp = 100.0 * (float(r2) - float(r1))
-    other = total_pp - float(shown["contribution_pp"].sum())
-    names = [labels[0]]
-    starts = [0.0]
-    heights = [float(r1)]
-    kinds = ["level"]
-    level = float(r1)
-    for _, r in shown.iterrows():
-        c = float(r["contribution_pp"]) / 100
-        names.append(f"{_short(r['segment'], 22)}\n({r['effect']})")
-        starts.append(level)
-        heights.append(c)
-        kinds.append(str(r["effect"]))
-        level += c
-    if abs(other) > 1e-9:
-        names.append("Other")
-        starts.append(level)
-        heights.append(other / 100)
-        kinds.append("other")
-        level += other / 100
-    names.append(labels[1])
-    starts.append(0.0)
-    heights.append(float(r2))
-    kinds.append("level")
-    xs = np.arange(len(names))
-    moving = [
-        v
-        for s, h, k in zip(starts, heights, kinds, strict=True)
-        if k != "level"
-        for v in (s, s + h)
-    ]
-    lo = min([float(r1), float(r2), *moving])
-    hi = max([float(r1), float(r2), *moving])
-    pad = max((hi - lo) * 0.25, 0.002)
-    base = max(0.0, lo - pad)
-    for i, (s, h, k) in enumerate(zip(starts, heights, kinds, strict=True)):
-        if k == "level":
-            ax.bar(i, h - base, bottom=base, color="#BBBBBB", edgecolor="black", linewidth=0.6)
-            ax.annotate(
-                f"{h * 100:.1f}%",
-                (i, h),
-                xytext=(0, 3),
-                textcoords="offset points",
-                ha="center",
-                fontsize=8,
-            )
-            continue
-        color = {"rate": _RATE, "mix": _MIX}.get(k, _OTHER)
-        hatch = {"mix": "///", "other": "--"}.get(k, "")
-        ax.bar(i, h, bottom=s, color=color, hatch=hatch, edgecolor="black", linewidth=0.6)
-        y = s + h if h >= 0 else s
-        ax.annotate(
-            f"{h * 100:+.2f} pp".replace("-", "\u2212"),
-            (i, y),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="center",
-            fontsize=8,
-        )
-        if i + 1 < len(starts):
-            ax.plot([i + 0.4, i + 0.6], [s + h, s + h], color="#777777", linewidth=0.7)
-    ax.set_xticks(xs)
+    names, starts, heights, kinds = _waterfall_steps(rc, dimension, top, float(r1), float(r2),
+                                                     labels)
+    base, top_y = _draw_waterfall(ax, starts, heights, kinds, float(r1), float(r2))
+    ax.set_xticks(np.arange(len(names)))
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(base, hi + pad)
+    ax.set_ylim(base, top_y)
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
-    step = float(np.diff(ax.get_yticks())[0]) if len(ax.get_yticks()) > 1 else 0.01
-    pct_axis(ax, "y", decimals=int(max(0, min(3, np.ceil(-np.log10(step * 100) + 1e-9)))))
+    pct_axis(ax, "y")  # as many decimals as the ticks need
     legend = [
         Patch(facecolor=_RATE, edgecolor="black", label="Rate effect"),
         Patch(facecolor=_MIX, edgecolor="black", hatch="///", label="Mix effect"),
     ]
     if "other" in kinds:
         legend.append(Patch(facecolor=_OTHER, edgecolor="black", hatch="--", label="Other parts"))
+    # Right of the axes, inside the figure (constrained layout makes the room).
     ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(
         title
@@ -306,6 +264,58 @@ def waterfall_figure(
     )
     ax.set_ylabel("Accuracy")
     return fig
+
+
+def _waterfall_steps(rc: pd.DataFrame, dimension: str, top: int, r1: float, r2: float,
+                     labels: tuple[str, str]) -> tuple[list[str], list[float], list[float],
+                                                        list[str]]:
+    """Bars of the waterfall: the start level, the ``top`` largest parts of ``dimension``, an
+    "Other" remainder (so the bars end at ``r2``) and the end level."""
+    d = rc[rc["dimension"] == dimension].copy()
+    d["abs"] = d["contribution_pp"].abs()
+    shown = d.sort_values("abs", ascending=False).head(top)
+    other = 100.0 * (r2 - r1) - float(shown["contribution_pp"].sum())
+    names, starts, heights, kinds = [labels[0]], [0.0], [r1], ["level"]
+    level = r1
+    parts = [(f"{_short(r['segment'], 22)}\n({r['effect']})", float(r["contribution_pp"]) / 100,
+              str(r["effect"])) for _, r in shown.iterrows()]
+    if abs(other) > 1e-9:
+        parts.append(("Other", other / 100, "other"))
+    for name, c, kind in parts:
+        names.append(name)
+        starts.append(level)
+        heights.append(c)
+        kinds.append(kind)
+        level += c
+    names.append(labels[1])
+    starts.append(0.0)
+    heights.append(r2)
+    kinds.append("level")
+    return names, starts, heights, kinds
+
+
+def _draw_waterfall(ax: plt.Axes, starts: list[float], heights: list[float], kinds: list[str],
+                    r1: float, r2: float) -> tuple[float, float]:
+    """Draw the bars with their labels; returns the y range (base, top) that shows them."""
+    moving = [v for s, h, k in zip(starts, heights, kinds, strict=True) if k != "level"
+              for v in (s, s + h)]
+    lo, hi = min([r1, r2, *moving]), max([r1, r2, *moving])
+    pad = max((hi - lo) * 0.25, 0.002)
+    base = max(0.0, lo - pad)
+    for i, (s, h, k) in enumerate(zip(starts, heights, kinds, strict=True)):
+        if k == "level":
+            ax.bar(i, h - base, bottom=base, color="#BBBBBB", edgecolor="black", linewidth=0.6)
+            ax.annotate(f"{h * 100:.1f}%", (i, h), xytext=(0, 3), textcoords="offset points",
+                        ha="center", fontsize=8)
+            continue
+        color = {"rate": _RATE, "mix": _MIX}.get(k, _OTHER)
+        hatch = {"mix": "///", "other": "--"}.get(k, "")
+        ax.bar(i, h, bottom=s, color=color, hatch=hatch, edgecolor="black", linewidth=0.6)
+        ax.annotate(f"{h * 100:+.2f} pp".replace("-", "\u2212"), (i, s + h if h >= 0 else s),
+                    xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
+        if i + 1 < len(starts):
+            ax.plot([i + 0.4, i + 0.6], [s + h, s + h], color="#777777", linewidth=0.7)
+    return base, hi + pad
 
 
 def odds_ratio_figure(
@@ -334,7 +344,8 @@ def odds_ratio_figure(
     """
     t = glm_table.reset_index(drop=True)
     n = len(t)
-    fig, ax = plt.subplots(figsize=figsize or (8.0, max(2.0, 0.38 * n + 1.2)))
+    fig, ax = plt.subplots(figsize=figsize or (8.0, max(2.0, 0.38 * n + 1.2)),
+                           layout="constrained")
     if n == 0:
         ax.text(0.5, 0.5, "No model terms", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
