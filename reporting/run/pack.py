@@ -334,9 +334,23 @@ def build_pack(
     opts = _options(formats or ",".join(plan_obj.formats or ("html", "xlsx")), jobs, timeout,
                     force, isolate, pseudonymise, executor, progress, log)
     periods = _parse_periods(period)
+    _check_only_keys(plan_obj, only)
     return _run(lambda p, cat: expand_plan(plan_obj, p, cat, only), periods, data=data,
                 dataset=dataset, out=out, opts=opts, label=plan_obj.name, check=True,
                 n_reports=None)
+
+
+def _check_only_keys(plan, only: Mapping[str, str]) -> None:
+    """An ``only`` key that no template of the plan has is refused before the data is read."""
+    from reporting.run.templates import load_template
+
+    keys = sorted({p.name for entry in plan.jobs
+                   for p in load_template(entry["template"]).user_parameters()})
+    unknown = [k for k in only if k not in keys]
+    if unknown:
+        raise ParameterError(
+            f"--only {', '.join(shorten(k) for k in unknown)}: no report of this plan has such "
+            f"a parameter (parameters: {', '.join(keys)})")
 
 
 def build_report(
