@@ -190,9 +190,16 @@ def run_job(
 
     kernel: WarmKernel | None = None
 
+    finished = threading.Event()
+
     def watchdog() -> None:
+        # The deadline can pass before the job's kernel exists (a slow start on a busy machine:
+        # measured >8 s): keep trying until there is one to kill or the job has ended, else the
+        # report would run on to its end past the timeout.
         timed_out.set()
-        _kill_kernel(tracker)
+        while not finished.is_set():
+            _kill_kernel(tracker)
+            finished.wait(0.5)
 
     timer = threading.Timer(timeout, watchdog)
     executed_path = staging / "executed.ipynb"
@@ -294,6 +301,7 @@ def run_job(
         result.files = sorted(p.name for p in final_dir.iterdir() if p.name.startswith(
             ("report.", "tables.", "results.", "executed.")))
     finally:
+        finished.set()
         timer.cancel()
         shutil.rmtree(staging, ignore_errors=True)
         result.seconds = time.perf_counter() - started
