@@ -48,11 +48,13 @@ def test_index_opens_with_business_status_per_market(tmp_path):
     html = render_index(_write_pack(tmp_path), out_dir=tmp_path)
     status = html[html.index("Business status by market"):html.index("Monthly business review")]
     # A sentence first, then the table: BR off track, DE at risk, each with colour and symbol.
-    assert "1 of 3 markets are off track on at least one KPI (BR); 1 more at risk (DE)" in status
-    assert 'class="kpi rag-off_track"' in status and "■</span>Off track 91.8%" in status
-    assert "▲</span>At risk 95.1%" in status and "●</span>On track 97.0%" in status
+    assert "Accuracy is off track in BR and at risk in DE." in status
+    assert 'class="kpi rag-off_track"' in status and "■</span>91.8%" in status
+    assert "Off track · target 95.0%" in status
+    assert "▲</span>95.1%" in status and "●</span>97.0%" in status
     assert "80.0%" not in status  # a product line's figure is not the market's status
-    assert "No target: 4,089" in status  # no status without a target
+    assert "4,089" not in status and "Audit volume" not in status  # no status without a target
+    assert 'href="market_accuracy-m0/report.html">BR</a>' in status
 
 
 def test_index_lists_reports_without_parameter_noise(tmp_path):

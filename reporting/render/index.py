@@ -112,56 +112,69 @@ def _format(value: Any, unit: str) -> str:
     return f"{value:,.2f}" if unit == "cases_per_hour" else f"{value:,.0f}"
 
 
-def _cell(record: Mapping[str, Any], unit: str) -> dict[str, Any]:
-    status = record.get("status") if record.get("target") is not None else None
-    symbol, words = RAG.get(str(status), ("", "No target:" if status is None else str(status)))
+def _cell(record: Mapping[str, Any] | None, unit: str) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    status = str(record.get("status"))
+    symbol, words = RAG.get(status, ("", status.replace("_", " ")))
     return {"status": status if status in RAG else "none", "symbol": symbol, "words": words,
             "value": _format(record.get("value"), unit),
             "target": _format(record.get("target"), unit)}
 
 
 def business_status(manifest: Mapping[str, Any], out_dir: Path) -> dict[str, Any] | None:
-    """The market x KPI status table of the run (None when it has no market accuracy report):
-    ``kpis`` (columns: name, label), ``rows`` (market, link, one cell per KPI) and a
-    ``headline`` sentence naming the markets off track and at risk."""
-    found = [m for job in manifest.get("jobs", []) if (m := _market_kpis(out_dir, job))]
+    """The KPI x market status table of the run (None when it has no market accuracy report).
+
+    Rows are the KPIs with a target in at least one market (a status needs a target), in the KPI
+    registry's order; columns the markets (linked to their report); a cell is the market-level
+    figure (``scope`` = the market alone) with its status and target. ``headline`` says in words
+    where the first KPI (accuracy) is off track or at risk.
+    """
+    found = dict(m for job in manifest.get("jobs", []) if (m := _market_kpis(out_dir, job)))
     if not found:
         return None
     meta = _kpi_meta()
-    names = list(dict.fromkeys(k["kpi"] for _, kpis in found for k in kpis if k.get("kpi")))
     order = {name: i for i, name in enumerate(meta)}
-    names.sort(key=lambda n: (order.get(n, len(order)), n))
+    by_market = {m: {k["kpi"]: k for k in kpis if k.get("target") is not None}
+                 for m, kpis in found.items()}
+    names = sorted({n for kpis in by_market.values() for n in kpis},
+                   key=lambda n: (order.get(n, len(order)), n))
     links = {str((j.get("params") or {}).get("market")): f"{j['id']}/report.html"
              for j in manifest.get("jobs", []) if j.get("template") == STATUS_REPORT
              and "report.html" in (j.get("files") or [])}
-    rows, worst = [], {}
-    for market, kpis in sorted(found):
-        by_name = {k["kpi"]: k for k in kpis}
-        cells = []
-        for name in names:
-            unit = getattr(meta.get(name), "unit", "rate")
-            cells.append(_cell(by_name[name], unit) if name in by_name else None)
-        statuses = {c["status"] for c in cells if c}
-        worst[market] = next((s for s in ("off_track", "at_risk") if s in statuses), "on_track")
-        rows.append({"market": market, "href": links.get(market), "cells": cells})
-    kpi_cols = [{"name": n, "label": getattr(meta.get(n), "label", n.replace("_", " "))}
-                for n in names]
-    return {"kpis": kpi_cols, "rows": rows, "headline": _headline(worst)}
+    markets = sorted(found)
+    rows = []
+    for name in names:
+        unit = getattr(meta.get(name), "unit", "rate")
+        rows.append({"label": getattr(meta.get(name), "label", name.replace("_", " ")),
+                     "cells": [_cell(by_market[m].get(name), unit) for m in markets]})
+    return {"markets": [{"name": m, "href": links.get(m)} for m in markets], "rows": rows,
+            "headline": _headline(names, by_market, meta)}
 
 
-def _headline(worst: Mapping[str, str]) -> str:
-    off = sorted(m for m, s in worst.items() if s == "off_track")
-    risk = sorted(m for m, s in worst.items() if s == "at_risk")
-    total = len(worst)
-    if not off and not risk:
-        return f"All {total} markets are on track on every KPI with a target."
-    parts = []
-    if off:
-        parts.append(f"{len(off)} of {total} markets are off track on at least one KPI "
-                     f"({', '.join(off)})")
-    if risk:
-        parts.append(f"{len(risk)} {'more ' if off else ''}at risk ({', '.join(risk)})")
-    return "; ".join(parts) + ". Open the market's report for why and what to do."
+def _listing(markets: list[str]) -> str:
+    return markets[0] if len(markets) == 1 else f"{', '.join(markets[:-1])} and {markets[-1]}"
+
+
+def _headline(names: list[str], by_market: Mapping[str, Mapping[str, Any]], meta) -> str:
+    """E.g. "Accuracy is off track in BR, DE and US and at risk in JP. 5 of 6 markets are off
+    track on at least one other KPI." """
+    if not names:
+        return "No KPI of the markets has a target: see each market's report."
+    first = names[0]
+    label = getattr(meta.get(first), "label", first.replace("_", " "))
+    where = {s: sorted(m for m, k in by_market.items() if k.get(first, {}).get("status") == s)
+             for s in ("off_track", "at_risk")}
+    parts = [f"off track in {_listing(where['off_track'])}" if where["off_track"] else "",
+             f"at risk in {_listing(where['at_risk'])}" if where["at_risk"] else ""]
+    said = " and ".join(p for p in parts if p)
+    text = f"{label} is {said}." if said else f"{label} is on track in every market."
+    others = sorted(m for m, k in by_market.items()
+                    if any(r.get("status") == "off_track" for n, r in k.items() if n != first))
+    if others:
+        text += (f" {len(others)} of {len(by_market)} markets are off track on at least one "
+                 "other KPI.")
+    return text + " Open a market's report for why and what to do."
 
 
 def _build_summary(jobs: list[Mapping[str, Any]]) -> str:
