@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import click
 
@@ -32,75 +30,13 @@ def _data_problems(path, exc) -> None:
     sys.exit(1)
 
 
-def _load(data: str | None, *, periods: list[str] | None = None, large: bool = False):
-    """Load and validate the data once; a data problem exits 1 with every problem listed.
-
-    With ``large`` (report-writing commands), an engine URL (``duckdb:///...``,
-    ``spark:///...``) is extracted through Ibis for the months of ``periods`` (with history),
-    and a large folder / DuckDB file is returned as a ``LargeSource`` that ``make_snapshot``
-    validates and snapshots inside DuckDB (docs/data.md, "Large data and warehouse engines").
-    """
-    from reporting.data import DataValidationError, load_dataset
-
-    text = str(data) if data else str(SETTINGS.data or DEMO_DATA)
-    if large:
-        from reporting.data.engines import is_engine_url
-
-        if is_engine_url(text):
-            return _load_engine(text, periods)
-    path = Path(text)
-    if not path.exists():
-        _fail(f"no data at {path}: pass --data (a folder, an .xlsx workbook or a .duckdb file), "
-              "or run `reporting sample-data --out DIR` first")
-    if large:
-        import dataclasses
-
-        from reporting.data.engines import history_window
-        from reporting.data.extract import large_source
-
-        source = large_source(path)
-        if source is not None:
-            period_from, period_to = history_window(periods)
-            source = dataclasses.replace(source, period_from=period_from, period_to=period_to)
-            click.echo(f"{path}: {source.reason}: validating and snapshotting in DuckDB "
-                       f"({period_from or '...'} to {period_to or '...'})", err=True)
-            return source
-    t0 = time.perf_counter()
-    try:
-        ds = load_dataset(path)
-    except DataValidationError as exc:
-        _data_problems(path, exc)
-    click.echo(f"loaded {path} ({len(ds.audits):,} audits) in {time.perf_counter() - t0:.1f}s",
-               err=True)
-    return ds
-
-
-def _load_engine(url: str, periods: list[str] | None):
-    """Extract the data of ``periods`` (and its history) from a warehouse engine URL."""
-    from reporting.data import DataValidationError
-    from reporting.data.engines import EngineError, history_window, load_engine_dataset
-
-    period_from, period_to = history_window(periods)
-    t0 = time.perf_counter()
-    try:
-        ds = load_engine_dataset(url, period_from=period_from, period_to=period_to)
-    except DataValidationError as exc:
-        _data_problems(url, exc)
-    except EngineError as exc:
-        _fail(str(exc))
-    click.echo(f"extracted {url} ({len(ds.audits):,} audits, {period_from or '...'} to "
-               f"{period_to or '...'}) in {time.perf_counter() - t0:.1f}s", err=True)
-    return ds
-
-
 def _formats(text: str) -> tuple[str, ...]:
-    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    bad = set(formats) - {"html", "pdf", "xlsx"}
-    if bad:
-        raise click.BadParameter(f"unknown format(s) {sorted(bad)}: choose from html,pdf,xlsx")
-    if "html" not in formats:
-        formats = ("html", *formats)  # PDF is printed from the HTML; the index links it
-    return formats
+    from reporting.run.pack import parse_formats
+
+    try:
+        return parse_formats(text)
+    except ReportingError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _only(items: tuple[str, ...]) -> dict[str, str]:
@@ -111,22 +47,6 @@ def _only(items: tuple[str, ...]) -> dict[str, str]:
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
-
-
-def _update_latest(out_root: Path, period_dir: Path) -> None:
-    """Point ``outputs/latest`` at the newest complete pack (atomic symlink swap).
-
-    Newest by period: re-running an older month (a back-fill) leaves it where it is.
-    """
-    link = out_root / "latest"
-    if link.is_symlink() and os.readlink(link) > period_dir.name and (
-            link.resolve() / "manifest.json").exists():
-        return
-    tmp = out_root / f".latest-{os.getpid()}"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(period_dir.name)
-    os.replace(tmp, link)
 
 
 @contextlib.contextmanager
@@ -218,89 +138,26 @@ def templates() -> None:
             click.echo(f"    {p.name}: {p.type} ({default})" + (f"  {p.help}" if p.help else ""))
 
 
-def _snapshot(ds, out_dir: Path, key: str | None):
-    """The run's snapshot; a large source is validated here (problems listed, exit 1)."""
+def _outcome(build: Callable[[], object], data: object = None) -> int:
+    """Run ``build`` (a call of the Python API) and turn its outcome into messages and an exit
+    code: 0 all built, 1 a report failed or the run was refused (the message says why)."""
     from reporting.data import DataValidationError
-    from reporting.run.runner import make_snapshot
 
-    t0 = time.perf_counter()
     try:
-        snapshot = make_snapshot(ds, out_dir, pseudonym_key=key)
+        result = build()
     except DataValidationError as exc:
-        _data_problems(ds.source, exc)
-    if not hasattr(ds, "audits"):
-        click.echo(f"DuckDB snapshot of {ds.source} ready in {time.perf_counter() - t0:.1f}s",
-                   err=True)
-    return snapshot
-
-
-def _run(jobs_fn, *, data, out, period_text, formats, n_jobs, timeout, force, label,
-         dataset=None, isolate=False, pseudonymise=False, executor=None) -> int:
-    from reporting.core.periods import parse_period_range
-
-    try:
-        periods = parse_period_range(period_text)
+        _data_problems(data or exc.source or SETTINGS.data or DEMO_DATA, exc)
     except ReportingError as exc:
         _fail(str(exc))
-    key = None
-    if pseudonymise:
-        key = SETTINGS.pseudonym_key
-        if not key:
-            _fail("--pseudonymise needs the key in $REPORTING_PSEUDONYM_KEY (never on the "
-                  "command line, where other users can read it)")
-    # Warm kernels start now, in the background, while the data is read and validated.
-    pool = None if isolate or executor is not None else _prestarted_kernels(n_jobs)
-    try:
-        return _run_periods(jobs_fn, periods, data=data, out=out, formats=formats,
-                            n_jobs=n_jobs, timeout=timeout, force=force, label=label,
-                            dataset=dataset, isolate=isolate, key=key, executor=executor,
-                            pool=pool)
-    finally:
-        if pool is not None:
-            pool.close()
-            shutil.rmtree(pool.scratch, ignore_errors=True)
+    for run in result.runs:
+        failed = run.failed
+        click.echo(f"{len(run.results) - len(failed)} ok, {len(failed)} failed; "
+                   f"index: {run.index_path}")
+    return 0 if result.ok else 1
 
 
-def _prestarted_kernels(n_jobs: int | None):
-    import tempfile
-
-    from reporting.run.execute import KERNEL_NAME
-    from reporting.run.kernels import KernelPool
-    from reporting.run.runner import default_jobs
-
-    pool = KernelPool(KERNEL_NAME, Path(tempfile.mkdtemp(prefix="reporting-kernels-")))
-    pool.prestart(n_jobs or default_jobs())
-    return pool
-
-
-def _run_periods(jobs_fn, periods, *, data, out, formats, n_jobs, timeout, force, label, dataset,
-                 isolate, key, executor, pool) -> int:
-    from reporting.run.runner import run_jobs
-
-    ds = dataset if dataset is not None else _load(data, periods=periods, large=True)
-    exit_code = 0
-    for period in periods:
-        out_dir = Path(out) if out and len(periods) == 1 else (
-            Path(out) / period if out else DEFAULT_OUTPUTS / period)
-        try:
-            snapshot = _snapshot(ds, out_dir, key)
-            jobs = jobs_fn(period, snapshot.catalog)
-            if not jobs:
-                _fail("no reports to build: check the plan and --only")
-            click.echo(f"{label} {period}: {len(jobs)} report(s) -> {out_dir}", err=True)
-            summary = run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
-                               formats=formats, n_jobs=n_jobs, timeout=timeout, force=force,
-                               isolate=isolate, executor=executor, kernel_pool=pool)
-        except ReportingError as exc:
-            _fail(str(exc))
-        failed = summary.failed
-        click.echo(f"{len(summary.results) - len(failed)} ok, {len(failed)} failed; "
-                   f"index: {summary.index_path}")
-        if failed:
-            exit_code = 1
-        elif not out:
-            _update_latest(DEFAULT_OUTPUTS, out_dir)
-    return exit_code
+def _log(message: str) -> None:
+    click.echo(message, err=True)
 
 
 _common = [
@@ -312,8 +169,9 @@ _common = [
                  help="Output folder (default: outputs/<period>)."),
     click.option("--format", "fmt", default="html,xlsx", show_default=True,
                  help="Comma-separated: html, pdf, xlsx."),
-    click.option("--jobs", "n_jobs", type=int, default=None,
-                 help="Reports built at once (default: 2, the sweet spot on 2 cores)."),
+    click.option("--jobs", "n_jobs", type=click.IntRange(min=1), default=None,
+                 help="Reports built at once (default: 2, the sweet spot on 2 cores; capped by "
+                      "the reports to build, the cores and the memory available)."),
     click.option("--timeout", type=float, default=600, show_default=True,
                  help="Seconds before a report's kernel is stopped."),
     click.option("--force", is_flag=True, help="Rebuild reports even when nothing changed."),
@@ -345,7 +203,8 @@ def common(fn):
 def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, resume, isolate,
         pseudonymise) -> None:
     """Build every report of a PLAN (YAML in params/) for a period."""
-    from reporting.run.plan import expand_plan, load_plan
+    from reporting import build_pack
+    from reporting.run.plan import load_plan
 
     try:
         plan_obj = load_plan(plan)
@@ -357,10 +216,10 @@ def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, re
     formats = _formats(fmt if fmt != "html,xlsx" or not plan_obj.formats
                        else ",".join(plan_obj.formats))
     with _executor(executor) as pool:
-        code = _run(lambda p, cat: expand_plan(plan_obj, p, cat, only_map), data=data, out=out,
-                    period_text=period, formats=formats, n_jobs=n_jobs, timeout=timeout,
-                    force=force, label=plan_obj.name, isolate=isolate,
-                    pseudonymise=pseudonymise, executor=pool)
+        code = _outcome(lambda: build_pack(
+            plan_obj, period, data=data, out=out, formats=formats, jobs=n_jobs, only=only_map,
+            force=force, timeout=timeout, isolate=isolate, pseudonymise=pseudonymise,
+            executor=pool, log=_log), data)
     sys.exit(code)
 
 
@@ -372,43 +231,24 @@ def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, re
 def report(template, params, data, out, fmt, n_jobs, timeout, force, resume, isolate,
            pseudonymise) -> None:
     """Build one report from TEMPLATE, ad hoc."""
-    from reporting.run.jobs import ReportJob
-    from reporting.run.templates import coerce_parameters, load_template
+    from reporting import build_report
 
-    values = dict(params)
-    try:
-        tpl = load_template(template)
-        coerce_parameters(tpl, values)  # types and names first: no data load, no kernel
-        period = values.get("period") or "last-month"
-        if tpl.parameter("period") is None:
-            period = "adhoc"
-    except ReportingError as exc:
-        _fail(str(exc))
-
-    def jobs_fn(p, catalog):
-        vals = dict(values)
-        if tpl.parameter("period") is not None:
-            vals["period"] = p
-        coerced = coerce_parameters(tpl, vals, catalog)
-        fan = tuple(k for k in ("market", "team_lead", "product_line")
-                    if coerced.get(k) not in (None, ""))
-        return [ReportJob(tpl, coerced, fan)]
-
-    code = _run(jobs_fn, data=data, out=out, period_text=period if period != "adhoc" else
-                "this-month", formats=_formats(fmt), n_jobs=1, timeout=timeout, force=force,
-                label=tpl.name, isolate=isolate, pseudonymise=pseudonymise)
+    code = _outcome(lambda: build_report(
+        template, dict(params), data=data, out=out, formats=_formats(fmt), force=force,
+        timeout=timeout, isolate=isolate, pseudonymise=pseudonymise, log=_log), data)
     sys.exit(code)
 
 
 @main.command()
 @click.option("--format", "fmt", default="html,pdf,xlsx", show_default=True,
               help="Comma-separated: html, pdf, xlsx.")
-@click.option("--jobs", "n_jobs", type=int, default=None)
+@click.option("--jobs", "n_jobs", type=click.IntRange(min=1), default=None)
 @click.option("--force", is_flag=True, help="Rebuild every report.")
 def demo(fmt, n_jobs, force) -> None:
     """Sample data -> the full monthly pack -> prints where index.html is."""
-    from reporting.data import summarize_dataset, write_sample_data
-    from reporting.run.plan import expand_plan, load_plan
+    from reporting import build_pack
+    from reporting.data import DataValidationError, summarize_dataset, write_sample_data
+    from reporting.run.pack import load_data
 
     formats = _formats(fmt)
     if "pdf" in formats:
@@ -422,14 +262,17 @@ def demo(fmt, n_jobs, force) -> None:
     if not (DEMO_DATA / "audits.csv").exists():
         click.echo(f"writing sample data to {DEMO_DATA}", err=True)
         write_sample_data(DEMO_DATA, seed=7, months=6, scale=1.0, fmt="csv")
-    ds = _load(str(DEMO_DATA))  # validates once; a problem exits 1 listing every problem
+    try:
+        ds = load_data(DEMO_DATA, log=_log)
+    except DataValidationError as exc:
+        _data_problems(DEMO_DATA, exc)
     for key, value in summarize_dataset(ds).items():
         click.echo(f"  {key}: {value}", err=True)
     period = max(ds.audits["period"].unique())
-    plan = load_plan(PROJECT_ROOT / "params" / "monthly_business_review.yaml")
-    code = _run(lambda p, cat: expand_plan(plan, p, cat), data=str(DEMO_DATA), out=None,
-                period_text=period, formats=formats, n_jobs=n_jobs, timeout=600, force=force,
-                label="demo pack", dataset=ds)
+    plan = PROJECT_ROOT / "params" / "monthly_business_review.yaml"
+    code = _outcome(lambda: build_pack(plan, period, data=DEMO_DATA, formats=formats,
+                                       jobs=n_jobs, force=force, dataset=ds, log=_log),
+                    DEMO_DATA)
     index = DEFAULT_OUTPUTS / period / "index.html"
     click.secho(f"open {index}", bold=True)
     sys.exit(code)

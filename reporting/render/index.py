@@ -1,91 +1,205 @@
-"""The run's index page: every report with its status, parameters and links; failures with their
-error in words and a link to the executed notebook. Self-contained, no scripts."""
+"""The run's index page: first the business status of every market (a market x KPI table of on
+track / at risk / off track, from the run's market accuracy reports), then every report grouped by
+kind with the parameters that identify it, its files and a quiet build-status column; failures
+with their error in words and a link to the executed notebook. Self-contained, no scripts.
+
+The HTML is the Jinja2 template ``templates/pack/index.html.j2`` (autoescaped); this module only
+arranges the manifest and the reports' ``results.json`` into plain values for it. Titles and order
+come from the report registry (:data:`reporting.reports.REPORTS`).
+"""
 
 from __future__ import annotations
 
-import html
+import json
 from collections import defaultdict
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from reporting.reports import REPORTS
 
-STATUS_TEXT = {"ok": "● OK", "failed": "■ Failed", "skipped": "○ Unchanged (reused)",
-               "running": "▲ Running", "pending": "… Pending"}
+TEMPLATES = Path(__file__).parent / "templates"
 
-CSS = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#1f2328;max-width:1100px;margin:0 auto;padding:24px}
-h1{margin:0 0 4px} .meta{color:#57606a;font-size:13px;margin-bottom:18px}
-h2{border-bottom:2px solid #0072B2;padding-bottom:4px;margin-top:28px;font-size:18px}
-table{border-collapse:collapse;width:100%;font-size:13px} th{text-align:left;background:#f3f4f6;padding:5px 8px}
-td{border-bottom:1px solid #eaeef2;padding:5px 8px;vertical-align:top}
-.st-ok{color:#0072B2;font-weight:600}.st-skipped{color:#0072B2}.st-failed{color:#D55E00;font-weight:700}
-.st-running,.st-pending{color:#E69F00}
-.err{color:#D55E00;font-size:12px;white-space:pre-wrap;max-width:600px}
-.summary{display:flex;gap:18px;font-size:14px;margin:8px 0 4px}
-a{color:#0060a0}
-"""
+#: Build status in quiet words (business status is the RAG table, not this column).
+BUILD_TEXT = {"ok": "built", "skipped": "reused (unchanged)", "failed": "failed",
+              "running": "building", "pending": "not built yet"}
+#: The parameters that say which report it is (the rest, e.g. level=0.95, are settings).
+IDENTIFYING = (("market", "Market"), ("markets", "Markets"), ("team_lead", "Team lead"),
+               ("product_line", "Product line"), ("period", "Period"))
+#: Business status: colour (in the template's CSS) and a symbol, never colour alone.
+RAG = {"on_track": ("●", "On track"), "at_risk": ("▲", "At risk"),
+       "off_track": ("■", "Off track")}
+STATUS_REPORT = "market_accuracy"
 
 
-def _params_text(params: Mapping[str, Any]) -> str:
-    shown = [f"{k}={', '.join(map(str, v)) if isinstance(v, list) else v}"
-             for k, v in params.items() if v not in (None, "", [])]
-    return html.escape("; ".join(shown))
+@cache
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                       autoescape=select_autoescape(["html", "j2"], default=True),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def render_index(manifest: Mapping[str, Any]) -> str:
-    """HTML of the index page for ``manifest`` (see :mod:`reporting.run.manifest`)."""
+def _scope_text(params: Mapping[str, Any]) -> str:
+    shown = []
+    for key, label in IDENTIFYING:
+        value = params.get(key)
+        if value in (None, "", []):
+            continue
+        shown.append(f"{label} {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    return " · ".join(shown)
+
+
+def _job_view(job: Mapping[str, Any]) -> dict[str, Any]:
+    status = str(job.get("status", "pending"))
+    jid = str(job.get("id", ""))
+    files = [str(f) for f in job.get("files") or []]
+    links = [{"href": f"{jid}/{f}", "text": f.rsplit(".", 1)[-1]} for f in files
+             if f.startswith("report.") or f in ("tables.xlsx", "results.json")]
+    failed = status == "failed"
+    return {
+        "title": str(job.get("title") or jid),
+        "html": f"{jid}/report.html" if "report.html" in files else None,
+        "scope": _scope_text(job.get("params") or {}),
+        "links": links,
+        "status": status,
+        "build": BUILD_TEXT.get(status, status) + (":" if failed else ""),
+        "error": str(job.get("error") or "failed") if failed else None,
+        "debug": f"{jid}/{job['debug_notebook']}" if failed and job.get("debug_notebook")
+        else None,
+        "stale": failed and "report.html" in files,
+    }
+
+
+def _groups(jobs: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    by_kind: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for job in jobs:
+        by_kind[str(job.get("template", "other"))].append(job)
+    return [{"title": REPORTS.title(kind),
+             "jobs": [_job_view(j) for j in sorted(by_kind[kind], key=lambda j: str(j.get("id")))]}
+            for kind in REPORTS.ordered(list(by_kind))]
+
+
+def _market_kpis(out_dir: Path, job: Mapping[str, Any]) -> tuple[str, list[dict]] | None:
+    """(market, its market-level KPI records) from a built market report of this run."""
+    if job.get("template") != STATUS_REPORT or job.get("status") not in ("ok", "skipped"):
+        return None
+    market = (job.get("params") or {}).get("market")
+    try:
+        results = json.loads((out_dir / str(job.get("id")) / "results.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    kpis = [k for k in results.get("kpis") or [] if isinstance(k, dict)
+            and k.get("scope") == {"market": market}]
+    return str(market), kpis
+
+
+def _kpi_meta() -> dict[str, Any]:
+    from reporting.metrics.kpis import KPIS  # labels and units from the KPI registry
+
+    return dict(KPIS)
+
+
+def _format(value: Any, unit: str) -> str:
+    if not isinstance(value, (int, float)):
+        return ""
+    if unit == "rate":
+        return f"{value:.1%}"
+    if unit == "seconds":
+        return f"{value:,.0f} s"
+    return f"{value:,.2f}" if unit == "cases_per_hour" else f"{value:,.0f}"
+
+
+def _cell(record: Mapping[str, Any] | None, unit: str) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    status = str(record.get("status"))
+    symbol, words = RAG.get(status, ("", status.replace("_", " ")))
+    return {"status": status if status in RAG else "none", "symbol": symbol, "words": words,
+            "value": _format(record.get("value"), unit),
+            "target": _format(record.get("target"), unit)}
+
+
+def business_status(manifest: Mapping[str, Any], out_dir: Path) -> dict[str, Any] | None:
+    """The KPI x market status table of the run (None when it has no market accuracy report).
+
+    Rows are the KPIs with a target in at least one market (a status needs a target), in the KPI
+    registry's order; columns the markets (linked to their report); a cell is the market-level
+    figure (``scope`` = the market alone) with its status and target. ``headline`` says in words
+    where the first KPI (accuracy) is off track or at risk.
+    """
+    found = dict(m for job in manifest.get("jobs", []) if (m := _market_kpis(out_dir, job)))
+    if not found:
+        return None
+    meta = _kpi_meta()
+    order = {name: i for i, name in enumerate(meta)}
+    by_market = {m: {k["kpi"]: k for k in kpis if k.get("target") is not None}
+                 for m, kpis in found.items()}
+    names = sorted({n for kpis in by_market.values() for n in kpis},
+                   key=lambda n: (order.get(n, len(order)), n))
+    links = {str((j.get("params") or {}).get("market")): f"{j['id']}/report.html"
+             for j in manifest.get("jobs", []) if j.get("template") == STATUS_REPORT
+             and "report.html" in (j.get("files") or [])}
+    markets = sorted(found)
+    rows = []
+    for name in names:
+        unit = getattr(meta.get(name), "unit", "rate")
+        rows.append({"label": getattr(meta.get(name), "label", name.replace("_", " ")),
+                     "cells": [_cell(by_market[m].get(name), unit) for m in markets]})
+    return {"markets": [{"name": m, "href": links.get(m)} for m in markets], "rows": rows,
+            "headline": _headline(names, by_market, meta)}
+
+
+def _listing(markets: list[str]) -> str:
+    return markets[0] if len(markets) == 1 else f"{', '.join(markets[:-1])} and {markets[-1]}"
+
+
+def _headline(names: list[str], by_market: Mapping[str, Mapping[str, Any]], meta) -> str:
+    """E.g. "Accuracy is off track in BR, DE and US and at risk in JP. 5 of 6 markets are off
+    track on at least one other KPI." """
+    if not names:
+        return "No KPI of the markets has a target: see each market's report."
+    first = names[0]
+    label = getattr(meta.get(first), "label", first.replace("_", " "))
+    where = {s: sorted(m for m, k in by_market.items() if k.get(first, {}).get("status") == s)
+             for s in ("off_track", "at_risk")}
+    parts = [f"off track in {_listing(where['off_track'])}" if where["off_track"] else "",
+             f"at risk in {_listing(where['at_risk'])}" if where["at_risk"] else ""]
+    said = " and ".join(p for p in parts if p)
+    text = f"{label} is {said}." if said else f"{label} is on track in every market."
+    others = sorted(m for m, k in by_market.items()
+                    if any(r.get("status") == "off_track" for n, r in k.items() if n != first))
+    if others:
+        text += (f" {len(others)} of {len(by_market)} markets are off track on at least one "
+                 "other KPI.")
+    return text + " Open a market's report for why and what to do."
+
+
+def _build_summary(jobs: list[Mapping[str, Any]]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for job in jobs:
+        counts[str(job.get("status", "pending"))] += 1
+    parts = [f"{n} {BUILD_TEXT.get(s, s).split(' (')[0]}" for s, n in sorted(counts.items())]
+    return f"{len(jobs)} reports" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def render_index(manifest: Mapping[str, Any], out_dir: str | Path | None = None) -> str:
+    """HTML of the index page for ``manifest`` (contract 2, ``manifest.json``).
+
+    Parameters
+    ----------
+    manifest
+        The run's manifest.
+    out_dir
+        The run's folder, where each report's ``results.json`` is read for the business status
+        table (None: no status table).
+    """
     jobs = list(manifest.get("jobs", []))
-    groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for job in jobs:
-        groups[job.get("template", "other")].append(job)
-    kinds = REPORTS.ordered(list(groups))
-    counts = defaultdict(int)
-    for job in jobs:
-        counts[job.get("status", "pending")] += 1
-    out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-           "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-           f"<title>Reports {html.escape(str(manifest.get('period', '')))}</title>",
-           f"<style>{CSS}</style></head><body>",
-           f"<h1>Quality operations reports: {html.escape(str(manifest.get('period', '')))}</h1>",
-           "<div class='meta'>",
-           f"run {html.escape(str(manifest.get('run_id', '')))} · data snapshot "
-           f"{html.escape(str(manifest.get('data_hash', ''))[:12])} · updated "
-           f"{html.escape(str(manifest.get('updated_at', '')))}",
-           "</div><div class='summary'>",
-           f"<span>{len(jobs)} reports</span>",
-           *(f"<span class='st-{s}'>{STATUS_TEXT.get(s, s)}: {n}</span>"
-             for s, n in sorted(counts.items())),
-           "</div>"]
-    for kind in kinds:
-        title = REPORTS.title(kind)
-        out.append(f"<h2>{html.escape(title)}</h2><table><thead><tr><th>Report</th>"
-                   "<th>Parameters</th><th>Status</th><th>Files</th><th>Seconds</th></tr></thead><tbody>")
-        for job in sorted(groups[kind], key=lambda j: str(j.get("id"))):
-            status = str(job.get("status", "pending"))
-            jid = str(job.get("id", ""))
-            files = job.get("files") or []
-            links = " · ".join(
-                f"<a href='{html.escape(jid)}/{html.escape(f)}'>{html.escape(f.split('.')[-1])}</a>"
-                for f in files if f.startswith("report.") or f in ("tables.xlsx", "results.json"))
-            title_cell = html.escape(str(job.get("title") or jid))
-            if "report.html" in files:
-                title_cell = f"<a href='{html.escape(jid)}/report.html'>{title_cell}</a>"
-            err = ""
-            if status == "failed":
-                err = f"<div class='err'>{html.escape(str(job.get('error') or 'failed'))}</div>"
-                if job.get("debug_notebook"):
-                    err += (f"<a href='{html.escape(jid)}/{html.escape(job['debug_notebook'])}'>"
-                            "executed notebook (for debugging)</a>")
-                if "report.html" in files:
-                    err += "<div class='meta'>Links show the previous good version.</div>"
-            seconds = job.get("seconds")
-            sec = f"{seconds:.1f}" if isinstance(seconds, (int, float)) else ""
-            out.append(f"<tr><td>{title_cell}</td><td>{_params_text(job.get('params', {}))}</td>"
-                       f"<td class='st-{html.escape(status)}'>{STATUS_TEXT.get(status, status)}{err}</td>"
-                       f"<td>{links}</td><td>{sec}</td></tr>")
-        out.append("</tbody></table>")
-    if not jobs:
-        out.append("<p>No reports in this run.</p>")
-    out.append("</body></html>")
-    return "\n".join(out)
+    status = business_status(manifest, Path(out_dir)) if out_dir is not None else None
+    return _environment().get_template("pack/index.html.j2").render(
+        period=str(manifest.get("period", "")), run_id=str(manifest.get("run_id", "")),
+        data_hash=str(manifest.get("data_hash", ""))[:12],
+        updated_at=str(manifest.get("updated_at", "")), build_summary=_build_summary(jobs),
+        status=status, groups=_groups(jobs))

@@ -169,136 +169,180 @@ def run_job(
     The previous files of the report stay in place unless the new ones are complete: everything is
     built in a staging folder and only then moved over, file by file, with atomic renames.
     """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    from reporting.render.excel import collect_tables, write_tables_xlsx
-    from reporting.render.html import render_html
-
     _register_engine()
     started = time.perf_counter()
-    timings: dict[str, float] = {}
     final_dir = out_dir / job.id
     staging = out_dir / ".staging" / f"{job.id}-{os.getpid()}-{threading.get_ident()}"
     if staging.exists():
         shutil.rmtree(staging)
-    workdir = staging / "work"
-    workdir.mkdir(parents=True)
+    (staging / "work").mkdir(parents=True)
     result = JobResult(job.id, job.template.name, job.title, dict(job.params), "failed", key=key)
-    tracker: dict[str, Any] = {}
-    timed_out = threading.Event()
-
-    kernel: WarmKernel | None = None
-
-    def watchdog() -> None:
-        timed_out.set()
-        _kill_kernel(tracker)
-
-    timer = threading.Timer(timeout, watchdog)
-    executed_path = staging / "executed.ipynb"
-    parameters = dict(job.params, data_dir=str(data_dir), report_dir=str(staging))
-    nb = None
-    no_data = False
+    run = _Execution(job, staging, kernels, timeout)
+    timer = threading.Timer(timeout, run.watchdog)
     try:
         timer.start()
-        t0 = time.perf_counter()
-        extra: dict[str, Any] = {}
-        if kernels is not None:
-            kernel = kernels.acquire()
-            tracker["pid"] = kernel.pid
-            kernel.reset(workdir)
-            extra["km"] = kernel.km
-            timings["startup"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-        try:
-            for attempt in range(1, START_ATTEMPTS + 1):
-                try:
-                    nb = pm.execute_notebook(
-                        str(job.template.path), str(executed_path), parameters=parameters,
-                        engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
-                        request_save_on_cell_execute=False, tracker=tracker,
-                        resources={"metadata": {"path": str(workdir)}}, **extra,
-                        **({} if kernel is not None else {"kernel_env": kernel_environment()}),
-                    )
-                    break
-                except RuntimeError as exc:
-                    # A fresh kernel that died before answering ran nothing of the report:
-                    # start another (as the warm pool does).
-                    if (kernel is not None or attempt == START_ATTEMPTS or timed_out.is_set()
-                            or "before replying to kernel_info" not in str(exc)):
-                        raise
-        except PapermillExecutionError as exc:
-            if exc.ename != NO_DATA:
-                raise
-            no_data = True
-            nb = nbformat.read(executed_path, as_version=4)
-        finally:
-            timer.cancel()
-            client = tracker.get("client")
-            if kernel is not None and client is not None and client.kc is not None:
-                client.kc.stop_channels()  # the client is per report; the kernel stays
-        timings["execute"] = time.perf_counter() - t0
-        if timed_out.is_set():
+        nb, no_data = run.execute(data_dir)
+        timer.cancel()
+        if run.timed_out.is_set():
             raise TimeoutError
-        files = ["executed.ipynb"]
-        results = read_json(staging / RESULTS_PARTIAL, default={}) or {}
-        results = {"report": job.template.name, "params": job.params, **results}
-        results.setdefault("kpis", [])
-        if no_data:
-            results["no_data"] = True
-        write_json(staging / "results.json", results)
-        files.append("results.json")
-        t0 = time.perf_counter()
-        html = render_html(_strip_for_report(nb, no_data), title=job.title, params=job.params,
-                           data_hash=data_hash, kicker=kicker)
-        write_text(staging / "report.html", html)
-        files.append("report.html")
-        timings["html"] = time.perf_counter() - t0
-        if "xlsx" in formats:
-            t0 = time.perf_counter()
-            write_tables_xlsx(collect_tables(staging / TABLES_DIR), staging / "tables.xlsx")
-            files.append("tables.xlsx")
-            timings["xlsx"] = time.perf_counter() - t0
-        if "pdf" in formats:
-            if pdf is None:
-                raise RuntimeError("PDF was asked for but no printer is available")
-            t0 = time.perf_counter()
-            pdf(staging / "report.html", staging / "report.pdf").result(timeout=max(60, timeout))
-            files.append("report.pdf")
-            timings["pdf"] = time.perf_counter() - t0
-        # Commit: every file replaced atomically; the stale failure notebook goes. Restricted
-        # reports (individuals' results) are not world-readable.
-        file_mode, dir_mode = (0o640, 0o750) if job.template.restricted else (0o644, 0o755)
-        final_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(final_dir, dir_mode)
-        for name in files:
-            os.chmod(staging / name, file_mode)
-            os.replace(staging / name, final_dir / name)
-        for stale in ("failed.ipynb",) + tuple(
-                f for f in ("report.pdf", "tables.xlsx") if f not in files):
-            if (final_dir / stale).exists():
-                (final_dir / stale).unlink()
+        files = _render(job, nb, no_data, staging, formats=formats, pdf=pdf, timeout=timeout,
+                        data_hash=data_hash, kicker=kicker, timings=run.timings)
+        _commit(job, staging, final_dir, files)
         result.status, result.files, result.no_data = "ok", files, no_data
     except BaseException as exc:  # noqa: BLE001 - a job's failure must never stop the run
         if isinstance(exc, KeyboardInterrupt):
             raise
-        result.error = _describe(exc, timed_out.is_set(), timeout)
-        if kernel is not None:
-            kernels.discard(kernel)  # never reuse a kernel that saw a failure
-            kernel = None
-        final_dir.mkdir(parents=True, exist_ok=True)
-        if executed_path.exists():
-            os.chmod(executed_path, 0o640 if job.template.restricted else 0o644)
-            os.replace(executed_path, final_dir / "failed.ipynb")
-            result.debug_notebook = "failed.ipynb"
-        result.files = sorted(p.name for p in final_dir.iterdir() if p.name.startswith(
-            ("report.", "tables.", "results.", "executed.")))
+        result.error = _describe(exc, run.timed_out.is_set(), timeout)
+        run.discard_kernel()  # never reuse a kernel that saw a failure
+        _keep_failure(job, staging, final_dir, result)
     finally:
+        run.finished.set()
         timer.cancel()
         shutil.rmtree(staging, ignore_errors=True)
         result.seconds = time.perf_counter() - started
-        result.timings = {k: round(v, 3) for k, v in timings.items()}
+        result.timings = {k: round(v, 3) for k, v in run.timings.items()}
     return result
+
+
+class _Execution:
+    """One notebook execution: its kernel, the watchdog that kills it, and its timings."""
+
+    def __init__(self, job: ReportJob, staging: Path, kernels: KernelPool | None,
+                 timeout: float) -> None:
+        self.job, self.staging, self.kernels, self.timeout = job, staging, kernels, timeout
+        self.tracker: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.timed_out, self.finished = threading.Event(), threading.Event()
+        self.kernel: WarmKernel | None = None
+
+    def watchdog(self) -> None:
+        # The deadline can pass before the job's kernel exists (a slow start on a busy machine:
+        # measured >8 s): keep trying until there is one to kill or the job has ended, else the
+        # report would run on to its end past the timeout.
+        self.timed_out.set()
+        while not self.finished.is_set():
+            _kill_kernel(self.tracker)
+            self.finished.wait(0.5)
+
+    def discard_kernel(self) -> None:
+        if self.kernel is not None and self.kernels is not None:
+            self.kernels.discard(self.kernel)
+            self.kernel = None
+
+    def execute(self, data_dir: Path) -> tuple[nbformat.NotebookNode, bool]:
+        """Run the template with papermill; (executed notebook, whether it said "no data")."""
+        from papermill.exceptions import PapermillExecutionError
+
+        workdir, executed = self.staging / "work", self.staging / "executed.ipynb"
+        t0 = time.perf_counter()
+        extra: dict[str, Any] = {}
+        if self.kernels is not None:
+            self.kernel = self.kernels.acquire()
+            self.tracker["pid"] = self.kernel.pid
+            self.kernel.reset(workdir)
+            extra["km"] = self.kernel.km
+            self.timings["startup"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+        else:
+            extra["kernel_env"] = kernel_environment()
+        parameters = dict(self.job.params, data_dir=str(data_dir), report_dir=str(self.staging))
+        no_data = False
+        try:
+            nb = self._papermill(parameters, executed, workdir, extra)
+        except PapermillExecutionError as exc:
+            if exc.ename != NO_DATA:
+                raise
+            no_data = True
+            nb = nbformat.read(executed, as_version=4)
+        finally:
+            client = self.tracker.get("client")
+            if self.kernel is not None and client is not None and client.kc is not None:
+                client.kc.stop_channels()  # the client is per report; the kernel stays
+        self.timings["execute"] = time.perf_counter() - t0
+        return nb, no_data
+
+    def _papermill(self, parameters: dict[str, Any], executed: Path, workdir: Path,
+                   extra: dict[str, Any]) -> nbformat.NotebookNode:
+        import papermill as pm
+
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return pm.execute_notebook(
+                    str(self.job.template.path), str(executed), parameters=parameters,
+                    engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
+                    request_save_on_cell_execute=False, tracker=self.tracker,
+                    resources={"metadata": {"path": str(workdir)}}, **extra)
+            except RuntimeError as exc:
+                # A fresh kernel that died before answering ran nothing of the report:
+                # start another (as the warm pool does).
+                if (self.kernel is not None or attempt == START_ATTEMPTS
+                        or self.timed_out.is_set()
+                        or "before replying to kernel_info" not in str(exc)):
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _render(job: ReportJob, nb, no_data: bool, staging: Path, *, formats: tuple[str, ...],
+            pdf, timeout: float, data_hash: str, kicker: str,
+            timings: dict[str, float]) -> list[str]:
+    """results.json, report.html and the asked formats in ``staging``; their names."""
+    from reporting.render.excel import collect_tables, write_tables_xlsx
+    from reporting.render.html import render_html
+
+    files = ["executed.ipynb"]
+    results = read_json(staging / RESULTS_PARTIAL, default={}) or {}
+    results = {"report": job.template.name, "params": job.params, **results}
+    results.setdefault("kpis", [])
+    if no_data:
+        results["no_data"] = True
+    write_json(staging / "results.json", results)
+    files.append("results.json")
+    t0 = time.perf_counter()
+    html = render_html(_strip_for_report(nb, no_data), title=job.title, params=job.params,
+                       data_hash=data_hash, kicker=kicker)
+    write_text(staging / "report.html", html)
+    files.append("report.html")
+    timings["html"] = time.perf_counter() - t0
+    if "xlsx" in formats:
+        t0 = time.perf_counter()
+        write_tables_xlsx(collect_tables(staging / TABLES_DIR), staging / "tables.xlsx")
+        files.append("tables.xlsx")
+        timings["xlsx"] = time.perf_counter() - t0
+    if "pdf" in formats:
+        if pdf is None:
+            raise RuntimeError("PDF was asked for but no printer is available")
+        t0 = time.perf_counter()
+        pdf(staging / "report.html", staging / "report.pdf").result(timeout=max(60, timeout))
+        files.append("report.pdf")
+        timings["pdf"] = time.perf_counter() - t0
+    return files
+
+
+def _commit(job: ReportJob, staging: Path, final_dir: Path, files: list[str]) -> None:
+    """Every file replaced atomically; the stale failure notebook goes. Restricted reports
+    (individuals' results) are not world-readable."""
+    file_mode, dir_mode = (0o640, 0o750) if job.template.restricted else (0o644, 0o755)
+    final_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(final_dir, dir_mode)
+    for name in files:
+        os.chmod(staging / name, file_mode)
+        os.replace(staging / name, final_dir / name)
+    for stale in ("failed.ipynb",) + tuple(
+            f for f in ("report.pdf", "tables.xlsx") if f not in files):
+        if (final_dir / stale).exists():
+            (final_dir / stale).unlink()
+
+
+def _keep_failure(job: ReportJob, staging: Path, final_dir: Path, result: JobResult) -> None:
+    """Keep the executed notebook of a failed job for debugging, beside the previous files."""
+    executed = staging / "executed.ipynb"
+    final_dir.mkdir(parents=True, exist_ok=True)
+    if executed.exists():
+        os.chmod(executed, 0o640 if job.template.restricted else 0o644)
+        os.replace(executed, final_dir / "failed.ipynb")
+        result.debug_notebook = "failed.ipynb"
+    result.files = sorted(p.name for p in final_dir.iterdir() if p.name.startswith(
+        ("report.", "tables.", "results.", "executed.")))
 
 
 def _describe(exc: BaseException, timed_out: bool, timeout: float) -> str:

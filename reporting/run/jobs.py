@@ -13,17 +13,26 @@ from reporting.run.templates import Template
 _SAFE = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script
 
 
-def slug(text: str) -> str:
-    """A file-name-safe form of ``text``: never a path separator, never ``..``.
+MAX_NAME = 64
 
-    Characters other than letters, digits, ``_``, ``.`` and ``-`` become ``_``; if anything was replaced, a short hash of
-    the original keeps different names distinct (``../../etc`` and ``__etc`` do not collide).
+
+def slug(text: str) -> str:
+    """A file-name-safe form of ``text``: never a path separator, never ``..``, at most
+    :data:`MAX_NAME` characters, and distinct for distinct texts by construction.
+
+    Characters other than letters, digits, ``_``, ``.`` and ``-`` become ``_``. Whenever the name
+    is altered (a character replaced) or shortened, a short hash of the original text is
+    appended, so ``../../etc`` and ``__etc`` do not collide, and neither do two long names that
+    share their first 64 characters.
     """
     spaced = str(text).strip().replace(" ", "_")  # "Emily Carter" -> "Emily_Carter", no hash
     cleaned = _SAFE.sub("_", spaced).strip("._") or "x"
-    if cleaned != spaced:
-        cleaned = f"{cleaned[:40]}-{hashlib.sha256(str(text).encode()).hexdigest()[:6]}"
-    return cleaned[:64]
+    if cleaned == spaced and len(cleaned) <= MAX_NAME:
+        return cleaned
+    digest = hashlib.sha256(str(text).encode()).hexdigest()[:6]
+    # Altered names keep the 40-character stem they always had (folders of earlier runs stay).
+    keep = 40 if cleaned != spaced else MAX_NAME - len(digest) - 1
+    return f"{cleaned[:keep]}-{digest}"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any
 
 import yaml
 
-from reporting.core.errors import PlanError
+from reporting.core.errors import ParameterError, PlanError
+from reporting.run.errors import shorten
 from reporting.run.jobs import ReportJob
 from reporting.run.templates import coerce_parameters, load_template
 
@@ -65,7 +66,12 @@ def load_plan(path: str | Path) -> Plan:
 
 def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
                 only: Mapping[str, str] | None = None) -> list[ReportJob]:
-    """One ReportJob per template and fan-out value, parameters checked before any kernel."""
+    """One ReportJob per template and fan-out value, parameters checked before any kernel.
+
+    ``only`` (``--only market=BR``) keeps the jobs whose parameter has that value; a key that no
+    job has, or a value that no job matches, is a :class:`ParameterError` that names the valid
+    keys or values (never a silent empty pack).
+    """
     jobs: list[ReportJob] = []
     for entry in plan.jobs:
         template = load_template(entry["template"])
@@ -82,11 +88,27 @@ def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
             # The folder is named by the fan-out value, or by the scope given explicitly
             # (a job per team lead written out by hand gets one folder each).
             id_keys = (fan,) if fan else tuple(k for k in FAN_OUT if base.get(k) is not None)
-            job = ReportJob(template, coerced, id_keys)
-            if only and any(str(coerced.get(k)) != v for k, v in only.items()
-                            if k in coerced):
-                continue
-            if only and not any(k in coerced for k in only):
-                continue
-            jobs.append(job)
-    return jobs
+            jobs.append(ReportJob(template, coerced, id_keys))
+    return filter_only(jobs, only) if only else jobs
+
+
+def filter_only(jobs: list[ReportJob], only: Mapping[str, str]) -> list[ReportJob]:
+    """The jobs matching every ``only`` item that applies to them (a job without the parameter
+    is left out); unknown keys and values that match nothing are errors."""
+    keys = sorted({k for job in jobs for k in job.params})
+    unknown = [k for k in only if k not in keys]
+    if unknown:
+        raise ParameterError(
+            f"--only {', '.join(shorten(k) for k in unknown)}: no report of this plan has "
+            f"such a parameter (parameters: {', '.join(keys)})")
+    kept = [job for job in jobs if any(k in job.params for k in only)
+            and all(str(job.params[k]) == v for k, v in only.items() if k in job.params)]
+    if not kept:
+        wanted = ", ".join(f"{k}={shorten(v)}" for k, v in only.items())
+        seen = {k: sorted({str(j.params[k]) for j in jobs if j.params.get(k) not in (None, "")})
+                for k in only}
+        known = "; ".join(f"{k}: {', '.join(v[:20])}{' ...' if len(v) > 20 else ''}"
+                          for k, v in seen.items())
+        raise ParameterError(f"no reports to build: no report of this plan has {wanted} "
+                             f"(values in this plan: {known or 'none'})")
+    return kept

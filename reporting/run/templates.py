@@ -22,6 +22,7 @@ from typing import Any
 from reporting.core.errors import ParameterError, TemplateNotFound
 from reporting.core.periods import parse_period
 from reporting.core.settings import PROJECT_ROOT, settings
+from reporting.run.errors import shorten
 
 # Set by the engine, never by a user: where the run's data snapshot is and where to collect results.
 ENGINE_PARAMETERS = ("data_dir", "report_dir")
@@ -128,7 +129,7 @@ def load_template(name: str, directory: Path | None = None) -> Template:
     path = Path(name) if name.endswith(".ipynb") else directory / f"{name}.ipynb"
     if not path.is_file():
         known = ", ".join(t.stem for t in sorted(directory.glob("*.ipynb"))) or "none"
-        raise TemplateNotFound(f"no template named {name!r} in {directory} (templates: {known})")
+        raise TemplateNotFound(f"no template named {shorten(name)} in {directory} (templates: {known})")
     inspected = inspect_notebook(str(path))
     params = []
     for pname, info in inspected.items():
@@ -184,9 +185,17 @@ def _coerce_one(param: Parameter, value: Any) -> Any:
     except (TypeError, ValueError):
         pass
     raise ParameterError(
-        f"parameter {param.name!r} expects {kind}, got {value!r}"
+        f"parameter {param.name!r} expects {kind}, got {shorten(value)}"
         + (f" ({param.help})" if param.help else "")
     )
+
+
+def _period(name: str, value: Any) -> str:
+    """``value`` as a canonical month; the error echoes at most 80 characters of it."""
+    if len(str(value)) > 80:
+        raise ParameterError(f"{name} {shorten(value)} is not a month: write it as YYYY-MM "
+                             "(e.g. 2026-10) or 'last-month'")
+    return parse_period(value)
 
 
 def coerce_parameters(
@@ -218,7 +227,7 @@ def coerce_parameters(
             problems.append(f"parameter {name!r} is set by the engine, not by the caller")
         elif name not in known:
             problems.append(
-                f"template {template.name!r} has no parameter {name!r} "
+                f"template {template.name!r} has no parameter {shorten(name)} "
                 f"(parameters: {', '.join(known) or 'none'})"
             )
     out: dict[str, Any] = {}
@@ -230,7 +239,7 @@ def coerce_parameters(
                 raise ParameterError(f"parameter {name!r} is required" +
                                      (f": {param.help}" if param.help else ""))
             if name in PERIOD_PARAMETERS and value not in (None, ""):
-                value = parse_period(value)
+                value = _period(name, value)
             out[name] = value
         except ParameterError as exc:
             problems.append(str(exc))
@@ -241,10 +250,12 @@ def coerce_parameters(
             for v in value if isinstance(value, list) else [value]:
                 if allowed and v not in allowed:
                     problems.append(
-                        f"{name} {v!r} is not in the data (known: {', '.join(sorted(allowed))})"
+                        f"{name} {shorten(v)} is not in the data "
+                        f"(known: {', '.join(sorted(allowed))})"
                     )
                 elif not allowed:
-                    problems.append(f"{name} {v!r} cannot be checked: the data has no {key}")
+                    problems.append(f"{name} {shorten(v)} cannot be checked: "
+                                    f"the data has no {key}")
     for group in template.one_of:
         given = [name for name in group if out.get(name) not in (None, "", [])]
         if len(given) != 1:
