@@ -15,9 +15,14 @@ from pathlib import Path
 import pytest
 
 import reporting
-from reporting.core.errors import ParameterError, ReportingError, RunLocked
+from reporting.core.errors import (
+    OutputError,
+    ParameterError,
+    PeriodWithoutData,
+    ReportingError,
+    RunLocked,
+)
 from reporting.run import runner
-from reporting.run.errors import OutputError, PeriodWithoutData
 from reporting.run.jobs import ReportJob, slug
 from reporting.run.plan import Plan, expand_plan
 from reporting.run.runner import Snapshot, make_snapshot, run_jobs, worker_count

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reporting.core.errors import DataError, ParameterError
+from reporting.core.errors import DataError, OutputError, ParameterError, PeriodWithoutData, shorten
 from reporting.core.periods import parse_period_range
 from reporting.core.settings import settings
-from reporting.run.errors import OutputError, PeriodWithoutData, shorten
 from reporting.run.execute import JobResult
 from reporting.run.jobs import ReportJob
 from reporting.run.runner import RunLock, RunSummary, make_snapshot, run_jobs, worker_count

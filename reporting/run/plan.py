@@ -22,8 +22,7 @@ from typing import Any
 
 import yaml
 
-from reporting.core.errors import ParameterError, PlanError
-from reporting.run.errors import shorten
+from reporting.core.errors import ParameterError, PlanError, shorten
 from reporting.run.jobs import ReportJob
 from reporting.run.templates import coerce_parameters, load_template
 

@@ -20,9 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reporting.core.errors import ParameterError, PlanError, RunLocked
+from reporting.core.errors import (
+    OutputError,
+    ParameterError,
+    PlanError,
+    RunLocked,
+    describe_os_error,
+)
 from reporting.core.iorw import read_json, write_json, write_text
-from reporting.run.errors import OutputError, describe_os_error
 from reporting.run.execute import KERNEL_NAME, JobResult, run_job, run_job_remote
 from reporting.run.jobs import ReportJob
 from reporting.run.kernels import KernelPool

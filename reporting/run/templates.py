@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reporting.core.errors import ParameterError, TemplateNotFound
+from reporting.core.errors import ParameterError, TemplateNotFound, shorten
 from reporting.core.periods import parse_period
 from reporting.core.settings import PROJECT_ROOT, settings
-from reporting.run.errors import shorten
 
 # Set by the engine, never by a user: where the run's data snapshot is and where to collect results.
 ENGINE_PARAMETERS = ("data_dir", "report_dir")
