@@ -28,6 +28,7 @@ from reporting.stats.gap import ReviewerConcentration
 __all__ = [
     "ACTION_COLUMNS",
     "OWNERS",
+    "actionable",
     "choose_drivers",
     "follow_up",
     "gap_headline",
@@ -48,8 +49,8 @@ _TENURE_WORDS = {
 }
 _KPI_WORDS = {
     "accuracy": "accuracy",
-    "missed_violation_rate": "missed violations",
-    "over_enforcement_rate": "over-enforcement",
+    "missed_violation_rate": "missed-violation rate",
+    "over_enforcement_rate": "over-enforcement rate",
 }
 #: a combined cell replaces its broader segment when it carries this much of its gain ...
 NESTED_GAIN = 0.75
@@ -83,7 +84,10 @@ def segment_words(dimension: str, segment: str) -> str:
     dims, segs = str(dimension).split(_COMBINE), str(segment).split(_COMBINE)
     words = []
     for d, s in zip(dims, segs, strict=False):
-        if d == "tenure_band":
+        s, pooled = _pooled(s)
+        if s == SMALL_GROUPS:
+            words.append("several small groups")
+        elif d == "tenure_band":
             words.append(_TENURE_WORDS.get(s, f"tenure {s}"))
         elif d == "team_lead":
             words.append(f"the team of {s}")
@@ -91,9 +95,34 @@ def segment_words(dimension: str, segment: str) -> str:
             words.append(f"the {s} {d}")
         else:
             words.append(s)
+        if pooled:  # small groups merged into this one for privacy: say it in words
+            words[-1] += " (with a few small groups)"
     if len(words) == 2 and dims[1] == "tenure_band":
         return f"{words[0]} for {words[1]}"
     return " and ".join(words)
+
+
+SMALL_GROUPS = "(small groups)"
+_POOLED = " (+ small groups)"
+#: segments that are not a group anyone can act on
+NOT_ACTIONABLE = (SMALL_GROUPS, "unknown", "(missing)")
+
+
+def _pooled(segment: str) -> tuple[str, bool]:
+    if segment.endswith(_POOLED):
+        return segment[: -len(_POOLED)], True
+    return segment, False
+
+
+def actionable(drivers: pd.DataFrame) -> pd.DataFrame:
+    """Drivers naming a real group (not the pooled small groups or an unknown label)."""
+    if drivers is None or len(drivers) == 0:
+        return drivers
+    keep = [not any(p.strip() in NOT_ACTIONABLE for p in str(s).split(_COMBINE))
+            for s in drivers["segment"]]
+    out = drivers[keep]
+    out.attrs.update(drivers.attrs)
+    return out
 
 
 def _parts(row: Mapping[str, Any]) -> set[tuple[str, str]]:
@@ -111,6 +140,7 @@ def choose_drivers(drivers: pd.DataFrame, limit: int = MAX_ACTIONS) -> pd.DataFr
     """
     if drivers is None or len(drivers) == 0:
         return drivers
+    drivers = actionable(drivers)
     rows = drivers.sort_values("gain_pp", ascending=False).to_dict(orient="records")
     cells = [r for r in rows if _COMBINE in str(r["dimension"])]
     for r in rows:  # let a narrow cell stand in for its broader segment
@@ -158,11 +188,11 @@ def _gain_text(gain: float, low: float, high: float) -> str:
 def _driver_action(market: str, kpi: str, r: Mapping[str, Any]) -> dict[str, Any]:
     owner, action = _owner_and_action(kpi, str(r["dimension"]), str(r["segment"]))
     who = segment_words(str(r["dimension"]), str(r["segment"]))
-    bench = ("the rest of the market" if abs(r["benchmark"] - r["rest_rate"]) < 1e-12
-             else "target")
+    bench = ("did as well as the rest of the market"
+             if abs(r["benchmark"] - r["rest_rate"]) < 1e-12 else "reached the target")
     evidence = (f"{who[0].upper() + who[1:]}: {kpi_words(kpi)} {_pct(r['rate'])} on "
                 f"{int(r['n']):,} audits against {_pct(r['rest_rate'])} in the rest of the "
-                f"market. At {bench} ({_pct(r['benchmark'])}) the market would be at "
+                f"market. If they {bench} ({_pct(r['benchmark'])}), the market would be at "
                 f"{_pct(r['if_fixed'])} instead of {_pct(r['market_rate'])}"
                 + (", enough to reach the target." if r["closes_gap"] else "."))
     return {"market": market, "action": action, "owner": owner,
@@ -233,7 +263,8 @@ def plan_actions(
     seen: set[tuple[str, str]] = set()
     for kpi, d in drivers.items():
         c = concentration.get(kpi)
-        if c is not None and c.any and c.closes_gap:
+        if c is not None and c.any and c.closes_gap and ("reviewer", "") not in seen:
+            seen.add(("reviewer", ""))  # the same few reviewers: one coaching action
             acts.append(_concentration_action(market, kpi, c))
         for r in choose_drivers(d, limit).to_dict(orient="records") if d is not None else []:
             key = (str(r["dimension"]), str(r["segment"]))
@@ -332,13 +363,16 @@ def _driver_sentence(drivers: pd.DataFrame | None, c: ReviewerConcentration | No
     if drivers is not None and len(drivers):
         r = drivers.iloc[0]
         who = segment_words(str(r["dimension"]), str(r["segment"]))
-        lead = "The whole gap" if r["closes_gap"] else "The largest part of the gap"
-        out.append(f"{lead} would close if {who} did as well as "
-                   + ("the rest of the market" if abs(r["benchmark"] - r["rest_rate"]) < 1e-12
-                      else "target")
-                   + f" ({_pct(r['rate'])} now, {_pct(r['rest_rate'])} elsewhere): "
-                   f"+{_pp(r['gain_pp'])}.")
-    elif not out:
+        bench = ("did as well as the rest of the market"
+                 if abs(r["benchmark"] - r["rest_rate"]) < 1e-12 else "reached the target")
+        if drivers.attrs.get("gap_pp", 1.0) <= 0:
+            lead = "The clearest room to improve: if"
+        else:
+            lead = ("The whole gap would close if" if r["closes_gap"]
+                    else "The largest part of the gap would close if")
+        out.append(f"{lead} {who} {bench} ({_pct(r['rate'])} now, {_pct(r['rest_rate'])} "
+                   f"elsewhere): {_pp(r['gain_pp'])} better.")
+    elif not out and (drivers is None or drivers.attrs.get("gap_pp", 1.0) > 0):
         out.append("No single group stands out: the gap is spread across the market.")
     return " ".join(out)
 
