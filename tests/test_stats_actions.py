@@ -125,3 +125,14 @@ def test_follow_up_says_whether_the_aimed_kpi_moved():
     got = follow_up(prev, changes, "September 2026")
     assert [g["moved"] for g in got] == ["improved", "no_change", "unknown"]
     assert "rose 2.1 pp, a real improvement" in got[0]["text"]
+
+
+def test_secondary_line_is_short_and_names_the_same_group():
+    from reporting.stats.actions import secondary_line
+
+    d = pd.DataFrame([{"dimension": "policy", "segment": "Finance", "gain_pp": 1.0,
+                       "closes_gap": False}])
+    row = {"kpi": "over_enforcement_rate", "value": 0.033, "target": 0.02}
+    text = secondary_line("BR", row, d, ["Finance"])
+    assert text == ("Over-enforcement rate is off track too: 3.3% against a 2.0% target; fixing "
+                    "Finance (the same group) would recover 1.0 pp of it.")

@@ -61,6 +61,7 @@ from reporting.stats.actions import (
     follow_up,
     gap_headline,
     plan_actions,
+    secondary_line,
 )
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 from reporting.stats.decomposition import COMBINE, decompose_all, rank_root_causes
@@ -460,7 +461,7 @@ class MBRReport:
                 status = "at_risk" if worst[m] == 1 else "off_track"
             cards.append({"market": m, "status": status,
                           "headlines": list(heads.iloc[0]) if len(heads) else [],
-                          "actions": [_action_view(a) for a in acts.to_dict(orient="records")]})
+                          "actions": acts.to_dict(orient="records")})
         return {"cards": cards, "on_track": _join(fine), "method": list(DECISION_METHOD)}
 
     def follow_up_view(self) -> dict[str, Any]:
@@ -755,18 +756,6 @@ CHANGES_METHOD = (
 )
 
 
-def _action_view(a: dict[str, Any]) -> dict[str, Any]:
-    gain = a.get("expected_gain_pp")
-    if _finite(gain):
-        text = f"+{float(gain):.1f}{_NBSP}pp"
-        if _finite(a.get("gain_low_pp")) and _finite(a.get("gain_high_pp")):
-            text += f" ({float(a['gain_low_pp']):.1f}–{float(a['gain_high_pp']):.1f})"
-    else:
-        text = "–"
-    return {"number": a["number"], "action": a["action"], "owner": a["owner"], "gain": text,
-            "evidence": a["evidence"]}
-
-
 def _change_cell(r: pd.Series, k: str) -> list[dict[str, Any]]:
     lo, hi = _fmt_diff(r["ci_low"], k, unit=False), _fmt_diff(r["ci_high"], k, unit=False)
     cell = [{"text": _fmt_diff(r["diff"], k), "bold": True},
@@ -852,17 +841,17 @@ def _decisions(m: str, cur: pd.DataFrame, kpis_m: pd.DataFrame, changes_m: pd.Da
     ev = coinciding_events(events, m, start, _month(period).end_time, segments)
     phrases = [event_phrase(e) for e in ev.to_dict(orient="records")]
     since = _month_name(compare_to).split(" ")[0]
-    heads, acc_text = [], None
-    for kpi in GAP_KPIS:
-        row = kpis_m[kpis_m["kpi"] == kpi]
-        if row.empty or (kpi != "accuracy" and kpi not in drivers):
-            continue
-        ch = changes_m[changes_m["kpi"] == kpi]
-        text = gap_headline(m, row.iloc[0], chosen.get(kpi), conc.get(kpi),
-                            ch.iloc[0].to_dict() if len(ch) else None, since,
-                            phrases if kpi == "accuracy" else ())
-        heads.append(text)
-        acc_text = text if kpi == "accuracy" else acc_text
+    row = kpis_m[kpis_m["kpi"] == "accuracy"]
+    ch = changes_m[changes_m["kpi"] == "accuracy"]
+    acc_text = (gap_headline(m, row.iloc[0], chosen.get("accuracy"), conc.get("accuracy"),
+                             ch.iloc[0].to_dict() if len(ch) else None, since, phrases)
+                if len(row) else None)
+    heads = [acc_text] if acc_text else []
+    lead = list(chosen["accuracy"]["segment"][:1]) if "accuracy" in chosen else []
+    for kpi in GAP_KPIS[1:]:  # further KPIs: one short line each, only when off track
+        r = kpis_m[(kpis_m["kpi"] == kpi) & (kpis_m["status"] == "off_track")]
+        if len(r):
+            heads.append(secondary_line(m, r.iloc[0], chosen.get(kpi), lead))
     acts = plan_actions(m, kpis_m, drivers, conc)
     return {"headlines": tuple(heads), "text": acc_text or f"{m}: no audits this month.",
             "events": [f"{e['description']} ({pd.Timestamp(e['date']).date()})"
@@ -948,7 +937,7 @@ def _first_actions(actions: pd.DataFrame | None, markets: list[str], kpis: pd.Da
     out = []
     for m in markets:
         a = actions[(actions["market"] == m) & (actions["number"] == 1)]
-        if a.empty or acc.get(m) not in ("off_track", "at_risk"):
+        if a.empty or acc.get(m) != "off_track":
             continue
         r = a.iloc[0]
         gain = (f" (expected +{float(r['expected_gain_pp']):.1f}{_NBSP}pp)"

@@ -27,7 +27,7 @@ Three report-level rules live here (see ``docs/statistics.md``, section *trend_r
 
 from __future__ import annotations
 
-import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,9 +65,9 @@ __all__ = [
     "confirm_change_points",
     "merge_small_groups",
     "no_data_message",
-    "note_html",
-    "text_html",
     "protect_small_groups",
+    "read",
+    "build",
     "trend_root_cause_report",
     "verdict_causes",
 ]
@@ -500,20 +500,6 @@ class TableView:
     formats: dict[str, str] = field(default_factory=dict)
     note: str = ""
 
-    def note_html(self) -> str:
-        """The note as an escaped ``<p class="qa-note">`` (empty string without a note)."""
-        return note_html(self.note)
-
-
-def text_html(text: str) -> str:
-    """``text`` as an escaped paragraph (empty string for no text)."""
-    return f"<p>{html.escape(text)}</p>" if text else ""
-
-
-def note_html(text: str) -> str:
-    """``text`` as an escaped, muted ``<p class="qa-note">`` (empty string for no text)."""
-    return f'<p class="qa-note">{html.escape(text)}</p>' if text else ""
-
 
 @dataclass(frozen=True, eq=False)
 class TrendRootCauseReport:
@@ -562,11 +548,21 @@ class TrendRootCauseReport:
     glm_note, joint_effect : str
         Sentences on the GLM's interaction test and the joint effect of two dimensions.
     actions : tuple of str
-        Suggested actions, in priority order.
+        Suggested actions from the change (the statistical detail), in priority order;
+        recorded as ``suggested_actions``.
     small_groups : dict
         Dimension -> ``{old label: new label}`` of the segments merged for privacy.
     skipped_dimensions : tuple of str
         Dimensions not decomposed (absent, or a single segment).
+    headline : str
+        What changed, since when, why, where it stands against target and the events that
+        coincide, in a lead's words (the report opens with it).
+    action_records : tuple of dict
+        Numbered actions (``market, number, action, owner, expected_gain_pp, evidence, ...``):
+        the drivers of the gap to target and the segments that worsened, each with its
+        computed expected gain; recorded as ``actions``.
+    gap_drivers : DataFrame
+        :func:`reporting.stats.gap.gap_drivers` of this month (empty when on track).
     """
 
     market: str
@@ -597,6 +593,9 @@ class TrendRootCauseReport:
     small_groups: dict[str, dict[str, str]] = field(default_factory=dict)
     skipped_dimensions: tuple[str, ...] = ()
     min_reviewers: int = 3
+    headline: str = ""
+    action_records: tuple[dict[str, object], ...] = ()
+    gap_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # -- convenience ---------------------------------------------------------------------------
     @property
@@ -692,11 +691,9 @@ class TrendRootCauseReport:
         return cards
 
     def _change_phrase(self, ch: pd.Series) -> str:
-        sig = "significant" if bool(ch["significant"]) else "not significant"
-        return (
-            f"{format_pp(float(ch['diff']), signed=True)} vs {self.compare_to} "
-            f"({format_p(float(ch['p_value']))}, {sig})"
-        )
+        real = ("a real change" if bool(ch["significant"])
+                else "within normal month-to-month noise")
+        return f"{format_pp(float(ch['diff']), signed=True)} vs {self.compare_to} ({real})"
 
     def changes_view(self) -> TableView:
         """Period changes with intervals and p-values, one row per KPI."""
@@ -1028,20 +1025,47 @@ class TrendRootCauseReport:
         """The GLM table with readable period term, for the forest plot."""
         return self._glm_table()
 
-    def actions_html(self) -> str:
-        """The suggested actions as an escaped HTML bullet list."""
-        if not self.actions:
-            return note_html(
-                "No action follows from this comparison: accuracy did not change significantly "
-                "and no segment changed on its own. For the distance to target, see “Gap to "
-                "target”."
-            )
-        items = "".join(f"<li>{html.escape(a)}</li>" for a in self.actions)
-        return f'<ul class="qa-actions">{items}</ul>'
+    def no_action_note(self) -> str:
+        """Why there is no numbered action (empty when there is one)."""
+        if self.action_records:
+            return ""
+        return ("Nothing to do from this comparison: accuracy is on track and did not get "
+                "worse in any group.")
 
-    def verdict_html(self) -> str:
-        """The verdict in a ``<div class="qa-summary">`` (escaped)."""
-        return f'<div class="qa-summary">{html.escape(self.verdict)}</div>'
+    # -- the report shape: results.json and tables.xlsx -----------------------------------------
+    def records(self) -> dict[str, object]:
+        """results.json: every field the report wrote before (``periods``, ``kpis``,
+        ``verdict``, ``changes``, ``change_points``, ``root_causes``, ``gap_to_target``, ``glm``;
+        the suggested actions as text in ``suggested_actions``) and, per contract 2,
+        ``actions`` (``market, action, owner, expected_gain_pp, evidence``), ``headline`` and
+        ``gap_drivers``."""
+        from reporting.reports.data_overview import kpi_records
+
+        return {
+            "periods": {"period": self.period, "compare_to": self.compare_to},
+            "kpis": kpi_records(self.kpis, ["market"]),
+            "headline": self.headline,
+            "verdict": self.verdict,
+            "changes": self.changes_records(),
+            "change_points": self.change_points_records(),
+            "root_causes": self.root_causes_records(),
+            "gap_to_target": self.gap_to_target,
+            "gap_drivers": self.gap_drivers,
+            "glm": self.glm_records(),
+            "actions": list(self.action_records),
+            "suggested_actions": list(self.actions),
+        }
+
+    def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """tables.xlsx: the sheets the template registered before, and the actions."""
+        return [
+            ("Actions", pd.DataFrame(list(self.action_records)), {}),
+            ("Changes", self.changes_records(), {}),
+            ("Change points", self.change_points_records(), {}),
+            ("Decomposition", self.root_causes_records(), {}),
+            ("Gap to target", self.gap_to_target, {}),
+            ("GLM odds ratios", self.glm_records(), {}),
+        ]
 
 
 #: The ``finding`` labels of the decomposition and what they mean (shown under the table).
@@ -1377,6 +1401,8 @@ def trend_root_cause_report(
         else "Not enough dimensions with several segments to compare."
     )
     actions = suggested_actions(ranked, glm, changes_row=acc, alpha=alpha)
+    decision = _decide(market, a_to, kpis, acc, vrc, cps, getattr(dataset, "events", None),
+                       period, compare_to, level, alpha)
 
     return TrendRootCauseReport(
         market=market,
@@ -1407,6 +1433,102 @@ def trend_root_cause_report(
         small_groups=small,
         skipped_dimensions=tuple(decomp.attrs.get("skipped", ())),
         min_reviewers=min_reviewers,
+        headline=str(decision["headline"]),
+        action_records=tuple(decision["actions"]),
+        gap_drivers=decision["drivers"],
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# decisions: what changed, since when, why, and what to do (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain_shift(cps: pd.DataFrame, start: pd.Timestamp, direction: float) -> str:
+    """When the change began: the first confirmed shift since ``start`` in the direction of
+    the change (a rise after a tool fix begins at the fix, not at the incident), in words."""
+    if len(cps) == 0 or not np.isfinite(direction) or direction == 0:
+        return ""
+    c = cps[cps["confirmed"].astype(bool) & (pd.to_datetime(cps["date"]) >= start)
+            & (np.sign(cps["diff"].astype(float)) == np.sign(direction))]
+    if len(c) == 0:
+        return ""
+    r = c.iloc[0]
+    text = (f"It began around {pd.Timestamp(r['date']).day} {pd.Timestamp(r['date']):%b} "
+            f"(daily accuracy {_pct(float(r['before']))} before, {_pct(float(r['after']))} after)")
+    if pd.notna(r.get("event_description")):
+        text += (f", close to the recorded event “{r['event_description']}” "
+                 f"({pd.Timestamp(r['event_date']).day} {pd.Timestamp(r['event_date']):%b})")
+    return text + "."
+
+
+def _decide(market: str, a_to: pd.DataFrame, kpis: pd.DataFrame, acc: pd.Series,
+            vrc: pd.DataFrame, cps: pd.DataFrame, events: pd.DataFrame | None, period: str,
+            compare_to: str, level: float, alpha: float) -> dict[str, object]:
+    """The plain headline, the numbered action records and the gap drivers of the report."""
+    from reporting.stats.actions import (
+        change_actions,
+        change_headline,
+        choose_drivers,
+        number_actions,
+        plan_actions,
+    )
+    from reporting.stats.events import coinciding_events, event_phrase
+    from reporting.stats.gap import gap_drivers, reviewer_concentration
+
+    row = kpis.iloc[0]
+    dims = [*REPORT_DIMENSIONS, COMBINE.join(REPORT_COMBINATION)]
+    drivers = pd.DataFrame()
+    acts: list[dict[str, object]] = []
+    if pd.notna(row["target"]) and row["status"] in ("off_track", "at_risk"):
+        drivers = gap_drivers(a_to, float(row["target"]), dims, level=level, alpha=alpha)
+        conc = reviewer_concentration(a_to, float(row["target"]), level=level, alpha=alpha)
+        acts = plan_actions(market, kpis, {"accuracy": drivers}, {"accuracy": conc})
+    sig = vrc[vrc["significant"].astype(bool)] if len(vrc) else vrc
+    if bool(acc["significant"]):
+        covered = [str(a["segment"]) for a in acts]
+        acts = number_actions([*acts, *change_actions(market, sig, covered)])
+    top = _top_named_cause(vrc)
+    segments = [*(choose_drivers(drivers)["segment"] if len(drivers) else []),
+                *(sig["segment"].astype(str) if len(sig) else [])]
+    start = _month(compare_to).start_time
+    ev = coinciding_events(events, market, start, _month(period).end_time, segments)
+    shift = (_plain_shift(cps, start.normalize(), float(acc["diff"]))
+             if bool(acc["significant"]) else "")
+    headline = change_headline(market, acc, _month(compare_to).strftime("%B"),
+                               _month(period).strftime("%B"), top, shift, row)
+    named = [event_phrase(e) for e in ev.to_dict(orient="records")
+             if f"“{e['description']}”" not in shift]
+    if named:
+        headline += " This coincides with " + _join(named) + "."
+    return {"headline": headline, "actions": tuple(acts), "drivers": drivers}
+
+
+# ---------------------------------------------------------------------------------------------
+# the report shape: read(ctx, params) -> inputs, build(inputs, params) -> report
+# ---------------------------------------------------------------------------------------------
+
+
+def read(ctx, params: Mapping[str, object]) -> tuple[object, pd.DataFrame]:
+    """The only code of the report that touches the data: the market's two months and the daily
+    series of the chart window (:func:`read_trend_data`); :class:`NoData` when a month has no
+    random-sample audits."""
+    from reporting.core.errors import NoData
+
+    market, period = str(params["market"]), str(params["period"])
+    compare_to = params.get("compare_to") or None
+    data, daily = read_trend_data(ctx, market, period, compare_to)
+    reason = no_data_message(data, market, period, compare_to)
+    if reason:
+        raise NoData(reason)
+    return data, daily
+
+
+def build(inputs: tuple[object, pd.DataFrame], params: Mapping[str, object]
+          ) -> TrendRootCauseReport:
+    """The report of ``inputs`` for ``params`` (``market, period``, optional ``compare_to``,
+    ``alpha``)."""
+    data, daily = inputs
+    return trend_root_cause_report(data, str(params["market"]), str(params["period"]),
+                                   compare_to=params.get("compare_to") or None,
+                                   alpha=float(params.get("alpha", 0.05)), daily=daily)

@@ -29,9 +29,13 @@ __all__ = [
     "ACTION_COLUMNS",
     "OWNERS",
     "actionable",
+    "change_actions",
+    "change_headline",
     "choose_drivers",
     "follow_up",
     "gap_headline",
+    "number_actions",
+    "secondary_line",
     "plan_actions",
     "segment_words",
 ]
@@ -274,11 +278,7 @@ def plan_actions(
             acts.append(_driver_action(market, kpi, r))
     if not acts:
         acts.extend(_fallback(market, kpi_rows))
-    acts.sort(key=lambda a: -(a["expected_gain_pp"] if _finite(a["expected_gain_pp"]) else -1))
-    acts = acts[:limit]
-    for i, a in enumerate(acts, start=1):
-        a["number"] = i
-    return [{c: a.get(c) for c in ACTION_COLUMNS} for a in acts]
+    return number_actions(acts, limit)
 
 
 def _fallback(market: str, kpi_rows: pd.DataFrame) -> list[dict[str, Any]]:
@@ -428,3 +428,136 @@ def follow_up(previous_actions: Sequence[Mapping[str, Any]], changes: pd.DataFra
                     "expected_gain_pp": gain, "diff": diff, "significant": sig, "moved": moved,
                     "text": f"{market}, from {since}: “{a.get('action')}”{aim}: {said}."})
     return out
+
+
+def secondary_line(market: str, kpi_row: Mapping[str, Any], drivers: pd.DataFrame | None,
+                   lead_segments: Sequence[str] = ()) -> str:
+    """One short line for a further KPI off track (the accuracy headline says the rest):
+    ``'Over-enforcement rate is off track too: 3.3% against a 2.0% target; fixing Financial
+    Services for reviewers in their first 90 days would recover 1.0 pp of it.'``"""
+    kpi = str(kpi_row["kpi"])
+    words = kpi_words(kpi)
+    text = (f"{words[0].upper() + words[1:]} is off track too: {_pct(kpi_row['value'])} against "
+            f"a {_pct(kpi_row['target'])} target")
+    if drivers is not None and len(drivers):
+        r = drivers.iloc[0]
+        who = segment_words(str(r["dimension"]), str(r["segment"]))
+        same = " (the same group)" if str(r["segment"]) in set(lead_segments) else ""
+        part = "all" if r["closes_gap"] else f"{_pp(r['gain_pp'])}"
+        text += f"; fixing {who}{same} would recover {part} of it"
+    return text + "."
+
+
+def change_actions(market: str, causes: pd.DataFrame | None, covered: Sequence[str] = (),
+                   kpi: str = "accuracy") -> list[dict[str, Any]]:
+    """Actions for the segments that made a KPI worse since the month compared with.
+
+    ``causes``: the significant parts of :func:`reporting.stats.decomposition.rank_root_causes`
+    (``dimension, segment, effect, contribution_pp, rate_from, rate_to, share_from, share_to,
+    n_to``). The expected gain of a worsened *rate* is what restoring the segment's previous
+    rate on this month's audits gives back: ``-contribution_pp``, computed, not guessed. A *mix*
+    shift (more audits in a harder segment) goes to workforce planning with its contribution as
+    the gain of moving the share back. ``covered``: segments already given an action.
+    """
+    if causes is None or len(causes) == 0:
+        return []
+    higher = kpi == "accuracy"
+    out = []
+    for r in causes.to_dict(orient="records"):
+        c = float(r["contribution_pp"])
+        bad = c < 0 if higher else c > 0
+        if not bad or not bool(r.get("significant", True)) or str(r["segment"]) in covered:
+            continue
+        seg = str(r["segment"])
+        if any(p.strip() in NOT_ACTIONABLE or p.endswith(_POOLED) for p in seg.split(_COMBINE)):
+            continue
+        who = segment_words(str(r["dimension"]), seg)
+        if r["effect"] == "mix":
+            owner = "workforce planning"
+            action = (f"Rebalance work: {who} grew from {_pct(r['share_from'], 0)} to "
+                      f"{_pct(r['share_to'], 0)} of audits and is harder than average; route it "
+                      "to experienced reviewers.")
+            evidence = (f"{who[0].upper() + who[1:]}: {_pct(r['share_from'], 0)} → "
+                        f"{_pct(r['share_to'], 0)} of audits, {kpi_words(kpi)} "
+                        f"{_pct(r['rate_to'])}.")
+        else:
+            owner, action = _owner_and_action(kpi, str(r["dimension"]), seg)
+            evidence = (f"{who[0].upper() + who[1:]}: {kpi_words(kpi)} went from "
+                        f"{_pct(r['rate_from'])} to {_pct(r['rate_to'])} on "
+                        f"{int(r['n_to']):,} audits; back at its previous level the market "
+                        f"would regain {_pp(abs(c))}.")
+        out.append({"market": market, "action": action, "owner": owner,
+                    "expected_gain_pp": abs(c), "gain_low_pp": _abs_low(r),
+                    "gain_high_pp": _abs_high(r), "evidence": evidence, "kpi": kpi,
+                    "dimension": str(r["dimension"]), "segment": seg})
+    return out
+
+
+def _abs_low(r: Mapping[str, Any]) -> float | None:
+    lo, hi = r.get("ci_low_pp"), r.get("ci_high_pp")
+    return min(abs(float(lo)), abs(float(hi))) if _finite(lo) and _finite(hi) and \
+        float(lo) * float(hi) > 0 else None
+
+
+def _abs_high(r: Mapping[str, Any]) -> float | None:
+    lo, hi = r.get("ci_low_pp"), r.get("ci_high_pp")
+    return max(abs(float(lo)), abs(float(hi))) if _finite(lo) and _finite(hi) and \
+        float(lo) * float(hi) > 0 else None
+
+
+def number_actions(actions: list[dict[str, Any]], limit: int = MAX_ACTIONS
+                   ) -> list[dict[str, Any]]:
+    """Largest expected gain first (actions without a gain last), numbered from 1."""
+    acts = sorted(actions, key=lambda a: -(a["expected_gain_pp"]
+                                           if _finite(a.get("expected_gain_pp")) else -1))[:limit]
+    for i, a in enumerate(acts, start=1):
+        a["number"] = i
+    return [{c: a.get(c) for c in ACTION_COLUMNS} for a in acts]
+
+
+def _share_words(share: float) -> str:
+    if share > 1.0:
+        return "all of the change (the rest of the market moved slightly the other way)"
+    if share >= 0.9:
+        return "nearly all of the change"
+    if share >= 0.5:
+        return "most of the change"
+    return "part of the change"
+
+
+def change_headline(market: str, change: Mapping[str, Any], compare_to: str, period: str,
+                    cause: Mapping[str, Any] | None = None, shift: str = "",
+                    kpi_row: Mapping[str, Any] | None = None) -> str:
+    """What changed, since when and why, in a lead's words (no test names, no p-values).
+
+    ``change``: the accuracy change record (``from, to, diff, significant``); ``cause``: the top
+    significant part of the decomposition; ``shift``: a sentence on when it began (from the
+    confirmed change points); ``kpi_row``: this month's accuracy with its target and status.
+    """
+    a, b, d = float(change["from"]), float(change["to"]), 100 * float(change["diff"])
+    if bool(change.get("significant")):
+        verb = "rose" if d > 0 else "fell"
+        parts = [f"{market} accuracy {verb} {_pp(abs(d))} from {compare_to} to {period} "
+                 f"({_pct(a)} → {_pct(b)}), more than normal month-to-month noise."]
+    else:
+        parts = [f"{market} accuracy did not change beyond normal month-to-month noise from "
+                 f"{compare_to} to {period} ({_pct(a)} → {_pct(b)})."]
+    if shift:
+        parts.append(shift)
+    if cause is not None and bool(change.get("significant")):
+        who = segment_words(str(cause["dimension"]), str(cause["segment"]))
+        share = _share_words(float(cause["share_of_gap"]))
+        if cause["effect"] == "mix":
+            parts.append(f"Why: {who} grew from {_pct(cause['share_from'], 0)} to "
+                         f"{_pct(cause['share_to'], 0)} of audits and is harder than average; "
+                         f"that explains {share}.")
+        else:
+            parts.append(f"Why: in {who} accuracy went from {_pct(cause['rate_from'])} to "
+                         f"{_pct(cause['rate_to'])}; that explains {share}.")
+    if kpi_row is not None and _finite(kpi_row.get("target")):
+        v, t = float(kpi_row["value"]), float(kpi_row["target"])
+        where = ("it is on track" if kpi_row.get("status") == "on_track" else
+                 "it is too close to tell this month" if kpi_row.get("status") == "at_risk"
+                 else f"it is {_pp(abs(100 * (v - t)))} {'below' if v < t else 'above'}")
+        parts.append(f"Against its {_pct(t)} target {where}.")
+    return " ".join(parts)
