@@ -472,6 +472,8 @@ def change_actions(market: str, causes: pd.DataFrame | None, covered: Sequence[s
         if any(p.strip() in NOT_ACTIONABLE or p.endswith(_POOLED) for p in seg.split(_COMBINE)):
             continue
         who = segment_words(str(r["dimension"]), seg)
+        if r["effect"] == "mix" and not float(r["share_to"]) > float(r["share_from"]):
+            continue  # the easier segment that shrank: the same shift, told once
         if r["effect"] == "mix":
             owner = "workforce planning"
             action = (f"Rebalance work: {who} grew from {_pct(r['share_from'], 0)} to "
