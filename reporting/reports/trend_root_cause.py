@@ -1292,114 +1292,31 @@ def trend_root_cause_report(
         When a period has no random-sample audits for the market (check with
         :func:`no_data_message` first) or the months are invalid.
     """
-    from reporting.metrics import compute_kpis
-
     compare_to = comparison_period(period, compare_to)
     reason = no_data_message(dataset, market, period, compare_to)
     if reason:
         raise ValueError(reason)
-    audits = dataset.audits
-    market_audits = audits[audits["market"] == market]
+    market_audits = dataset.audits[dataset.audits["market"] == market]
     pair = market_audits[market_audits["period"].isin([period, compare_to])]
     protected, small = protect_small_groups(pair, min_reviewers=min_reviewers)
     a_from = protected[protected["period"] == compare_to]
     a_to = protected[protected["period"] == period]
-
-    targets = getattr(dataset, "targets", None)
-    kpis = compute_kpis(a_to, targets=targets, by="market", kpis=["accuracy"], level=level)
-    kpis_from = compute_kpis(a_from, targets=targets, by="market", kpis=["accuracy"], level=level)
-    kpis = kpis[["market", "kpi", "value", "ci_low", "ci_high", "n", "target", "status"]]
-    kpis_from = kpis_from[["market", "kpi", "value", "ci_low", "ci_high", "n", "target", "status"]]
-    target = float(kpis["target"].iloc[0]) if pd.notna(kpis["target"].iloc[0]) else float("nan")
-
+    kpis, kpis_from, target = _kpi_frames(a_from, a_to, getattr(dataset, "targets", None), level)
     changes = period_changes(a_from, a_to, level=level, alpha=alpha)
     acc = changes[changes["kpi"] == "accuracy"].iloc[0]
-
-    # control chart and change points over the window
-    start, end = _window(period, compare_to)
-    if daily is None:
-        window = market_audits[
-            (market_audits["decision_date"] >= start) & (market_audits["decision_date"] <= end)
-        ]
-        daily = daily_accuracy_series(window)
-    c = _month(compare_to)
-    baseline = (c.start_time.normalize(), c.end_time.normalize())
-    pchart = p_chart(daily, baseline=baseline, method="laney")
-    if pchart.attrs.get("sigma_z", 1.0) <= 1.0:
-        pchart = p_chart(daily, baseline=baseline, method="p")
-    events = _market_events(getattr(dataset, "events", None), market, start, end)
-    cps = detect_change_points(daily)
-    phi = float(cps.attrs.get("phi", 1.0))
-    cps = confirm_change_points(cps, n_points=len(daily), phi=phi, alpha=alpha)
-    attrs = dict(cps.attrs)
-    cps = match_events(cps, getattr(dataset, "events", None), market=market)
-    cps = cps.rename(columns={"description": "event_description", "kind": "event_kind"})
-    cps.attrs = attrs
-
-    # decomposition
-    dims = [*REPORT_DIMENSIONS, COMBINE.join(REPORT_COMBINATION)]
-    dims = [d for d in dims if d in protected.columns]
-    decomp = decompose_all(a_from, a_to, dimensions=dims, level=level, combinations=())
-    if len(decomp):
-        decomp, ranked = _rank(decomp, alpha)
-    else:
-        ranked = rank_root_causes(decomp, alpha=alpha)
-        decomp = decomp.assign(p_adjusted=[], p_vs_rest_adjusted=[], significant=[], finding=[])
-    totals = effect_totals(decomp)
-
+    chart = _chart(market_audits, daily, getattr(dataset, "events", None), market, period,
+                   compare_to, alpha)
+    cps = chart["change_points"]
+    decomp, ranked, totals = _decomposition(a_from, a_to, protected, level, alpha)
     vrc = verdict_causes(ranked)
-    verdict = change_verdict(acc, vrc, decomp)
-    if len(decomp) == 0 and ")." in verdict:
-        # nothing to attribute: say why instead of "spread out over the segments"
-        verdict = verdict[: verdict.index(").") + 2] + (
-            f" It cannot be broken down: no dimension has two segments with at least "
-            f"{min_reviewers} reviewers each."
-        )
-    if bool(acc["significant"]):
-        top = _top_named_cause(vrc)
-        if top is not None:
-            detail = _cause_detail(top, 100.0 * float(acc["diff"]))
-            verdict += (" " + detail) if detail else ""
-    shifts = _shift_sentence(cps, c.start_time.normalize())
-    if shifts:
-        verdict += " " + shifts
-
-    # waterfall: the dimension of the top named cause (for a cell: its first dimension with a
-    # significant part), else policy
-    done = list(decomp.attrs.get("dimensions", []))
-    top = _top_named_cause(vrc)
-    wf_dim = None
-    if top is not None:
-        sig_dims = set(ranked.loc[ranked["significant"].astype(bool), "dimension"].astype(str))
-        parts = str(top["dimension"]).split(COMBINE)
-        wf_dim = next((d for d in parts if d in sig_dims and d in done), None)
-        if wf_dim is None and len(parts) == 1:
-            wf_dim = parts[0]
-    if wf_dim is None:
-        wf_dim = next((d for d in ("policy", *done) if d in done), None)
-
+    verdict = _verdict(acc, vrc, decomp, cps, compare_to, min_reviewers)
+    wf_dim = _waterfall_dimension(decomp, ranked, vrc)
     gap = (
         gap_to_target_decomposition(a_to, target, "policy", level=level)
         if np.isfinite(target)
         else pd.DataFrame()
     )
-
-    glm: GLMResult | None
-    err = ""
-    try:
-        glm = error_glm(a_from, a_to, factors=GLM_FACTORS, level=level)
-    except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover - degenerate data
-        glm, err = None, str(exc)
-    glm_note = _glm_note(
-        glm, alpha, err, raw_significant=bool(acc["significant"]), before=compare_to
-    )
-    available = [d for d in GLM_FACTORS if d in done]
-    da, db = _joint_dims(ranked, available)
-    joint = (
-        joint_effect_text(a_from, a_to, da, db, alpha=alpha)
-        if da != db and da in done and db in done
-        else "Not enough dimensions with several segments to compare."
-    )
+    glm, glm_note, joint = _glm_part(a_from, a_to, acc, ranked, decomp, compare_to, level, alpha)
     actions = suggested_actions(ranked, glm, changes_row=acc, alpha=alpha)
     decision = _decide(market, a_to, kpis, acc, vrc, cps, getattr(dataset, "events", None),
                        period, compare_to, level, alpha)
@@ -1415,11 +1332,11 @@ def trend_root_cause_report(
         target=target,
         changes=changes,
         verdict=verdict,
-        daily=daily,
-        pchart=pchart,
-        chart_start=start,
-        chart_end=end,
-        events=events,
+        daily=chart["daily"],
+        pchart=chart["pchart"],
+        chart_start=chart["start"],
+        chart_end=chart["end"],
+        events=chart["events"],
         change_points=cps,
         decomposition=decomp,
         root_causes=ranked,
@@ -1437,6 +1354,117 @@ def trend_root_cause_report(
         action_records=tuple(decision["actions"]),
         gap_drivers=decision["drivers"],
     )
+
+
+def _kpi_frames(a_from: pd.DataFrame, a_to: pd.DataFrame, targets, level: float
+                ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The market's accuracy KPI rows in both months and its target (NaN when none)."""
+    from reporting.metrics import compute_kpis
+
+    cols = ["market", "kpi", "value", "ci_low", "ci_high", "n", "target", "status"]
+    kpis = compute_kpis(a_to, targets=targets, by="market", kpis=["accuracy"], level=level)[cols]
+    kpis_from = compute_kpis(a_from, targets=targets, by="market", kpis=["accuracy"],
+                             level=level)[cols]
+    t = kpis["target"].iloc[0]
+    return kpis, kpis_from, float(t) if pd.notna(t) else float("nan")
+
+
+def _chart(market_audits: pd.DataFrame, daily: pd.DataFrame | None, events, market: str,
+           period: str, compare_to: str, alpha: float) -> dict[str, object]:
+    """The control chart and the confirmed change points over the chart window."""
+    start, end = _window(period, compare_to)
+    if daily is None:
+        window = market_audits[
+            (market_audits["decision_date"] >= start) & (market_audits["decision_date"] <= end)
+        ]
+        daily = daily_accuracy_series(window)
+    c = _month(compare_to)
+    baseline = (c.start_time.normalize(), c.end_time.normalize())
+    pchart = p_chart(daily, baseline=baseline, method="laney")
+    if pchart.attrs.get("sigma_z", 1.0) <= 1.0:
+        pchart = p_chart(daily, baseline=baseline, method="p")
+    cps = detect_change_points(daily)
+    phi = float(cps.attrs.get("phi", 1.0))
+    cps = confirm_change_points(cps, n_points=len(daily), phi=phi, alpha=alpha)
+    attrs = dict(cps.attrs)
+    cps = match_events(cps, events, market=market)
+    cps = cps.rename(columns={"description": "event_description", "kind": "event_kind"})
+    cps.attrs = attrs
+    return {"start": start, "end": end, "daily": daily, "pchart": pchart, "change_points": cps,
+            "events": _market_events(events, market, start, end)}
+
+
+def _decomposition(a_from: pd.DataFrame, a_to: pd.DataFrame, protected: pd.DataFrame,
+                   level: float, alpha: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every rate and mix part, the ranked causes and the per-dimension totals."""
+    dims = [*REPORT_DIMENSIONS, COMBINE.join(REPORT_COMBINATION)]
+    dims = [d for d in dims if d in protected.columns]
+    decomp = decompose_all(a_from, a_to, dimensions=dims, level=level, combinations=())
+    if len(decomp):
+        decomp, ranked = _rank(decomp, alpha)
+    else:
+        ranked = rank_root_causes(decomp, alpha=alpha)
+        decomp = decomp.assign(p_adjusted=[], p_vs_rest_adjusted=[], significant=[], finding=[])
+    return decomp, ranked, effect_totals(decomp)
+
+
+def _verdict(acc: pd.Series, vrc: pd.DataFrame, decomp: pd.DataFrame, cps: pd.DataFrame,
+             compare_to: str, min_reviewers: int) -> str:
+    """The statistical verdict (the method note of the report's opening)."""
+    verdict = change_verdict(acc, vrc, decomp)
+    if len(decomp) == 0 and ")." in verdict:
+        # nothing to attribute: say why instead of "spread out over the segments"
+        verdict = verdict[: verdict.index(").") + 2] + (
+            f" It cannot be broken down: no dimension has two segments with at least "
+            f"{min_reviewers} reviewers each."
+        )
+    if bool(acc["significant"]):
+        top = _top_named_cause(vrc)
+        if top is not None:
+            detail = _cause_detail(top, 100.0 * float(acc["diff"]))
+            verdict += (" " + detail) if detail else ""
+    shifts = _shift_sentence(cps, _month(compare_to).start_time.normalize())
+    return verdict + (" " + shifts if shifts else "")
+
+
+def _waterfall_dimension(decomp: pd.DataFrame, ranked: pd.DataFrame, vrc: pd.DataFrame
+                         ) -> str | None:
+    """The dimension of the top named cause (for a cell: its first dimension with a
+    significant part), else policy."""
+    done = list(decomp.attrs.get("dimensions", []))
+    top = _top_named_cause(vrc)
+    wf_dim = None
+    if top is not None:
+        sig_dims = set(ranked.loc[ranked["significant"].astype(bool), "dimension"].astype(str))
+        parts = str(top["dimension"]).split(COMBINE)
+        wf_dim = next((d for d in parts if d in sig_dims and d in done), None)
+        if wf_dim is None and len(parts) == 1:
+            wf_dim = parts[0]
+    if wf_dim is None:
+        wf_dim = next((d for d in ("policy", *done) if d in done), None)
+    return wf_dim
+
+
+def _glm_part(a_from: pd.DataFrame, a_to: pd.DataFrame, acc: pd.Series, ranked: pd.DataFrame,
+              decomp: pd.DataFrame, compare_to: str, level: float, alpha: float
+              ) -> tuple[GLMResult | None, str, str]:
+    """The multi-factor check, its sentence and the joint effect of the top two dimensions."""
+    err = ""
+    try:
+        glm = error_glm(a_from, a_to, factors=GLM_FACTORS, level=level)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover - degenerate data
+        glm, err = None, str(exc)
+    note = _glm_note(glm, alpha, err, raw_significant=bool(acc["significant"]),
+                     before=compare_to)
+    done = list(decomp.attrs.get("dimensions", []))
+    available = [d for d in GLM_FACTORS if d in done]
+    da, db = _joint_dims(ranked, available)
+    joint = (
+        joint_effect_text(a_from, a_to, da, db, alpha=alpha)
+        if da != db and da in done and db in done
+        else "Not enough dimensions with several segments to compare."
+    )
+    return glm, note, joint
 
 
 # ---------------------------------------------------------------------------------------------
