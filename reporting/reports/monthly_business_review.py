@@ -1062,11 +1062,9 @@ def mbr_report(
     Parameters
     ----------
     dataset : reporting.data.Dataset or MBRData
-        Canonical data holding at least the audits of ``period`` and the month before (all
-        columns) and, for the capacity outlook, production up to ``period`` (a year of it gives
-        the same forecast as the capacity_plan report); roster and targets when available.
-        Or the :class:`MBRData` of :func:`read_mbr_data`, which reads exactly that from a run
-        one market at a time (the report is the same; memory holds one market's rows).
+        Audits of ``period`` and the month before (all columns), production up to ``period``
+        for the capacity outlook, roster, targets and events when available; or the
+        :class:`MBRData` of :func:`read_mbr_data` (one market at a time; the same report).
     period : str
         The reporting month ``YYYY-MM``.
     markets : sequence of str, optional
@@ -1083,8 +1081,7 @@ def mbr_report(
     min_reviewers : int, default 3
         Segments of fewer reviewers are merged before findings are computed (privacy).
     capacity : bool, default True
-        Plan the month after ``period`` per market (the slowest part: a volume forecast per
-        product line and market).
+        Plan the month after ``period`` per market (the slowest part).
     assumptions : CapacityAssumptions, optional
         Planning assumptions (default: the capacity package's defaults, as the pack's
         capacity_plan reports).
@@ -1118,20 +1115,8 @@ def mbr_report(
     src = _sources(dataset, period, compare_to, markets, trend_audits, trend_counts)
     markets = src.markets
     opts = dict(level=level, alpha=alpha, min_reviewers=min_reviewers, types=accuracy_sample_types)
-    parts: dict[str, list] = {k: [] for k in ("kpis", "volume", "changes", "findings", "rc",
-                                              "cap", "cap_notes", "actions", "drivers",
-                                              "no_audits")}
-    any_production = False
-    for m in markets:
-        ds_m, c_m, p_m, prod_cur_m = src.market_frames(m)
-        _analyse_market(m, c_m, p_m, prod_cur_m, src, period, compare_to, parts, **opts)
-        production_m = getattr(ds_m, "production", None)
-        if production_m is not None and (production_m["market"] == m).any():
-            any_production = True
-        if capacity:
-            parts["cap"].append(_capacity(ds_m, [m], plan_month, period, assumptions, level,
-                                          accuracy_sample_types, parts["cap_notes"], cache))
-        del ds_m, c_m, p_m  # one market's rows at a time
+    plan = (plan_month, assumptions, cache) if capacity else None
+    parts, any_production = _analyse_all(src, period, compare_to, plan, opts)
     notes: list[str] = []
     if parts["no_audits"]:
         notes.append(f"No audits in {period} for {_join(parts['no_audits'])}: shown as no data.")
@@ -1139,17 +1124,8 @@ def mbr_report(
     first = _shift(period, -(trend_months - 1))
     trend = _trend(src.trend_audits, src.trend_counts, src.targets, markets, first, period,
                    level, accuracy_sample_types)
-    if capacity and any_production:
-        cap = pd.concat(parts["cap"], ignore_index=True)
-        notes.extend(parts["cap_notes"])
-    else:
-        cap = pd.DataFrame({c: pd.Series(dtype=object) for c in _CAPACITY_COLUMNS})
-        if capacity:
-            notes.append("No production data: no capacity outlook.")
-    actions = pd.DataFrame([a for acts in parts["actions"] for a in acts], columns=ACTION_COLUMNS)
-    drivers = (pd.concat(parts["drivers"], ignore_index=True) if parts["drivers"]
-               else pd.DataFrame(columns=["market", *DRIVER_COLUMNS]))
-    drivers = drivers[["market", *DRIVER_COLUMNS]]
+    cap = _capacity_frame(parts, capacity, any_production, notes)
+    actions, drivers = _decision_frames(parts)
     summary = _summary(period, compare_to, plan_month, markets, kpis, changes, findings, cap,
                        alpha, actions)
     return MBRReport(
@@ -1215,6 +1191,29 @@ def _sources(dataset: Any, period: str, compare_to: str, markets: Sequence[str] 
                     trend_audits, trend_counts, frames)
 
 
+def _analyse_all(src: _Sources, period: str, compare_to: str, plan: tuple | None,
+                 opts: dict[str, Any]) -> tuple[dict[str, list], bool]:
+    """Every market in turn, one market's rows in memory at a time; ``plan`` is
+    ``(plan_month, assumptions, cache)`` for the capacity outlook, or None."""
+    parts: dict[str, list] = {k: [] for k in ("kpis", "volume", "changes", "findings", "rc",
+                                              "cap", "cap_notes", "actions", "drivers",
+                                              "no_audits")}
+    any_production = False
+    for m in src.markets:
+        ds_m, c_m, p_m, prod_cur_m = src.market_frames(m)
+        _analyse_market(m, c_m, p_m, prod_cur_m, src, period, compare_to, parts, **opts)
+        production_m = getattr(ds_m, "production", None)
+        if production_m is not None and (production_m["market"] == m).any():
+            any_production = True
+        if plan is not None:
+            plan_month, assumptions, cache = plan
+            parts["cap"].append(_capacity(ds_m, [m], plan_month, period, assumptions,
+                                          opts["level"], opts["types"], parts["cap_notes"],
+                                          cache))
+        del ds_m, c_m, p_m  # one market's rows at a time
+    return parts, any_production
+
+
 def _analyse_market(m: str, c_m: pd.DataFrame, p_m: pd.DataFrame, prod_cur_m: Any,
                     src: _Sources, period: str, compare_to: str, parts: dict[str, list], *,
                     level: float, alpha: float, min_reviewers: int,
@@ -1243,6 +1242,23 @@ def _analyse_market(m: str, c_m: pd.DataFrame, p_m: pd.DataFrame, prod_cur_m: An
     parts["drivers"].extend(dec["drivers"])
     if len(rc):
         parts["rc"].append(rc)
+
+
+def _capacity_frame(parts: dict[str, list], capacity: bool, any_production: bool,
+                    notes: list[str]) -> pd.DataFrame:
+    if capacity and any_production:
+        notes.extend(parts["cap_notes"])
+        return pd.concat(parts["cap"], ignore_index=True)
+    if capacity:
+        notes.append("No production data: no capacity outlook.")
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in _CAPACITY_COLUMNS})
+
+
+def _decision_frames(parts: dict[str, list]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    actions = pd.DataFrame([a for acts in parts["actions"] for a in acts], columns=ACTION_COLUMNS)
+    drivers = (pd.concat(parts["drivers"], ignore_index=True) if parts["drivers"]
+               else pd.DataFrame(columns=["market", *DRIVER_COLUMNS]))
+    return actions, drivers[["market", *DRIVER_COLUMNS]]
 
 
 def _assemble(parts: dict[str, list]) -> tuple[pd.DataFrame, ...]:
