@@ -80,3 +80,20 @@ def test_no_reviewer_stands_out_in_an_even_team():
     a = _audits([("P", f"R{i:02d}", 100, 94 + i % 2) for i in range(20)])
     c = reviewer_concentration(a, target=0.95)
     assert c.n_outliers == 0 and not c.closes_gap and c.gain_pp == 0
+
+
+def test_a_segment_bad_only_through_one_reviewer_is_not_a_driver():
+    # Search Ads looks bad only because R99 (70%) works there; General is fine everywhere
+    from reporting.stats.gap import drivers_beyond_reviewers
+
+    a = _audits([("General", f"R{i:02d}", 100, 96) for i in range(15)]
+                + [("Search", f"S{i}", 100, 96) for i in range(4)] + [("Search", "R99", 100, 70)])
+    d = gap_drivers(a, target=0.95, dimensions=["policy"])
+    assert list(d["segment"]) == ["Search"]  # it does look like a Search problem ...
+    kept = drivers_beyond_reviewers(a, d, ["policy"])
+    assert kept.empty  # ... until the one reviewer is set aside
+    # a segment that stays bad without the reviewer is kept
+    b = _audits([("General", f"R{i:02d}", 100, 97) for i in range(15)]
+                + [("Search", f"S{i}", 100, 88) for i in range(4)] + [("General", "R99", 100, 60)])
+    d = gap_drivers(b, target=0.95, dimensions=["policy"])
+    assert list(drivers_beyond_reviewers(b, d, ["policy"])["segment"]) == ["Search"]

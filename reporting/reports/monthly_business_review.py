@@ -66,7 +66,12 @@ from reporting.stats.actions import (
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 from reporting.stats.decomposition import COMBINE, decompose_all, rank_root_causes
 from reporting.stats.events import coinciding_events, event_phrase
-from reporting.stats.gap import DRIVER_COLUMNS, gap_drivers, reviewer_concentration
+from reporting.stats.gap import (
+    DRIVER_COLUMNS,
+    drivers_beyond_reviewers,
+    gap_drivers,
+    reviewer_concentration,
+)
 from reporting.stats.narrative import change_verdict
 
 __all__ = [
@@ -821,9 +826,12 @@ def _kpi_driver_inputs(m: str, cur: pd.DataFrame, kpis_m: pd.DataFrame, level: f
         kpi, higher = str(r["kpi"]), _higher_is_better(str(r["kpi"]))
         d = gap_drivers(protected, float(r["target"]), GAP_DIMENSIONS, kpi=kpi,
                         higher_is_better=higher, level=level, alpha=alpha)
-        drivers[kpi] = d
         conc[kpi] = reviewer_concentration(cur, float(r["target"]), kpi=kpi,
                                            higher_is_better=higher, level=level, alpha=alpha)
+        if conc[kpi] is not None and conc[kpi].closes_gap:  # a segment bad only through them
+            d = drivers_beyond_reviewers(protected, d, GAP_DIMENSIONS, kpi=kpi,
+                                         higher_is_better=higher, level=level, alpha=alpha)
+        drivers[kpi] = d
         if len(d):
             frames.append(d.assign(market=m))
     return drivers, conc, frames

@@ -1502,7 +1502,11 @@ def _decide(market: str, a_to: pd.DataFrame, kpis: pd.DataFrame, acc: pd.Series,
         plan_actions,
     )
     from reporting.stats.events import coinciding_events, event_phrase
-    from reporting.stats.gap import gap_drivers, reviewer_concentration
+    from reporting.stats.gap import (
+        drivers_beyond_reviewers,
+        gap_drivers,
+        reviewer_concentration,
+    )
 
     row = kpis.iloc[0]
     dims = [*REPORT_DIMENSIONS, COMBINE.join(REPORT_COMBINATION)]
@@ -1511,6 +1515,8 @@ def _decide(market: str, a_to: pd.DataFrame, kpis: pd.DataFrame, acc: pd.Series,
     if pd.notna(row["target"]) and row["status"] in ("off_track", "at_risk"):
         drivers = gap_drivers(a_to, float(row["target"]), dims, level=level, alpha=alpha)
         conc = reviewer_concentration(a_to, float(row["target"]), level=level, alpha=alpha)
+        if conc is not None and conc.closes_gap:  # a segment bad only through those reviewers
+            drivers = drivers_beyond_reviewers(a_to, drivers, dims, level=level, alpha=alpha)
         acts = plan_actions(market, kpis, {"accuracy": drivers}, {"accuracy": conc})
     sig = vrc[vrc["significant"].astype(bool)] if len(vrc) else vrc
     if bool(acc["significant"]):

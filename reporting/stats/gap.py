@@ -37,6 +37,7 @@ from reporting.stats.decomposition import dimension_name, dimension_values
 
 __all__ = [
     "DRIVER_COLUMNS",
+    "drivers_beyond_reviewers",
     "ReviewerConcentration",
     "gap_drivers",
     "reviewer_concentration",
@@ -255,22 +256,12 @@ def reviewer_concentration(
     first (by errors in excess of the rest's rate) until the market without them reaches the
     target. Returns None when the audits have no reviewer column. Never returns an identifier.
     """
-    a = random_sample(audits, random_only)
-    if reviewer_col not in a.columns or a[reviewer_col].isna().all():
+    found = _outliers(audits, target, kpi, higher_is_better, alpha, random_only, reviewer_col)
+    if found is None:
         return None
-    c = _counts(a, a[reviewer_col].astype(str), kpi)
+    c, take, needed = found
     N, X = int(c["n"].sum()), int(c["x"].sum())
-    if N == 0:
-        return None
-    c = _reviewer_tests(c, higher_is_better, alpha)
-    out = c[c["worse"]].sort_values("excess", ascending=False)
     reach = (lambda r: r >= target) if higher_is_better else (lambda r: r <= target)
-    needed, take = 0, out
-    for k in range(1, len(out) + 1):
-        sub = out.iloc[:k]
-        if N - sub["n"].sum() > 0 and reach((X - sub["x"].sum()) / (N - sub["n"].sum())):
-            needed, take = k, sub
-            break
     nk, xk = float(take["n"].sum()), float(take["x"].sum())
     rate_with = X / N
     if nk == 0 or nk >= N:
@@ -288,3 +279,59 @@ def reviewer_concentration(
         rate_with=rate_with, rate_without=rate_without,
         gain_pp=100 * sign * (rate_without - rate_with), gain_low_pp=100 * low,
         gain_high_pp=100 * high, share_of_audits=w, closes_gap=bool(reach(rate_without)))
+
+
+def _outliers(audits: pd.DataFrame, target: float, kpi: str, higher_is_better: bool,
+              alpha: float, random_only: bool, reviewer_col: str
+              ) -> tuple[pd.DataFrame, pd.DataFrame, int] | None:
+    """Per-reviewer counts and tests, the reviewers taken out (worst first until the rest
+    reaches the target, else all significantly worse ones) and how many were needed (0: the
+    target is not reached)."""
+    a = random_sample(audits, random_only)
+    if reviewer_col not in a.columns or a[reviewer_col].isna().all():
+        return None
+    c = _counts(a, a[reviewer_col].astype(str), kpi)
+    N, X = int(c["n"].sum()), int(c["x"].sum())
+    if N == 0:
+        return None
+    c = _reviewer_tests(c, higher_is_better, alpha)
+    out = c[c["worse"]].sort_values("excess", ascending=False)
+    reach = (lambda r: r >= target) if higher_is_better else (lambda r: r <= target)
+    for k in range(1, len(out) + 1):
+        sub = out.iloc[:k]
+        if N - sub["n"].sum() > 0 and reach((X - sub["x"].sum()) / (N - sub["n"].sum())):
+            return c, sub, k
+    return c, out, 0
+
+
+def drivers_beyond_reviewers(
+    audits: pd.DataFrame,
+    drivers: pd.DataFrame,
+    dimensions: Sequence[str | tuple[str, ...]],
+    kpi: str = "accuracy",
+    higher_is_better: bool = True,
+    level: float = 0.95,
+    alpha: float = 0.05,
+    reviewer_col: str = "reviewer_id",
+) -> pd.DataFrame:
+    """The drivers that remain drivers without the reviewers who account for the gap.
+
+    When a few reviewers account for the whole gap (:func:`reviewer_concentration`), a segment
+    can look bad only because they work in it (US 2026-10: In-Feed Ads). Such a segment is a
+    coaching matter, not a guideline matter: it is dropped. The reviewers stay anonymous (their
+    identifiers never leave this function)."""
+    if drivers is None or len(drivers) == 0:
+        return drivers
+    target = float(drivers.attrs.get("target", drivers["target"].iloc[0]))
+    found = _outliers(audits, target, kpi, higher_is_better, alpha, True, reviewer_col)
+    if found is None or found[2] == 0:
+        return drivers
+    who = set(found[1]["segment"])
+    rest = audits[~audits[reviewer_col].astype(str).isin(who).to_numpy(dtype=bool)]
+    again = gap_drivers(rest, target, dimensions, kpi=kpi, higher_is_better=higher_is_better,
+                        level=level, alpha=alpha)
+    keep = set(zip(again["dimension"], again["segment"], strict=True))
+    out = drivers[[(d, g) in keep for d, g in zip(drivers["dimension"], drivers["segment"],
+                                                   strict=True)]]
+    out.attrs.update(drivers.attrs)
+    return out
