@@ -140,6 +140,7 @@ MARKETS_PER_TABLE = 6
 
 OVER_100 = " (A share above 100% means the rest of the market moved the other way.)"
 _KPI_COLS = ["kpi", "value", "ci_low", "ci_high", "n", "target", "status"]
+_GAIN_COLUMNS = ("expected_gain_pp", "gain_low_pp", "gain_high_pp")
 _NBSP = "\u00a0"
 _MINUS = "\u2212"
 
@@ -596,13 +597,13 @@ class MBRReport:
         return [
             ("Scorecard", self.scorecard_frame(), {}),
             ("Changes", self.changes_records(), {"p_value": "0.0000"}),
-            ("Actions", self.actions, {}),
+            ("Actions", self.actions, dict.fromkeys(_GAIN_COLUMNS, "0.0")),
             ("Findings", findings.drop(columns=["headlines"], errors="ignore").assign(
                 events=[", ".join(e) for e in findings["events"]]) if "events" in findings
              else findings, {"share_of_gap": pct, "p_value": "0.0000"}),
-            ("Gap drivers", self.gap_drivers, {c: pct for c in (
+            ("Gap drivers", self.gap_drivers, {**{c: pct for c in (
                 "share", "rate", "rest_rate", "market_rate", "target", "benchmark",
-                "if_fixed")}),
+                "if_fixed")}, "gain_pp": "0.0", "gain_low_pp": "0.0", "gain_high_pp": "0.0"}),
             ("Root causes", self.root_causes_records(), {"share_of_gap": pct}),
             ("Capacity", cap, {"utilisation": pct, "expected_sla_shortfall": pct}),
             ("Accuracy trend", self.trend, {"value": pct, "ci_low": pct, "ci_high": pct,

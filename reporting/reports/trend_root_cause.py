@@ -1059,7 +1059,8 @@ class TrendRootCauseReport:
     def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
         """tables.xlsx: the sheets the template registered before, and the actions."""
         return [
-            ("Actions", pd.DataFrame(list(self.action_records)), {}),
+            ("Actions", pd.DataFrame(list(self.action_records)),
+             dict.fromkeys(("expected_gain_pp", "gain_low_pp", "gain_high_pp"), "0.0")),
             ("Changes", self.changes_records(), {}),
             ("Change points", self.change_points_records(), {}),
             ("Decomposition", self.root_causes_records(), {}),
