@@ -138,7 +138,6 @@ PERSONAL_COLUMNS: tuple[str, ...] = ("reviewer_id", "auditor_id")
 #: Markets per scorecard table (more markets: several tables, so it fits a printed page).
 MARKETS_PER_TABLE = 6
 
-OVER_100 = " (A share above 100% means the rest of the market moved the other way.)"
 _KPI_COLS = ["kpi", "value", "ci_low", "ci_high", "n", "target", "status"]
 _GAIN_COLUMNS = ("expected_gain_pp", "gain_low_pp", "gain_high_pp")
 _NBSP = "\u00a0"
