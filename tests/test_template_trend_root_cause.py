@@ -540,3 +540,12 @@ def test_mix_story_action_goes_to_workforce_planning_when_on_track_otherwise():
                            & (r.decomposition["segment"] == FS)
                            & (r.decomposition["effect"] == "mix")]["contribution_pp"]
     assert mix[0]["expected_gain_pp"] == pytest.approx(-float(part.iloc[0]))
+
+
+def test_report_module_holds_no_html():
+    import re
+
+    import reporting.reports.trend_root_cause as mod
+
+    source = Path(mod.__file__).read_text()
+    assert not re.search(r"<(b|br|span|li|ul|div|table|td|tr|p|i)[ >/]", source)
