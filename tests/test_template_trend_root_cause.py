@@ -16,6 +16,7 @@ from conftest import build_reports
 from scipy import stats
 
 from reporting.data import planted_stories
+from reporting.render import sections
 from reporting.reports.trend_root_cause import (
     SMALL_GROUPS,
     WITH_SMALL,
@@ -90,7 +91,11 @@ def test_de_drop_is_attributed_to_the_political_content_mix_shift(run_dir):
     assert (top["segment"], top["effect"]) == (story["policy"], "mix")
     assert top["significant"] and top["contribution_pp"] < 0  # moved into a harder segment
     assert "Political Content (policy" in res["verdict"] and "mix effect" in res["verdict"]
-    assert any("Political Content" in a and "Re-balance" in a for a in res["actions"])
+    # issue 13: the text actions moved to "suggested_actions"; "actions" are contract records
+    assert any("Political Content" in a and "Re-balance" in a for a in res["suggested_actions"])
+    first = res["actions"][0]
+    assert "Political Content" in first["action"] and first["expected_gain_pp"] > 2.0
+    assert "Political Content grew from" in res["headline"]
 
 
 @pytest.mark.slow
@@ -107,7 +112,11 @@ def test_br_new_hire_financial_services_problem_is_reported(run_dir):
     assert rows[0]["significant"] and rows[0]["share_of_gap"] > 0.5
     assert rows[0]["rate_to"] < 0.75  # "falls to about 65-70%"
     assert cell in res["verdict"] and "rate effect" in res["verdict"]
-    assert any("<90d" in a and story["policy"] in a for a in res["actions"])
+    assert any("<90d" in a and story["policy"] in a for a in res["suggested_actions"])
+    first = res["actions"][0]
+    assert first["owner"] == "team lead" and first["expected_gain_pp"] > 1.0
+    assert f"{story['policy']} for reviewers in their first 90 days" in first["action"]
+    assert "Financial Services policy update" in res["headline"]
 
 
 @pytest.mark.slow
@@ -121,6 +130,7 @@ def test_id_change_point_matches_the_tooling_incident(run_dir):
     assert near[0]["after"] < near[0]["before"]
     assert near[0]["event_kind"] == "tooling"
     assert "Review tool incident" in res["verdict"]
+    assert "Review tool" in res["headline"]
 
 
 @pytest.mark.slow
@@ -150,7 +160,13 @@ def test_results_json_has_the_contract_keys(run_dir):
     for m in ("DE", "BR", "GB", "ID"):
         res = _results(run_dir, m)
         assert res["report"] == "trend_root_cause" and res["params"]["market"] == m
-        assert {"kpis", "changes", "root_causes", "change_points", "verdict", "actions"} <= set(res)
+        assert {"kpis", "changes", "root_causes", "change_points", "verdict", "actions",
+                "suggested_actions", "headline", "gap_to_target", "glm", "periods"} <= set(res)
+        for a in res["actions"]:
+            assert {"market", "action", "owner", "expected_gain_pp", "evidence"} <= set(a)
+            assert a["market"] == m
+        for jargon in ("p =", "Holm", "PELT", "φ", "(+ small groups)"):
+            assert jargon not in res["headline"], (m, jargon)
         kpi = [k for k in res["kpis"] if k["kpi"] == "accuracy" and k["scope"] == {"market": m}]
         assert len(kpi) == 1
         k = kpi[0]
@@ -366,8 +382,11 @@ def test_views_and_records_are_consistent(cell_report):
     assert len(r.gap_to_target_view().frame) == 2
     g = r.glm_view().frame
     assert g["term"].iloc[0] == "period: 2026-10 vs 2026-09"
-    assert "<" not in r.verdict_html().replace('<div class="qa-summary">', "").replace(
-        "</div>", "").replace("&lt;", "")  # escaped
+    verdict = sections.trend_verdict_html(r)
+    body = verdict[verdict.index('<div class="qa-summary">') + 24:]
+    assert "<" not in body[:body.index("</div>")].replace("&lt;", "")  # escaped by Jinja
+    assert r.headline in verdict.replace("&lt;", "<").replace("&#39;", "'").replace(
+        "&gt;", ">").replace("&amp;", "&")
     cards = r.kpi_cards()
     assert [c["label"] for c in cards] == ["Accuracy 2026-10", "Accuracy 2026-09"]
     assert r.kpis.iloc[0]["n"] == 2000 and r.kpis.iloc[0]["target"] == pytest.approx(0.95)
@@ -486,3 +505,47 @@ def test_verdict_causes_tell_each_finding_once():
     rc2 = _rc([("policy × tenure_band", f"{FS} × <90d", "rate", 0.3, True),
                ("policy", FS, "rate", 0.9, True)])
     assert len(verdict_causes(rc2)) == 2
+
+
+def test_cell_story_leads_with_one_action_whose_gain_is_known(cell_report):
+    """October: new hires on Financial Services at 60% on 300 of 2,000 audits, the rest at
+    95%: the market is at 89.75%; that cell at the rest's rate (95%, also the target) gives
+    0.15 x 35 pp = 5.25 pp, exactly the gap. Its broader segments (new hires, Financial
+    Services) are the same problem and get no second action."""
+    acts = cell_report.action_records
+    assert acts[0]["number"] == 1 and acts[0]["owner"] == "team lead"
+    assert acts[0]["expected_gain_pp"] == pytest.approx(5.25)
+    assert acts[0]["segment"] == f"{FS} × <90d"
+    assert not any(a["segment"] in (FS, "<90d") for a in acts)
+    assert "If they did as well as the rest of the market (95.0%), the market would be at " \
+           "95.0% instead of 89.8%, enough to reach the target." in acts[0]["evidence"]
+    head = cell_report.headline
+    assert head.startswith("XX accuracy fell 5.2 pp from September to October (95.0% → 89.8%)")
+    assert "FS update" in head and "Against its 95.0% target it is 5.2 pp below." in head
+    assert cell_report.records()["actions"][0]["expected_gain_pp"] == pytest.approx(5.25)
+
+
+def test_mix_story_action_goes_to_workforce_planning_when_on_track_otherwise():
+    """A mix shift with no gap to target (the market stays above it): the action is to move the
+    work back, owned by workforce planning, with the mix part as its gain."""
+    a = _audits({("2026-09", FS, OLD): (200, 190), ("2026-09", MC, OLD): (1800, 1782),
+                 ("2026-10", FS, OLD): (1000, 950), ("2026-10", MC, OLD): (1000, 990)})
+    r = trend_root_cause_report(_dataset(a), "XX", "2026-10")
+    # 98.6% -> 97.0% on 2,000 audits a month: a real drop, still above the 95% target
+    assert r.kpis.iloc[0]["status"] == "on_track" and r.accuracy_change["significant"]
+    mix = [x for x in r.action_records if x["owner"] == "workforce planning"]
+    assert len(mix) == 1 and mix[0]["segment"] == FS  # the shift is told once
+    assert "grew from 10% to 50% of audits" in mix[0]["action"]
+    part = r.decomposition[(r.decomposition["dimension"] == "policy")
+                           & (r.decomposition["segment"] == FS)
+                           & (r.decomposition["effect"] == "mix")]["contribution_pp"]
+    assert mix[0]["expected_gain_pp"] == pytest.approx(-float(part.iloc[0]))
+
+
+def test_report_module_holds_no_html():
+    import re
+
+    import reporting.reports.trend_root_cause as mod
+
+    source = Path(mod.__file__).read_text()
+    assert not re.search(r"<(b|br|span|li|ul|div|table|td|tr|p|i)[ >/]", source)

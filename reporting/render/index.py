@@ -97,7 +97,7 @@ def _market_kpis(out_dir: Path, job: Mapping[str, Any]) -> tuple[str, list[dict]
 
 
 def _kpi_meta() -> dict[str, Any]:
-    from reporting.metrics.kpis import KPIS  # labels and units from the KPI registry
+    from reporting.core.kpis import KPIS  # labels and units from the KPI registry
 
     return dict(KPIS)
 

@@ -28,17 +28,18 @@ See ``docs/reports.md`` (section *monthly_business_review*) for how to read it.
 
 from __future__ import annotations
 
-import html
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from reporting.core.cache import ResultCache
+from reporting.core.errors import NoData
 from reporting.core.kpis import KPIS
 from reporting.core.periods import month as _month
 from reporting.data.normalize import to_text
@@ -52,16 +53,26 @@ from reporting.reports.capacity_plan import (
     HISTORY_MONTHS,
     NoCapacityData,
     capacity_report,
-    html_grid,
     read_slices,
-    risk_badge,
-    with_note,
+)
+from reporting.stats.actions import (
+    ACTION_COLUMNS,
+    choose_drivers,
+    follow_up,
+    gap_headline,
+    plan_actions,
+    secondary_line,
 )
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
 from reporting.stats.decomposition import COMBINE, decompose_all, rank_root_causes
+from reporting.stats.events import coinciding_events, event_phrase
+from reporting.stats.gap import (
+    DRIVER_COLUMNS,
+    drivers_beyond_reviewers,
+    gap_drivers,
+    reviewer_concentration,
+)
 from reporting.stats.narrative import change_verdict
-from reporting.viz.style import PALETTE, STATUS_COLORS, STATUS_LABELS, TARGET_LINE, pct_axis
-from reporting.viz.tables import status_badge
 
 __all__ = [
     "CHANGE_KPIS",
@@ -114,6 +125,10 @@ FINDING_DIMENSIONS: tuple[str, ...] = (
     "site",
 )
 FINDING_COMBINATION: tuple[str, str] = ("policy", "tenure_band")
+#: KPIs whose gap to target is explained and acted on (proportions of audits with a target).
+GAP_KPIS: tuple[str, ...] = ("accuracy", "missed_violation_rate", "over_enforcement_rate")
+#: Dimensions searched for the drivers of a gap (small groups merged first, as for findings).
+GAP_DIMENSIONS: tuple[str, ...] = (*FINDING_DIMENSIONS, COMBINE.join(FINDING_COMBINATION))
 #: Columns read for the monthly trend (a narrow read over several months).
 TREND_COLUMNS: tuple[str, ...] = (
     "market", "period", "decision_date", "reviewer_decision", "qa_decision", "sample_type",
@@ -123,8 +138,8 @@ PERSONAL_COLUMNS: tuple[str, ...] = ("reviewer_id", "auditor_id")
 #: Markets per scorecard table (more markets: several tables, so it fits a printed page).
 MARKETS_PER_TABLE = 6
 
-OVER_100 = " (A share above 100% means the rest of the market moved the other way.)"
 _KPI_COLS = ["kpi", "value", "ci_low", "ci_high", "n", "target", "status"]
+_GAIN_COLUMNS = ("expected_gain_pp", "gain_low_pp", "gain_high_pp")
 _NBSP = "\u00a0"
 _MINUS = "\u2212"
 
@@ -379,6 +394,35 @@ class MBRReport:
     capacity: pd.DataFrame
     summary: tuple[str, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    actions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ACTION_COLUMNS))
+    gap_drivers: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["market", *DRIVER_COLUMNS]))
+    follow_ups: tuple[dict[str, Any], ...] = ()
+    previous_source: str = ""
+
+    # -- what the engine records (results.json) and writes (tables.xlsx) -----------------------
+    def records(self) -> dict[str, Any]:
+        """results.json: every field the MBR wrote before (``kpis`` per market, ``changes``,
+        ``root_causes``, ``findings``, ``capacity``, ``summary``) and ``actions``,
+        ``gap_drivers``, ``follow_up`` (contract 2)."""
+        from reporting.reports.data_overview import kpi_records
+
+        findings = self.findings.drop(columns=["headlines"], errors="ignore")
+        return {
+            "kpis": kpi_records(self.kpi_records(), ["market"]),
+            "changes": self.changes_records(),
+            "root_causes": self.root_causes_records(),
+            "findings": findings,
+            "capacity": self.capacity_records(),
+            "summary": list(self.summary),
+            "actions": self.actions,
+            "gap_drivers": self.gap_drivers,
+            "follow_up": list(self.follow_ups),
+        }
+
+    def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """tables.xlsx: the sheets of :meth:`excel_tables`."""
+        return self.excel_tables()
 
     # -- records -------------------------------------------------------------------------------
     def kpi_records(self) -> pd.DataFrame:
@@ -402,35 +446,68 @@ class MBRReport:
         """The capacity outlook per market (numbers; the sentence is in ``outlook``)."""
         return self.capacity.reset_index(drop=True)
 
-    # -- display: summary ----------------------------------------------------------------------
-    def summary_html(self) -> str:
-        """The executive summary as a bullet list (escaped)."""
-        items = "".join(f"<li>{html.escape(s)}</li>" for s in self.summary)
-        return f'<div class="qa-summary"><ul style="margin:4px 0;padding-left:20px">{items}</ul></div>'
+    # -- views: plain data for the templates of reporting.render.sections -----------------------
+    def decisions_view(self) -> dict[str, Any]:
+        """Per market off track or at risk (worst first): status, headlines, numbered actions."""
+        order = {"off_track": 0, "at_risk": 1}
+        acc = self.kpis[self.kpis["kpi"] == "accuracy"].set_index("market")["status"]
+        worst = {m: min([order.get(str(s), 9) for s in self.kpis.loc[
+            (self.kpis["market"] == m) & self.kpis["kpi"].isin(GAP_KPIS), "status"]] or [9])
+            for m in self.markets}
+        cards, fine = [], []
+        for m in sorted(self.markets, key=lambda m: (worst[m], self.markets.index(m))):
+            heads = self.findings.loc[self.findings["market"] == m, "headlines"]
+            acts = self.actions[self.actions["market"] == m]
+            if worst[m] == 9:
+                fine.append(m)
+                continue
+            status = str(acc.get(m, "no_data"))
+            if status == "on_track":
+                status = "at_risk" if worst[m] == 1 else "off_track"
+            cards.append({"market": m, "status": status,
+                          "headlines": list(heads.iloc[0]) if len(heads) else [],
+                          "actions": acts.to_dict(orient="records")})
+        return {"cards": cards, "on_track": _join(fine), "method": list(DECISION_METHOD)}
 
-    # -- display: scorecard --------------------------------------------------------------------
-    def _cell(self, market: str, key: str) -> str:
+    def follow_up_view(self) -> dict[str, Any]:
+        """Last month's actions and whether the KPI each aimed at moved."""
+        missing = (f"No actions recorded last month (looked for {self.previous_source})."
+                   if self.previous_source else "No previous MBR to follow up.")
+        return {"items": list(self.follow_ups), "missing": missing,
+                "method": [f"Last month's actions are read from {self.previous_source}. Each is "
+                           "judged on this month's change of the KPI it aimed at, with the same "
+                           f"test as the month-over-month table (at the {self.alpha:.0%} level); "
+                           "“no real change yet” means the change is within sampling noise."]}
+
+    def findings_view(self) -> dict[str, Any]:
+        """One plain finding per market (the accuracy headline) and the method note."""
+        rows = [{"market": r["market"], "text": r["text"]}
+                for r in self.findings.to_dict(orient="records")]
+        return {"findings": rows, "method": list(FINDING_METHOD)}
+
+    def _cell(self, market: str, key: str) -> list[dict[str, Any]]:
         if key in ("cases_handled", "headcount"):
             v = self.volume.loc[self.volume["market"] == market, key]
-            return f"<b>{_fmt_value(v.iloc[0], 'audit_volume')}</b>" if len(v) and _finite(
-                v.iloc[0]) else "–"
+            ok = len(v) and _finite(v.iloc[0])
+            return [{"text": _fmt_value(v.iloc[0], "audit_volume"), "bold": True}] if ok \
+                else [{"text": "–"}]
         row = self.kpis[(self.kpis["market"] == market) & (self.kpis["kpi"] == key)]
         if row.empty:
-            return "–"
+            return [{"text": "–"}]
         r = row.iloc[0]
         if KPIS[key].unit == "count":
-            return f"<b>{_fmt_value(r['value'], key)}</b>"
+            return [{"text": _fmt_value(r["value"], key), "bold": True}]
         if r["status"] == "no_data":
-            return status_badge("no_data")
-        parts = [f"<b>{_fmt_value(r['value'], key)}</b>"]
+            return [{"status": "no_data"}]
+        parts = [{"text": _fmt_value(r["value"], key), "bold": True}]
         ci = _fmt_interval(r["ci_low"], r["ci_high"], key)
         if ci:
-            parts.append(f'<span class="qa-note">{ci}</span>')
+            parts.append({"text": ci, "note": True})
         common = self._common_target(key)
         if _finite(r["target"]) and (common is None or abs(float(r["target"]) - common) > 1e-12):
-            parts.append(f'<span class="qa-note">target {_fmt_value(r["target"], key)}</span>')
-        parts.append(status_badge(str(r["status"])))
-        return "<br>".join(parts)
+            parts.append({"text": f"target {_fmt_value(r['target'], key)}", "note": True})
+        parts.append({"status": str(r["status"])})
+        return parts
 
     def _common_target(self, key: str) -> float | None:
         t = self.kpis.loc[self.kpis["kpi"] == key, "target"].dropna()
@@ -439,31 +516,67 @@ class MBRReport:
         mode = t.round(12).mode()
         return float(mode.iloc[0]) if len(mode) else None
 
-    def scorecard_html(self) -> str:
-        """KPIs as rows, markets as columns: value, interval, (market target when it differs
-        from the usual one), and the status as a colour-blind-safe badge *with* its label."""
-        tables = []
-        markets = list(self.markets)
+    def scorecard_view(self) -> dict[str, Any]:
+        """KPIs as rows, markets as columns (several tables of :data:`MARKETS_PER_TABLE`)."""
+        tables, markets = [], list(self.markets)
         for i in range(0, len(markets), MARKETS_PER_TABLE):
             chunk = markets[i:i + MARKETS_PER_TABLE]
             rows = []
             for key, label in SCORECARD_KPIS:
-                if key not in ("cases_handled", "headcount") and not (self.kpis["kpi"] == key).any():
+                if key not in ("cases_handled", "headcount") and not (
+                        self.kpis["kpi"] == key).any():
                     continue
                 common = self._common_target(key) if key in KPIS else None
-                better = ""
+                head = [{"text": label, "bold": True}]
                 if key in KPIS and KPIS[key].unit != "count":
-                    better = "higher is better" if _higher_is_better(key) else "lower is better"
+                    head.append({"text": "higher is better" if _higher_is_better(key)
+                                 else "lower is better", "note": True})
                 target = _fmt_value(common, key) if common is not None else "–"
-                head = (f"<b>{html.escape(label)}</b><br>"
-                        f'<span class="qa-note">{better}</span>' if better
-                        else f"<b>{html.escape(label)}</b>")
-                rows.append([head, target, *[self._cell(m, key) for m in chunk]])
-            cols = ["KPI", "Target", *[html.escape(m) for m in chunk]]
-            numeric = [False, True, *[True] * len(chunk)]
-            tables.append(html_grid(cols, rows, numeric=numeric))
-        return "".join(tables)
+                rows.append([head, [{"text": target}], *[self._cell(m, key) for m in chunk]])
+            tables.append({"columns": ["KPI", "Target", *chunk], "rows": rows,
+                           "numeric": [False, True, *[True] * len(chunk)]})
+        return {"tables": tables, "method": list(SCORECARD_METHOD)}
 
+    def changes_view(self) -> dict[str, Any]:
+        """Markets as rows; per KPI the change, its likely range, and in words whether it is a
+        real improvement or deterioration (test names and p-values in the method note)."""
+        shown = [k for k in SHOWN_CHANGES if (self.changes["kpi"] == k).any()]
+        rows = []
+        for m in self.markets:
+            cells = [[{"text": m, "bold": True}]]
+            for k in shown:
+                r = self.changes[(self.changes["market"] == m) & (self.changes["kpi"] == k)]
+                if r.empty or not _finite(r.iloc[0]["p_value"]):
+                    cells.append([{"text": "–"}])
+                    continue
+                cells.append(_change_cell(r.iloc[0], k))
+            rows.append(cells)
+        return {"tables": [{"columns": ["Market", *[KPIS[k].label for k in shown]],
+                            "rows": rows, "numeric": [False, *[True] * len(shown)]}],
+                "method": [*CHANGES_METHOD, "p-values: " + self._p_values(shown)]}
+
+    def _p_values(self, shown: list[str]) -> str:
+        c = self.changes[self.changes["kpi"].isin(shown)]
+        return "; ".join(f"{r['market']} {KPIS[r['kpi']].label.lower()} {_fmt_p(r['p_value'])}"
+                         for r in c.to_dict(orient="records") if _finite(r["p_value"]))
+
+    def capacity_view(self) -> dict[str, Any]:
+        """Markets as rows: forecast with its range, FTE required vs available, gap, SLA risk."""
+        notes = [f"Plan for {_month_name(self.plan_month)} per market from production up to the "
+                 f"end of {_month_name(self.period)}; each market's Capacity plan report has the "
+                 "product lines, the suggested moves and the assumptions.", *self.notes]
+        if len(self.capacity) == 0:
+            return {"tables": [], "notes": [*notes, "No production data: no capacity outlook."]}
+        rows = [_capacity_row(r) for r in self.capacity.to_dict(orient="records")]
+        cols = ["Market", "Forecast cases\n(likely range)", "Required FTE\n(range)",
+                "Available FTE", "Gap (FTE)", "SLA risk", "Backlog per day\nif nothing changes",
+                "FTE status over\nthe forecast range"]
+        return {"tables": [{"columns": cols, "rows": rows,
+                            "numeric": [False, True, True, True, True, False, True, False]}],
+                "notes": notes}
+
+
+    # -- Excel ---------------------------------------------------------------------------------
     def scorecard_frame(self) -> pd.DataFrame:
         """The scorecard as numbers (one row per market and KPI) for tables.xlsx."""
         k = self.kpis[["market", *_KPI_COLS]]
@@ -475,170 +588,6 @@ class MBRReport:
         out = out.sort_values(["market", "_o"], kind="stable").drop(columns="_o")
         return out.reset_index(drop=True)
 
-    # -- display: changes ----------------------------------------------------------------------
-    def changes_html(self) -> str:
-        """Markets as rows; per KPI the change, its interval and p-value, and in words whether it
-        is a significant improvement or deterioration (never colour alone)."""
-        shown = [k for k in SHOWN_CHANGES if (self.changes["kpi"] == k).any()]
-        rows = []
-        for m in self.markets:
-            cells = [f"<b>{html.escape(m)}</b>"]
-            for k in shown:
-                r = self.changes[(self.changes["market"] == m) & (self.changes["kpi"] == k)]
-                if r.empty or not _finite(r.iloc[0]["p_value"]):
-                    cells.append("–")
-                    continue
-                r = r.iloc[0]
-                lo, hi = _fmt_diff(r["ci_low"], k, unit=False), _fmt_diff(r["ci_high"], k,
-                                                                         unit=False)
-                if bool(r["significant"]):
-                    good = (float(r["diff"]) > 0) == _higher_is_better(k)
-                    word = "▲ better" if good else "▼ worse"
-                    colour = STATUS_COLORS["on_track" if good else "off_track"]
-                    verdict = f'<span style="color:{colour};font-weight:600">{word}</span>'
-                else:
-                    verdict = '<span class="qa-note">no significant change</span>'
-                cells.append(
-                    f"<b>{_fmt_diff(r['diff'], k)}</b> "
-                    f'<span class="qa-note">[{lo},{_NBSP}{hi}]</span><br>'
-                    f'<span class="qa-note">{_fmt_p(r["p_value"])}</span><br>{verdict}')
-            rows.append(cells)
-        labels = [KPIS[k].label for k in shown]
-        return html_grid(["Market", *labels], rows, numeric=[False, *[True] * len(shown)])
-
-    # -- display: findings and capacity ---------------------------------------------------------
-    def finding_sentences(self) -> list[str]:
-        """One finding per market, prefixed with the market."""
-        out = []
-        for r in self.findings.to_dict(orient="records"):
-            text = f"{r['market']}: {r['finding']}"
-            if _finite(r["share_of_gap"]) and float(r["share_of_gap"]) > 1:
-                text += OVER_100
-            out.append(text)
-        return out
-
-    def capacity_html(self) -> str:
-        """Markets as rows: forecast with interval, FTE required vs available, gap, SLA risk."""
-        if len(self.capacity) == 0:
-            return "<p>No production data: no capacity outlook.</p>"
-        level = f"{self.level:.0%}"
-        rows = []
-        for r in self.capacity.to_dict(orient="records"):
-            if not _finite(r.get("forecast_cases")):
-                rows.append([html.escape(str(r["market"])), *["–"] * 6,
-                             html.escape(str(r.get("outlook") or "no plan"))])
-                continue
-            gap = float(r["gap_fte"])
-            gap_text = f"{gap:+.1f} short" if gap > 0.05 else (
-                f"{-gap:.1f} spare" if gap < -0.05 else "0.0")
-            status = str(r["status"])
-            reading = {"on_track": "enough even at the high forecast",
-                       "off_track": "short even at the low forecast",
-                       "at_risk": "depends on where volume lands"}.get(status, "–")
-            rows.append([
-                f"<b>{html.escape(str(r['market']))}</b>",
-                with_note(f"{r['forecast_cases']:,.0f}",
-                          f"{r['forecast_low']:,.0f}–{r['forecast_high']:,.0f}"),
-                with_note(f"{r['required_fte']:.1f}",
-                          f"{r['required_fte_low']:.1f}–{r['required_fte_high']:.1f}"),
-                f"{r['available_fte']:.1f}",
-                gap_text,
-                risk_badge(r["sla_risk"]),
-                f"{r['backlog_cases_per_day']:,.0f}" if _finite(r["backlog_cases_per_day"]) else "–",
-                f"{status_badge(status)}<br><span class=\"qa-note\">{reading}</span>",
-            ])
-        cols = ["Market", f"Forecast cases<br>({level} interval)", "Required FTE<br>(range)",
-                "Available FTE", "Gap (FTE)", "SLA risk", "Backlog per day if nothing changes",
-                "FTE status over the forecast interval"]
-        numeric = [False, True, True, True, True, False, True, False]
-        return html_grid(cols, rows, numeric=numeric)
-
-    def capacity_figure(self) -> Figure | None:
-        """Required vs available FTE per market (the capacity plan's gap chart, one bar pair per
-        market, labelled with the gap and the SLA risk in words); None without any plan."""
-        from reporting.viz.capacity import capacity_gap_figure
-
-        frame = self.capacity[self.capacity["required_fte"].notna()].rename(
-            columns={"market": "product_line"})
-        if frame.empty:
-            return None
-        for col in ("required_fte", "required_fte_low", "required_fte_high", "available_fte",
-                    "gap_fte"):
-            frame[col] = frame[col].astype(float)
-        return capacity_gap_figure(
-            frame, title=f"Required vs available FTE, {_month_name(self.plan_month)}")
-
-    # -- display: trend ------------------------------------------------------------------------
-    def trend_figure(self) -> Figure:
-        """Small multiples: monthly accuracy per market with its interval and target; the panel
-        title names the market and this month's status in words."""
-        from reporting.viz.style import apply_house_style
-
-        apply_house_style()
-        markets = list(self.markets)
-        ncols = min(3, max(1, len(markets)))
-        nrows = max(1, math.ceil(len(markets) / ncols))
-        fig = Figure(figsize=(9.0, 2.5 * nrows + 0.7))
-        axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
-        t = self.trend
-        months = sorted(t["period"].unique()) if len(t) else []
-        x_of = {p: i for i, p in enumerate(months)}
-        finite = t[["ci_low", "ci_high", "target"]].to_numpy(dtype=float)
-        finite = finite[np.isfinite(finite)]
-        lo = float(finite.min()) if finite.size else 0.8
-        hi = float(finite.max()) if finite.size else 1.0
-        pad = max(0.005, 0.08 * (hi - lo))
-        for i, ax in enumerate(axes.ravel()):
-            if i >= len(markets):
-                ax.set_axis_off()
-                continue
-            m = markets[i]
-            d = t[t["market"] == m].sort_values("period")
-            d = d[d["value"].notna()]
-            x = d["period"].map(x_of).to_numpy(dtype=float)
-            y = d["value"].to_numpy(dtype=float)
-            yerr = np.vstack([y - d["ci_low"].to_numpy(dtype=float),
-                              d["ci_high"].to_numpy(dtype=float) - y])
-            ax.errorbar(x, y, yerr=yerr, fmt="o-", color=PALETTE[0], ecolor=PALETTE[0],
-                        elinewidth=1, capsize=2.5, ms=4, lw=1.2)
-            target = self._target(m)
-            if target is not None:
-                ax.axhline(target, **TARGET_LINE)
-            status = self._status(m)
-            colour = STATUS_COLORS.get(status, STATUS_COLORS["no_data"])
-            if len(d) and d["period"].iloc[-1] == self.period:
-                ax.plot(x[-1:], y[-1:], marker={"on_track": "o", "at_risk": "^",
-                                                "off_track": "s"}.get(status, "o"),
-                        ms=8, color=colour, zorder=5, ls="none")
-            ax.set_title(f"{m}: {STATUS_LABELS.get(status, status)}", fontsize=10,
-                         color=colour if status in STATUS_COLORS else "#333333")
-            ax.set_xticks(range(len(months)),
-                          [pd.Period(p, freq="M").strftime("%b") for p in months], fontsize=8)
-            ax.set_xlim(-0.5, len(months) - 0.5)
-            ax.set_ylim(lo - pad, min(1.0, hi + pad))
-            pct_axis(ax, decimals=0 if hi - lo > 0.05 else 1)
-            ax.tick_params(axis="y", labelsize=8)
-        from matplotlib.lines import Line2D
-
-        handles = [
-            Line2D([], [], color=PALETTE[0], marker="o", lw=1.2,
-                   label=f"Monthly accuracy ({self.level:.0%} interval)"),
-            Line2D([], [], **TARGET_LINE, label="Target"),
-        ]
-        fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=9, frameon=False,
-                   bbox_to_anchor=(0.5, 0.0))
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
-        return fig
-
-    def _target(self, market: str) -> float | None:
-        r = self.kpis[(self.kpis["market"] == market) & (self.kpis["kpi"] == "accuracy")]
-        return float(r["target"].iloc[0]) if len(r) and _finite(r["target"].iloc[0]) else None
-
-    def _status(self, market: str) -> str:
-        r = self.kpis[(self.kpis["market"] == market) & (self.kpis["kpi"] == "accuracy")]
-        return str(r["status"].iloc[0]) if len(r) else "no_data"
-
-    # -- Excel ---------------------------------------------------------------------------------
     def excel_tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
         """``(sheet name, frame, formats)`` for tables.xlsx (numbers, not text)."""
         findings = self.findings
@@ -647,7 +596,13 @@ class MBRReport:
         return [
             ("Scorecard", self.scorecard_frame(), {}),
             ("Changes", self.changes_records(), {"p_value": "0.0000"}),
-            ("Findings", findings, {"share_of_gap": pct, "p_value": "0.0000"}),
+            ("Actions", self.actions, dict.fromkeys(_GAIN_COLUMNS, "0.0")),
+            ("Findings", findings.drop(columns=["headlines"], errors="ignore").assign(
+                events=[", ".join(e) for e in findings["events"]]) if "events" in findings
+             else findings, {"share_of_gap": pct, "p_value": "0.0000"}),
+            ("Gap drivers", self.gap_drivers, {**{c: pct for c in (
+                "share", "rate", "rest_rate", "market_rate", "target", "benchmark",
+                "if_fixed")}, "gain_pp": "0.0", "gain_low_pp": "0.0", "gain_high_pp": "0.0"}),
             ("Root causes", self.root_causes_records(), {"share_of_gap": pct}),
             ("Capacity", cap, {"utilisation": pct, "expected_sla_shortfall": pct}),
             ("Accuracy trend", self.trend, {"value": pct, "ci_low": pct, "ci_high": pct,
@@ -717,7 +672,15 @@ def _trend(trend_audits: pd.DataFrame | None, trend_counts: pd.DataFrame | None,
                     & t["market"].isin(markets)).to_numpy(dtype=bool)]
     if counts.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    k = accuracy_from_counts(counts, ["market", "period"], targets, level=level)
+    # each month against the target in force in that month (a target's effective_from is when
+    # it starts to apply: JP's 96% from July does not judge May and June)
+    parts = []
+    for month, c in counts.groupby("period", sort=True):
+        last = (c["last_day"].max() if "last_day" in c.columns and c["last_day"].notna().any()
+                else _month(str(month)).end_time.normalize())
+        parts.append(accuracy_from_counts(c, ["market", "period"], targets, level=level,
+                                          as_of=pd.Timestamp(last)))
+    k = pd.concat(parts, ignore_index=True).sort_values(["market", "period"], kind="stable")
     return k[cols].reset_index(drop=True)
 
 
@@ -753,6 +716,180 @@ def _finding(market: str, pair: pd.DataFrame, period: str, compare_to: str,
                    effect=str(top["effect"]), share_of_gap=float(top["share_of_gap"]))
     rc = ranked.drop(columns=[c for c in ("n_from", "n_to") if c in ranked.columns])
     return row, rc.assign(market=market)
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions: the gap to target, its drivers, actions and the events that coincide
+# --------------------------------------------------------------------------------------------
+
+DECISION_METHOD = (
+    "A KPI is off track when its whole 95% confidence interval is on the wrong side of the "
+    "target, at risk when the interval contains the target.",
+    "Expected gain: the market's rate recomputed on this month's audit counts as if the group "
+    "did as well as the rest of the market, or reached the target if that is the smaller step. "
+    "The range is a 95% interval (Newcombe's interval for the difference of two proportions, "
+    "or the group's Wilson interval when the target is the benchmark).",
+    "A group (policy, product line, queue, tenure cohort, team, site, or policy within a tenure "
+    "cohort) is named only when it is worse than the rest of the market by Fisher's exact test "
+    "after Holm's correction over every group tested (5% family-wise); groups of fewer than "
+    "three reviewers are merged first. Overlapping groups are not counted twice.",
+    "Reviewers are tested the same way against the rest of their market; the MBR only counts "
+    "them (never names them): the team's own report shows who.",
+    "Events are those recorded for the market (or all markets) from the first day of the month "
+    "compared with to the last day of the month reported; an event about one policy or product "
+    "line is named only when that group is among the drivers.",
+)
+FINDING_METHOD = (
+    "Each finding starts from the market's accuracy against its target (see the decisions "
+    "above); the change since last month is the change in the random-sample accuracy, called "
+    "real only when it is beyond sampling noise (chi-square or Fisher's exact test, 5% level).",
+    "The detailed split of the month's change into segments getting better or worse (rate) and "
+    "audits moving between segments (mix) is in each market's Trend and root cause report and "
+    "in the Findings and Root causes sheets of tables.xlsx.",
+)
+SCORECARD_METHOD = (
+    "Each cell: the month's value, its 95% confidence interval and the status against target: "
+    "on track (the whole interval on the good side of the target), at risk (the interval "
+    "contains the target), off track (the whole interval on the wrong side).",
+    "Rates use random audits only; cases handled, productivity, SLA attainment and headcount "
+    "come from production data. The figures are those of each market's Market accuracy report.",
+)
+CHANGES_METHOD = (
+    "Change from the previous month with its 95% interval. Rates: chi-square test, or Fisher's "
+    "exact test for small counts; handling time: Welch's t test. Only a change with p < 0.05 is "
+    "called better or worse.",
+)
+
+
+def _change_cell(r: pd.Series, k: str) -> list[dict[str, Any]]:
+    lo, hi = _fmt_diff(r["ci_low"], k, unit=False), _fmt_diff(r["ci_high"], k, unit=False)
+    cell = [{"text": _fmt_diff(r["diff"], k), "bold": True},
+            {"text": f"[{lo},{_NBSP}{hi}]", "note": True}]
+    if bool(r["significant"]):
+        good = (float(r["diff"]) > 0) == _higher_is_better(k)
+        cell.append({"text": "▲ better" if good else "▼ worse",
+                     "tone": "on_track" if good else "off_track"})
+    else:
+        cell.append({"text": "no significant change", "note": True})
+    return cell
+
+
+_RISK = {"low": "Low risk", "medium": "Medium risk", "high": "High risk"}
+_RISK_STATUS = {"low": "on_track", "medium": "at_risk", "high": "off_track"}
+
+
+def _capacity_row(r: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    if not _finite(r.get("forecast_cases")):
+        return [[{"text": str(r["market"])}], *[[{"text": "–"}]] * 6,
+                [{"text": str(r.get("outlook") or "no plan")}]]
+    gap = float(r["gap_fte"])
+    gap_text = f"{gap:+.1f} short" if gap > 0.05 else (
+        f"{-gap:.1f} spare" if gap < -0.05 else "0.0")
+    status = str(r["status"])
+    reading = {"on_track": "enough even at the high forecast",
+               "off_track": "short even at the low forecast",
+               "at_risk": "depends on where volume lands"}.get(status, "–")
+    risk = str(r["sla_risk"])
+    backlog = r["backlog_cases_per_day"]
+    return [
+        [{"text": str(r["market"]), "bold": True}],
+        [{"text": f"{r['forecast_cases']:,.0f}"},
+         {"text": f"{r['forecast_low']:,.0f}–{r['forecast_high']:,.0f}", "note": True}],
+        [{"text": f"{r['required_fte']:.1f}"},
+         {"text": f"{r['required_fte_low']:.1f}–{r['required_fte_high']:.1f}", "note": True}],
+        [{"text": f"{r['available_fte']:.1f}"}],
+        [{"text": gap_text}],
+        [{"text": _RISK.get(risk, "n/a"),
+          "tone": _RISK_STATUS.get(risk, "no_data")}],
+        [{"text": f"{backlog:,.0f}" if _finite(backlog) else "–"}],
+        [{"status": status}, {"text": reading, "note": True}],
+    ]
+
+
+def _kpi_driver_inputs(m: str, cur: pd.DataFrame, kpis_m: pd.DataFrame, level: float,
+                       alpha: float, min_reviewers: int
+                       ) -> tuple[dict[str, pd.DataFrame], dict[str, Any], list[pd.DataFrame]]:
+    """Drivers and reviewer concentration of every gap KPI off track or at risk in ``m``."""
+    from reporting.reports.trend_root_cause import protect_small_groups
+
+    drivers: dict[str, pd.DataFrame] = {}
+    conc: dict[str, Any] = {}
+    frames: list[pd.DataFrame] = []
+    off = kpis_m[kpis_m["kpi"].isin(GAP_KPIS) & kpis_m["status"].isin(["off_track", "at_risk"])
+                 & kpis_m["target"].notna()]
+    if off.empty or cur.empty:
+        return drivers, conc, frames
+    protected, _ = protect_small_groups(cur, dimensions=FINDING_DIMENSIONS,
+                                        combination=FINDING_COMBINATION,
+                                        min_reviewers=min_reviewers)
+    for r in off.to_dict(orient="records"):
+        kpi, higher = str(r["kpi"]), _higher_is_better(str(r["kpi"]))
+        d = gap_drivers(protected, float(r["target"]), GAP_DIMENSIONS, kpi=kpi,
+                        higher_is_better=higher, level=level, alpha=alpha)
+        conc[kpi] = reviewer_concentration(cur, float(r["target"]), kpi=kpi,
+                                           higher_is_better=higher, level=level, alpha=alpha)
+        if conc[kpi] is not None and conc[kpi].closes_gap:  # a segment bad only through them
+            d = drivers_beyond_reviewers(protected, d, GAP_DIMENSIONS, kpi=kpi,
+                                         higher_is_better=higher, level=level, alpha=alpha)
+        drivers[kpi] = d
+        if len(d):
+            frames.append(d.assign(market=m))
+    return drivers, conc, frames
+
+
+def _decisions(m: str, cur: pd.DataFrame, kpis_m: pd.DataFrame, changes_m: pd.DataFrame,
+               events: pd.DataFrame | None, period: str, compare_to: str, level: float,
+               alpha: float, min_reviewers: int) -> dict[str, Any]:
+    """The market's headlines (one per gap KPI off track or at risk; accuracy always first),
+    its numbered actions, its gap drivers and the events that coincide."""
+    drivers, conc, frames = _kpi_driver_inputs(m, cur, kpis_m, level, alpha, min_reviewers)
+    chosen = {k: choose_drivers(d) for k, d in drivers.items()}
+    segments = [s for d in chosen.values() for s in d["segment"]] if chosen else []
+    start = _month(compare_to).start_time
+    ev = coinciding_events(events, m, start, _month(period).end_time, segments)
+    phrases = [event_phrase(e) for e in ev.to_dict(orient="records")]
+    since = _month_name(compare_to).split(" ")[0]
+    row = kpis_m[kpis_m["kpi"] == "accuracy"]
+    ch = changes_m[changes_m["kpi"] == "accuracy"]
+    acc_text = (gap_headline(m, row.iloc[0], chosen.get("accuracy"), conc.get("accuracy"),
+                             ch.iloc[0].to_dict() if len(ch) else None, since, phrases)
+                if len(row) else None)
+    heads = [acc_text] if acc_text else []
+    lead = list(chosen["accuracy"]["segment"][:1]) if "accuracy" in chosen else []
+    for kpi in GAP_KPIS[1:]:  # further KPIs: one short line each, only when off track
+        r = kpis_m[(kpis_m["kpi"] == kpi) & (kpis_m["status"] == "off_track")]
+        if len(r):
+            heads.append(secondary_line(m, r.iloc[0], chosen.get(kpi), lead))
+    acts = plan_actions(m, kpis_m, drivers, conc)
+    return {"headlines": tuple(heads), "text": acc_text or f"{m}: no audits this month.",
+            "events": [f"{e['description']} ({pd.Timestamp(e['date']).date()})"
+                       for e in ev.to_dict(orient="records")],
+            "actions": acts, "drivers": frames}
+
+
+def read_previous_actions(path: str | Path | None) -> tuple[list[dict[str, Any]], str]:
+    """Last month's MBR ``actions`` records from ``path`` (a results.json), and the path read;
+    no records (and no error) when the file is absent or unreadable."""
+    if not path:
+        return [], ""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text()) if p.is_file() else {}
+    except (OSError, ValueError):
+        data = {}
+    acts = data.get("actions") if isinstance(data, dict) else None
+    return ([a for a in acts if isinstance(a, dict)] if isinstance(acts, list) else []), str(p)
+
+
+def previous_results_path(report_dir: str | Path | None, period: str) -> Path | None:
+    """Where the previous month's MBR results.json is, by the engine's layout: the run writes
+    ``<out>/<report-id>/`` (building in ``<out>/.staging/<job>/``), and the default ``<out>`` is
+    ``outputs/<period>``, so last month's pack is ``<out>/../<previous period>/``."""
+    if not report_dir:
+        return None
+    rd = Path(report_dir).resolve()
+    out = rd.parent.parent if rd.parent.name == ".staging" else rd.parent
+    return out.parent / _shift(period, -1) / "monthly_business_review" / "results.json"
 
 
 _CAPACITY_COLUMNS = ["market", "month", "forecast_cases", "forecast_low", "forecast_high",
@@ -799,9 +936,28 @@ def _capacity(dataset: Any, markets: list[str], plan_month: str, period: str,
     return out[_CAPACITY_COLUMNS]
 
 
+def _first_actions(actions: pd.DataFrame | None, markets: list[str], kpis: pd.DataFrame
+                   ) -> list[str]:
+    """One sentence per market off track: its first action and its expected gain."""
+    if actions is None or actions.empty:
+        return []
+    acc = kpis[kpis["kpi"] == "accuracy"].set_index("market")["status"]
+    out = []
+    for m in markets:
+        a = actions[(actions["market"] == m) & (actions["number"] == 1)]
+        if a.empty or acc.get(m) != "off_track":
+            continue
+        r = a.iloc[0]
+        gain = (f" (expected +{float(r['expected_gain_pp']):.1f}{_NBSP}pp)"
+                if _finite(r["expected_gain_pp"]) else "")
+        out.append(f"First action, {m}: {r['action'].rstrip('.')}{gain}; owner: {r['owner']}.")
+    return out
+
+
 def _summary(period: str, compare_to: str, plan_month: str, markets: list[str],
              kpis: pd.DataFrame, changes: pd.DataFrame, findings: pd.DataFrame,
-             capacity: pd.DataFrame, alpha: float) -> list[str]:
+             capacity: pd.DataFrame, alpha: float,
+             actions: pd.DataFrame | None = None) -> list[str]:
     out: list[str] = []
     month, prev = _month_name(period), _month_name(compare_to)
     acc = kpis[kpis["kpi"] == "accuracy"].set_index("market")
@@ -818,7 +974,7 @@ def _summary(period: str, compare_to: str, plan_month: str, markets: list[str],
                 + ("" if common else f" (target {_fmt_value(targets[m], 'accuracy')})")
                 for m in off]
         text = (f"Accuracy in {month}: {len(off)} of {n} markets "
-                f"{'is' if len(off) == 1 else 'are'} off track, the whole 95% interval below "
+                f"{'is' if len(off) == 1 else 'are'} off track, clearly below "
                 f"target: {_join(vals)}"
                 + (f" against a {_fmt_value(next(iter(targets.values())), 'accuracy')} target."
                    if common else "."))
@@ -826,7 +982,7 @@ def _summary(period: str, compare_to: str, plan_month: str, markets: list[str],
         text = f"Accuracy in {month}: no market is off track."
     rest = []
     if groups["at_risk"]:
-        rest.append(f"at risk (interval contains the target): {_join(groups['at_risk'])}")
+        rest.append(f"at risk (too close to the target to tell): {_join(groups['at_risk'])}")
     if groups["on_track"]:
         rest.append(f"on track: {_join(groups['on_track'])}")
     if groups["no_data"]:
@@ -849,26 +1005,17 @@ def _summary(period: str, compare_to: str, plan_month: str, markets: list[str],
     sig = ch[ch["significant"].astype(bool)].copy()
     if len(sig):
         sig = sig.reindex(sig["diff"].abs().sort_values(ascending=False).index)
-        moves = [f"{r['market']} {_fmt_diff(r['diff'], 'accuracy')} ({_fmt_p(r['p_value'])})"
+        moves = [f"{r['market']} {_fmt_diff(r['diff'], 'accuracy')}"
                  for _, r in sig.iterrows()]
         quiet = [m for m in markets if m not in set(sig["market"]) and m in set(ch["market"])]
-        text = f"Biggest movers vs {prev} (significant accuracy changes): {', '.join(moves)}."
+        text = f"Biggest movers in accuracy since {prev} (beyond sampling noise): {', '.join(moves)}."
         if quiet:
-            text += (f" {_join(quiet)}: no significant change"
-                     f"{'' if len(quiet) == 1 else 's'} (differences within sampling noise).")
+            text += f" {_join(quiet)}: no real change (differences within sampling noise)."
         out.append(text)
     elif len(ch):
-        out.append(f"No market's accuracy changed significantly vs {prev} (at the "
-                   f"{alpha:.0%} level); month-to-month differences are within sampling noise.")
-
-    top = findings[findings["significant"].astype(bool) & findings["segment"].notna()]
-    if len(top):
-        top = top.reindex(top["diff"].abs().sort_values(ascending=False).index).head(3)
-        for _, r in top.iterrows():
-            text = f"Top finding, {r['market']}: {r['finding']}"
-            if _finite(r["share_of_gap"]) and float(r["share_of_gap"]) > 1:
-                text += OVER_100
-            out.append(text)
+        out.append(f"No market's accuracy really changed since {prev}; month-to-month "
+                   "differences are within sampling noise.")
+    out.extend(_first_actions(actions, markets, kpis))
 
     cap = capacity[capacity["required_fte"].notna()]
     if len(cap):
@@ -915,17 +1062,17 @@ def mbr_report(
     assumptions: Any = None,
     accuracy_sample_types: Sequence[str] | None = ("random",),
     cache: ResultCache | None = None,
+    previous_actions: Sequence[dict[str, Any]] = (),
+    previous_source: str = "",
 ) -> MBRReport:
     """Assemble the monthly business review for ``period`` over ``markets``.
 
     Parameters
     ----------
     dataset : reporting.data.Dataset or MBRData
-        Canonical data holding at least the audits of ``period`` and the month before (all
-        columns) and, for the capacity outlook, production up to ``period`` (a year of it gives
-        the same forecast as the capacity_plan report); roster and targets when available.
-        Or the :class:`MBRData` of :func:`read_mbr_data`, which reads exactly that from a run
-        one market at a time (the report is the same; memory holds one market's rows).
+        Audits of ``period`` and the month before (all columns), production up to ``period``
+        for the capacity outlook, roster, targets and events when available; or the
+        :class:`MBRData` of :func:`read_mbr_data` (one market at a time; the same report).
     period : str
         The reporting month ``YYYY-MM``.
     markets : sequence of str, optional
@@ -942,8 +1089,7 @@ def mbr_report(
     min_reviewers : int, default 3
         Segments of fewer reviewers are merged before findings are computed (privacy).
     capacity : bool, default True
-        Plan the month after ``period`` per market (the slowest part: a volume forecast per
-        product line and market).
+        Plan the month after ``period`` per market (the slowest part).
     assumptions : CapacityAssumptions, optional
         Planning assumptions (default: the capacity package's defaults, as the pack's
         capacity_plan reports).
@@ -952,6 +1098,11 @@ def mbr_report(
     cache : reporting.core.cache.ResultCache, optional
         Where the volume forecasts may already be stored: the pack's capacity_plan reports fit
         the same ones (``ctx.cache`` in the template). Same results with or without it.
+    previous_actions : sequence of dict, optional
+        Last month's MBR ``actions`` records (see :func:`read_previous_actions`): each is
+        followed up against this month's change of the KPI it aimed at.
+    previous_source : str, optional
+        Where they were read (said in the report).
 
     Returns
     -------
@@ -969,16 +1120,50 @@ def mbr_report(
     reason = mbr_no_data_message(dataset, period, markets)
     if reason:
         raise ValueError(reason)
-    targets = getattr(dataset, "targets", None)
-    types = accuracy_sample_types
+    src = _sources(dataset, period, compare_to, markets, trend_audits, trend_counts)
+    markets = src.markets
+    opts = dict(level=level, alpha=alpha, min_reviewers=min_reviewers, types=accuracy_sample_types)
+    plan = (plan_month, assumptions, cache) if capacity else None
+    parts, any_production = _analyse_all(src, period, compare_to, plan, opts)
     notes: list[str] = []
+    if parts["no_audits"]:
+        notes.append(f"No audits in {period} for {_join(parts['no_audits'])}: shown as no data.")
+    kpis, changes, findings, root_causes = _assemble(parts)
+    first = _shift(period, -(trend_months - 1))
+    trend = _trend(src.trend_audits, src.trend_counts, src.targets, markets, first, period,
+                   level, accuracy_sample_types)
+    cap = _capacity_frame(parts, capacity, any_production, notes)
+    actions, drivers = _decision_frames(parts)
+    summary = _summary(period, compare_to, plan_month, markets, kpis, changes, findings, cap,
+                       alpha, actions)
+    return MBRReport(
+        period=period, compare_to=compare_to, plan_month=plan_month, markets=tuple(markets),
+        level=level, alpha=alpha, kpis=kpis, volume=pd.concat(parts["volume"], ignore_index=True),
+        changes=changes.reset_index(drop=True), trend=trend, findings=findings,
+        root_causes=root_causes.reset_index(drop=True), capacity=cap, summary=tuple(summary),
+        notes=tuple(notes), actions=actions, gap_drivers=drivers,
+        follow_ups=tuple(follow_up(previous_actions, changes, _month_name(compare_to))),
+        previous_source=previous_source,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Sources:
+    """Where :func:`mbr_report` reads each market's rows (a Dataset or the MBRData of a run)."""
+
+    markets: list[str]
+    targets: Any
+    events: Any
+    trend_audits: pd.DataFrame | None
+    trend_counts: pd.DataFrame | None
+    market_frames: Any
+
+
+def _sources(dataset: Any, period: str, compare_to: str, markets: Sequence[str] | None,
+             trend_audits: pd.DataFrame | None, trend_counts: pd.DataFrame | None) -> _Sources:
     if isinstance(dataset, MBRData):  # read and analysed one market at a time
-        if markets:
-            markets = [str(m) for m in markets]
-        else:
-            markets = sorted(set().union(*dataset.markets_with_audits.values()))
-        targets = getattr(dataset.base, "targets", None)
-        trend_counts = dataset.trend_counts if trend_counts is None else trend_counts
+        markets = ([str(m) for m in markets] if markets
+                   else sorted(set().union(*dataset.markets_with_audits.values())))
 
         def market_frames(m: str):
             ds_m = dataset.read_market(m)
@@ -988,99 +1173,156 @@ def mbr_report(
             prod_cur_m = _in_month(prod_m, "date", period) if prod_m is not None else None
             return (ds_m, _in_month(two_m, "decision_date", period),
                     _in_month(two_m, "decision_date", compare_to), prod_cur_m)
-        a = None
-    else:
-        a = dataset.audits
-        two = a[a["period"].isin([compare_to, period]).to_numpy(dtype=bool)]
-        if markets:
-            markets = [str(m) for m in markets]
-        else:
-            markets = sorted(str(m) for m in two["market"].dropna().unique())
-        two = two[two["market"].isin(markets).to_numpy(dtype=bool)]
-        cur = _in_month(two, "decision_date", period)
-        prev = _in_month(two, "decision_date", compare_to)
-        production = getattr(dataset, "production", None)
-        prod_cur = (_in_month(production[production["market"].isin(markets)
-                                         .to_numpy(dtype=bool)], "date", period)
-                    if production is not None else None)
 
-        def market_frames(m: str):
-            return (dataset, cur[cur["market"] == m], prev[prev["market"] == m],
-                    prod_cur[prod_cur["market"] == m] if prod_cur is not None else None)
+        return _Sources(markets, getattr(dataset.base, "targets", None),
+                        getattr(dataset.base, "events", None), trend_audits,
+                        dataset.trend_counts if trend_counts is None else trend_counts,
+                        market_frames)
+    a = dataset.audits
+    two = a[a["period"].isin([compare_to, period]).to_numpy(dtype=bool)]
+    markets = ([str(m) for m in markets] if markets
+               else sorted(str(m) for m in two["market"].dropna().unique()))
+    two = two[two["market"].isin(markets).to_numpy(dtype=bool)]
+    cur = _in_month(two, "decision_date", period)
+    prev = _in_month(two, "decision_date", compare_to)
+    production = getattr(dataset, "production", None)
+    prod_cur = (_in_month(production[production["market"].isin(markets).to_numpy(dtype=bool)],
+                          "date", period) if production is not None else None)
 
-    kpi_parts, volume_parts, no_audits = [], [], []
-    change_parts, finding_rows, rc_parts = [], [], []
-    cap_rows, cap_notes, any_production = [], [], False
-    for m in markets:
-        ds_m, c_m, p_m, prod_cur_m = market_frames(m)
-        kpi_parts.append(_kpis(c_m, prod_cur_m, targets, [m], level, types))
-        volume_parts.append(_volume(prod_cur_m, [m]))
-        if not len(c_m):
-            no_audits.append(m)
-        if len(_sample(c_m, types)) and len(_sample(p_m, types)):
-            ch = period_changes(_sample(p_m, types), _sample(c_m, types), kpis=CHANGE_KPIS,
-                                level=level, alpha=alpha, random_only=False)
-            change_parts.append(ch.assign(market=m))
-            acc_row = ch[ch["kpi"] == "accuracy"].iloc[0]
-        else:
-            acc_row = None
-        pair = pd.concat([p_m, c_m], ignore_index=True)
-        row, rc = _finding(m, pair, period, compare_to, acc_row, level, alpha, min_reviewers)
-        finding_rows.append(row)
-        if len(rc):
-            rc_parts.append(rc)
+    def frames(m: str):
+        return (dataset, cur[cur["market"] == m], prev[prev["market"] == m],
+                prod_cur[prod_cur["market"] == m] if prod_cur is not None else None)
+
+    if trend_audits is None and trend_counts is None:
+        trend_audits = a
+    return _Sources(markets, getattr(dataset, "targets", None), getattr(dataset, "events", None),
+                    trend_audits, trend_counts, frames)
+
+
+def _analyse_all(src: _Sources, period: str, compare_to: str, plan: tuple | None,
+                 opts: dict[str, Any]) -> tuple[dict[str, list], bool]:
+    """Every market in turn, one market's rows in memory at a time; ``plan`` is
+    ``(plan_month, assumptions, cache)`` for the capacity outlook, or None."""
+    parts: dict[str, list] = {k: [] for k in ("kpis", "volume", "changes", "findings", "rc",
+                                              "cap", "cap_notes", "actions", "drivers",
+                                              "no_audits")}
+    any_production = False
+    for m in src.markets:
+        ds_m, c_m, p_m, prod_cur_m = src.market_frames(m)
+        _analyse_market(m, c_m, p_m, prod_cur_m, src, period, compare_to, parts, **opts)
         production_m = getattr(ds_m, "production", None)
         if production_m is not None and (production_m["market"] == m).any():
             any_production = True
-        if capacity:
-            cap_rows.append(_capacity(ds_m, [m], plan_month, period, assumptions, level, types,
-                                      cap_notes, cache))
-        del ds_m, c_m, p_m, pair  # one market's rows at a time
+        if plan is not None:
+            plan_month, assumptions, cache = plan
+            parts["cap"].append(_capacity(ds_m, [m], plan_month, period, assumptions,
+                                          opts["level"], opts["types"], parts["cap_notes"],
+                                          cache))
+        del ds_m, c_m, p_m  # one market's rows at a time
+    return parts, any_production
+
+
+def _analyse_market(m: str, c_m: pd.DataFrame, p_m: pd.DataFrame, prod_cur_m: Any,
+                    src: _Sources, period: str, compare_to: str, parts: dict[str, list], *,
+                    level: float, alpha: float, min_reviewers: int,
+                    types: Sequence[str] | None) -> None:
+    """KPIs, changes, finding, decisions of one market, appended to ``parts``."""
+    kpis_m = _kpis(c_m, prod_cur_m, src.targets, [m], level, types)
+    parts["kpis"].append(kpis_m)
+    parts["volume"].append(_volume(prod_cur_m, [m]))
+    if not len(c_m):
+        parts["no_audits"].append(m)
+    ch = pd.DataFrame(columns=["kpi", "diff", "p_value", "significant"])
+    acc_row = None
+    if len(_sample(c_m, types)) and len(_sample(p_m, types)):
+        ch = period_changes(_sample(p_m, types), _sample(c_m, types), kpis=CHANGE_KPIS,
+                            level=level, alpha=alpha, random_only=False)
+        parts["changes"].append(ch.assign(market=m))
+        acc_row = ch[ch["kpi"] == "accuracy"].iloc[0]
+    pair = pd.concat([p_m, c_m], ignore_index=True)
+    row, rc = _finding(m, pair, period, compare_to, acc_row, level, alpha, min_reviewers)
+    dec = _decisions(m, _sample(c_m, types), kpis_m, ch, src.events, period, compare_to, level,
+                     alpha, min_reviewers)
+    row.update(text=dec["text"], kpi="accuracy", events=dec["events"],
+               headlines=dec["headlines"])
+    parts["findings"].append(row)
+    parts["actions"].append(dec["actions"])
+    parts["drivers"].extend(dec["drivers"])
+    if len(rc):
+        parts["rc"].append(rc)
+
+
+def _capacity_frame(parts: dict[str, list], capacity: bool, any_production: bool,
+                    notes: list[str]) -> pd.DataFrame:
+    if capacity and any_production:
+        notes.extend(parts["cap_notes"])
+        return pd.concat(parts["cap"], ignore_index=True)
+    if capacity:
+        notes.append("No production data: no capacity outlook.")
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in _CAPACITY_COLUMNS})
+
+
+def _decision_frames(parts: dict[str, list]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    actions = pd.DataFrame([a for acts in parts["actions"] for a in acts], columns=ACTION_COLUMNS)
+    drivers = (pd.concat(parts["drivers"], ignore_index=True) if parts["drivers"]
+               else pd.DataFrame(columns=["market", *DRIVER_COLUMNS]))
+    return actions, drivers[["market", *DRIVER_COLUMNS]]
+
+
+def _assemble(parts: dict[str, list]) -> tuple[pd.DataFrame, ...]:
+    kpi_parts = parts["kpis"]
     kpis = (pd.concat(kpi_parts, ignore_index=True) if any(len(k) for k in kpi_parts)
             else kpi_parts[0])
-    volume = pd.concat(volume_parts, ignore_index=True)
-    if no_audits:
-        notes.append(f"No audits in {period} for {_join(no_audits)}: shown as no data.")
-    changes = (pd.concat(change_parts, ignore_index=True) if change_parts
+    changes = (pd.concat(parts["changes"], ignore_index=True) if parts["changes"]
                else pd.DataFrame(columns=CHANGES_COLUMNS))
     changes = changes[["market", *[c for c in changes.columns if c != "market"]]] if len(
         changes) else changes.assign(market=pd.Series(dtype=object))[["market", *CHANGES_COLUMNS]]
-    findings = pd.DataFrame(finding_rows)
-    root_causes = (pd.concat(rc_parts, ignore_index=True) if rc_parts
+    findings = pd.DataFrame(parts["findings"])
+    root_causes = (pd.concat(parts["rc"], ignore_index=True) if parts["rc"]
                    else pd.DataFrame(columns=["market", "dimension", "segment", "effect",
                                               "contribution_pp", "share_of_gap", "p_value"]))
     for col in PERSONAL_COLUMNS:  # belt and braces: no person-level column leaves this module
         if col in root_causes.columns:
             root_causes = root_causes.drop(columns=col)
+    return kpis, changes, findings, root_causes
 
-    first = _shift(period, -(trend_months - 1))
-    trend = _trend(trend_audits if trend_audits is not None or trend_counts is not None else a,
-                   trend_counts, targets, markets, first, period, level, types)
 
-    if capacity and any_production:
-        cap = pd.concat(cap_rows, ignore_index=True)
-        notes.extend(cap_notes)
-    else:
-        cap = pd.DataFrame({c: pd.Series(dtype=object) for c in _CAPACITY_COLUMNS})
-        if capacity:
-            notes.append("No production data: no capacity outlook.")
+# --------------------------------------------------------------------------------------------
+# The report shape: read(ctx, params) -> inputs, build(inputs, params) -> MBRReport
+# --------------------------------------------------------------------------------------------
 
-    summary = _summary(period, compare_to, plan_month, markets, kpis, changes, findings, cap,
-                       alpha)
-    return MBRReport(
-        period=period,
-        compare_to=compare_to,
-        plan_month=plan_month,
-        markets=tuple(markets),
-        level=level,
-        alpha=alpha,
-        kpis=kpis,
-        volume=volume,
-        changes=changes.reset_index(drop=True),
-        trend=trend,
-        findings=findings,
-        root_causes=root_causes.reset_index(drop=True),
-        capacity=cap,
-        summary=tuple(summary),
-        notes=tuple(notes),
-    )
+
+@dataclass(frozen=True, eq=False)
+class MBRInputs:
+    """What :func:`read` hands to :func:`build`: the run's data read market by market, the
+    result cache, and last month's actions (with where they were looked for)."""
+
+    data: MBRData
+    cache: ResultCache | None
+    previous_actions: tuple[dict[str, Any], ...]
+    previous_source: str
+
+
+def read(ctx: Any, params: Mapping[str, Any]) -> MBRInputs:
+    """The only code of the MBR that touches the data; :class:`NoData` when no selected market
+    has an audit in the month.
+
+    ``params``: ``period``, optional ``markets`` and ``previous_results`` (the previous MBR's
+    results.json; default: by the engine's layout, :func:`previous_results_path`).
+    """
+    period = _month(str(params["period"])).strftime("%Y-%m")
+    markets = params.get("markets") or None
+    data = read_mbr_data(ctx, period, markets)
+    reason = mbr_no_data_message(data, period, markets)
+    if reason:
+        raise NoData(reason)
+    path = params.get("previous_results") or previous_results_path(ctx.report_dir, period)
+    acts, source = read_previous_actions(path)
+    return MBRInputs(data, ctx.cache, tuple(acts), source)
+
+
+def build(inputs: MBRInputs, params: Mapping[str, Any]) -> MBRReport:
+    """The MBR of ``inputs`` for ``params`` (``period``, optional ``markets``)."""
+    return mbr_report(inputs.data, str(params["period"]), params.get("markets") or None,
+                      cache=inputs.cache, previous_actions=inputs.previous_actions,
+                      previous_source=inputs.previous_source)

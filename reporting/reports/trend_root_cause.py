@@ -27,7 +27,7 @@ Three report-level rules live here (see ``docs/statistics.md``, section *trend_r
 
 from __future__ import annotations
 
-import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,9 +65,9 @@ __all__ = [
     "confirm_change_points",
     "merge_small_groups",
     "no_data_message",
-    "note_html",
-    "text_html",
     "protect_small_groups",
+    "read",
+    "build",
     "trend_root_cause_report",
     "verdict_causes",
 ]
@@ -500,20 +500,6 @@ class TableView:
     formats: dict[str, str] = field(default_factory=dict)
     note: str = ""
 
-    def note_html(self) -> str:
-        """The note as an escaped ``<p class="qa-note">`` (empty string without a note)."""
-        return note_html(self.note)
-
-
-def text_html(text: str) -> str:
-    """``text`` as an escaped paragraph (empty string for no text)."""
-    return f"<p>{html.escape(text)}</p>" if text else ""
-
-
-def note_html(text: str) -> str:
-    """``text`` as an escaped, muted ``<p class="qa-note">`` (empty string for no text)."""
-    return f'<p class="qa-note">{html.escape(text)}</p>' if text else ""
-
 
 @dataclass(frozen=True, eq=False)
 class TrendRootCauseReport:
@@ -562,11 +548,21 @@ class TrendRootCauseReport:
     glm_note, joint_effect : str
         Sentences on the GLM's interaction test and the joint effect of two dimensions.
     actions : tuple of str
-        Suggested actions, in priority order.
+        Suggested actions from the change (the statistical detail), in priority order;
+        recorded as ``suggested_actions``.
     small_groups : dict
         Dimension -> ``{old label: new label}`` of the segments merged for privacy.
     skipped_dimensions : tuple of str
         Dimensions not decomposed (absent, or a single segment).
+    headline : str
+        What changed, since when, why, where it stands against target and the events that
+        coincide, in a lead's words (the report opens with it).
+    action_records : tuple of dict
+        Numbered actions (``market, number, action, owner, expected_gain_pp, evidence, ...``):
+        the drivers of the gap to target and the segments that worsened, each with its
+        computed expected gain; recorded as ``actions``.
+    gap_drivers : DataFrame
+        :func:`reporting.stats.gap.gap_drivers` of this month (empty when on track).
     """
 
     market: str
@@ -597,6 +593,9 @@ class TrendRootCauseReport:
     small_groups: dict[str, dict[str, str]] = field(default_factory=dict)
     skipped_dimensions: tuple[str, ...] = ()
     min_reviewers: int = 3
+    headline: str = ""
+    action_records: tuple[dict[str, object], ...] = ()
+    gap_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # -- convenience ---------------------------------------------------------------------------
     @property
@@ -692,11 +691,9 @@ class TrendRootCauseReport:
         return cards
 
     def _change_phrase(self, ch: pd.Series) -> str:
-        sig = "significant" if bool(ch["significant"]) else "not significant"
-        return (
-            f"{format_pp(float(ch['diff']), signed=True)} vs {self.compare_to} "
-            f"({format_p(float(ch['p_value']))}, {sig})"
-        )
+        real = ("a real change" if bool(ch["significant"])
+                else "within normal month-to-month noise")
+        return f"{format_pp(float(ch['diff']), signed=True)} vs {self.compare_to} ({real})"
 
     def changes_view(self) -> TableView:
         """Period changes with intervals and p-values, one row per KPI."""
@@ -1028,20 +1025,48 @@ class TrendRootCauseReport:
         """The GLM table with readable period term, for the forest plot."""
         return self._glm_table()
 
-    def actions_html(self) -> str:
-        """The suggested actions as an escaped HTML bullet list."""
-        if not self.actions:
-            return note_html(
-                "No action follows from this comparison: accuracy did not change significantly "
-                "and no segment changed on its own. For the distance to target, see “Gap to "
-                "target”."
-            )
-        items = "".join(f"<li>{html.escape(a)}</li>" for a in self.actions)
-        return f'<ul class="qa-actions">{items}</ul>'
+    def no_action_note(self) -> str:
+        """Why there is no numbered action (empty when there is one)."""
+        if self.action_records:
+            return ""
+        return ("Nothing to do from this comparison: accuracy is on track and did not get "
+                "worse in any group.")
 
-    def verdict_html(self) -> str:
-        """The verdict in a ``<div class="qa-summary">`` (escaped)."""
-        return f'<div class="qa-summary">{html.escape(self.verdict)}</div>'
+    # -- the report shape: results.json and tables.xlsx -----------------------------------------
+    def records(self) -> dict[str, object]:
+        """results.json: every field the report wrote before (``periods``, ``kpis``,
+        ``verdict``, ``changes``, ``change_points``, ``root_causes``, ``gap_to_target``, ``glm``;
+        the suggested actions as text in ``suggested_actions``) and, per contract 2,
+        ``actions`` (``market, action, owner, expected_gain_pp, evidence``), ``headline`` and
+        ``gap_drivers``."""
+        from reporting.reports.data_overview import kpi_records
+
+        return {
+            "periods": {"period": self.period, "compare_to": self.compare_to},
+            "kpis": kpi_records(self.kpis, ["market"]),
+            "headline": self.headline,
+            "verdict": self.verdict,
+            "changes": self.changes_records(),
+            "change_points": self.change_points_records(),
+            "root_causes": self.root_causes_records(),
+            "gap_to_target": self.gap_to_target,
+            "gap_drivers": self.gap_drivers,
+            "glm": self.glm_records(),
+            "actions": list(self.action_records),
+            "suggested_actions": list(self.actions),
+        }
+
+    def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+        """tables.xlsx: the sheets the template registered before, and the actions."""
+        return [
+            ("Actions", pd.DataFrame(list(self.action_records)),
+             dict.fromkeys(("expected_gain_pp", "gain_low_pp", "gain_high_pp"), "0.0")),
+            ("Changes", self.changes_records(), {}),
+            ("Change points", self.change_points_records(), {}),
+            ("Decomposition", self.root_causes_records(), {}),
+            ("Gap to target", self.gap_to_target, {}),
+            ("GLM odds ratios", self.glm_records(), {}),
+        ]
 
 
 #: The ``finding`` labels of the decomposition and what they mean (shown under the table).
@@ -1268,115 +1293,34 @@ def trend_root_cause_report(
         When a period has no random-sample audits for the market (check with
         :func:`no_data_message` first) or the months are invalid.
     """
-    from reporting.metrics import compute_kpis
-
     compare_to = comparison_period(period, compare_to)
     reason = no_data_message(dataset, market, period, compare_to)
     if reason:
         raise ValueError(reason)
-    audits = dataset.audits
-    market_audits = audits[audits["market"] == market]
+    market_audits = dataset.audits[dataset.audits["market"] == market]
     pair = market_audits[market_audits["period"].isin([period, compare_to])]
     protected, small = protect_small_groups(pair, min_reviewers=min_reviewers)
     a_from = protected[protected["period"] == compare_to]
     a_to = protected[protected["period"] == period]
-
-    targets = getattr(dataset, "targets", None)
-    kpis = compute_kpis(a_to, targets=targets, by="market", kpis=["accuracy"], level=level)
-    kpis_from = compute_kpis(a_from, targets=targets, by="market", kpis=["accuracy"], level=level)
-    kpis = kpis[["market", "kpi", "value", "ci_low", "ci_high", "n", "target", "status"]]
-    kpis_from = kpis_from[["market", "kpi", "value", "ci_low", "ci_high", "n", "target", "status"]]
-    target = float(kpis["target"].iloc[0]) if pd.notna(kpis["target"].iloc[0]) else float("nan")
-
+    kpis, kpis_from, target = _kpi_frames(a_from, a_to, getattr(dataset, "targets", None), level)
     changes = period_changes(a_from, a_to, level=level, alpha=alpha)
     acc = changes[changes["kpi"] == "accuracy"].iloc[0]
-
-    # control chart and change points over the window
-    start, end = _window(period, compare_to)
-    if daily is None:
-        window = market_audits[
-            (market_audits["decision_date"] >= start) & (market_audits["decision_date"] <= end)
-        ]
-        daily = daily_accuracy_series(window)
-    c = _month(compare_to)
-    baseline = (c.start_time.normalize(), c.end_time.normalize())
-    pchart = p_chart(daily, baseline=baseline, method="laney")
-    if pchart.attrs.get("sigma_z", 1.0) <= 1.0:
-        pchart = p_chart(daily, baseline=baseline, method="p")
-    events = _market_events(getattr(dataset, "events", None), market, start, end)
-    cps = detect_change_points(daily)
-    phi = float(cps.attrs.get("phi", 1.0))
-    cps = confirm_change_points(cps, n_points=len(daily), phi=phi, alpha=alpha)
-    attrs = dict(cps.attrs)
-    cps = match_events(cps, getattr(dataset, "events", None), market=market)
-    cps = cps.rename(columns={"description": "event_description", "kind": "event_kind"})
-    cps.attrs = attrs
-
-    # decomposition
-    dims = [*REPORT_DIMENSIONS, COMBINE.join(REPORT_COMBINATION)]
-    dims = [d for d in dims if d in protected.columns]
-    decomp = decompose_all(a_from, a_to, dimensions=dims, level=level, combinations=())
-    if len(decomp):
-        decomp, ranked = _rank(decomp, alpha)
-    else:
-        ranked = rank_root_causes(decomp, alpha=alpha)
-        decomp = decomp.assign(p_adjusted=[], p_vs_rest_adjusted=[], significant=[], finding=[])
-    totals = effect_totals(decomp)
-
+    chart = _chart(market_audits, daily, getattr(dataset, "events", None), market, period,
+                   compare_to, alpha)
+    cps = chart["change_points"]
+    decomp, ranked, totals = _decomposition(a_from, a_to, protected, level, alpha)
     vrc = verdict_causes(ranked)
-    verdict = change_verdict(acc, vrc, decomp)
-    if len(decomp) == 0 and ")." in verdict:
-        # nothing to attribute: say why instead of "spread out over the segments"
-        verdict = verdict[: verdict.index(").") + 2] + (
-            f" It cannot be broken down: no dimension has two segments with at least "
-            f"{min_reviewers} reviewers each."
-        )
-    if bool(acc["significant"]):
-        top = _top_named_cause(vrc)
-        if top is not None:
-            detail = _cause_detail(top, 100.0 * float(acc["diff"]))
-            verdict += (" " + detail) if detail else ""
-    shifts = _shift_sentence(cps, c.start_time.normalize())
-    if shifts:
-        verdict += " " + shifts
-
-    # waterfall: the dimension of the top named cause (for a cell: its first dimension with a
-    # significant part), else policy
-    done = list(decomp.attrs.get("dimensions", []))
-    top = _top_named_cause(vrc)
-    wf_dim = None
-    if top is not None:
-        sig_dims = set(ranked.loc[ranked["significant"].astype(bool), "dimension"].astype(str))
-        parts = str(top["dimension"]).split(COMBINE)
-        wf_dim = next((d for d in parts if d in sig_dims and d in done), None)
-        if wf_dim is None and len(parts) == 1:
-            wf_dim = parts[0]
-    if wf_dim is None:
-        wf_dim = next((d for d in ("policy", *done) if d in done), None)
-
+    verdict = _verdict(acc, vrc, decomp, cps, compare_to, min_reviewers)
+    wf_dim = _waterfall_dimension(decomp, ranked, vrc)
     gap = (
         gap_to_target_decomposition(a_to, target, "policy", level=level)
         if np.isfinite(target)
         else pd.DataFrame()
     )
-
-    glm: GLMResult | None
-    err = ""
-    try:
-        glm = error_glm(a_from, a_to, factors=GLM_FACTORS, level=level)
-    except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover - degenerate data
-        glm, err = None, str(exc)
-    glm_note = _glm_note(
-        glm, alpha, err, raw_significant=bool(acc["significant"]), before=compare_to
-    )
-    available = [d for d in GLM_FACTORS if d in done]
-    da, db = _joint_dims(ranked, available)
-    joint = (
-        joint_effect_text(a_from, a_to, da, db, alpha=alpha)
-        if da != db and da in done and db in done
-        else "Not enough dimensions with several segments to compare."
-    )
+    glm, glm_note, joint = _glm_part(a_from, a_to, acc, ranked, decomp, compare_to, level, alpha)
     actions = suggested_actions(ranked, glm, changes_row=acc, alpha=alpha)
+    decision = _decide(market, a_to, kpis, acc, vrc, cps, getattr(dataset, "events", None),
+                       period, compare_to, level, alpha)
 
     return TrendRootCauseReport(
         market=market,
@@ -1389,11 +1333,11 @@ def trend_root_cause_report(
         target=target,
         changes=changes,
         verdict=verdict,
-        daily=daily,
-        pchart=pchart,
-        chart_start=start,
-        chart_end=end,
-        events=events,
+        daily=chart["daily"],
+        pchart=chart["pchart"],
+        chart_start=chart["start"],
+        chart_end=chart["end"],
+        events=chart["events"],
         change_points=cps,
         decomposition=decomp,
         root_causes=ranked,
@@ -1407,6 +1351,219 @@ def trend_root_cause_report(
         small_groups=small,
         skipped_dimensions=tuple(decomp.attrs.get("skipped", ())),
         min_reviewers=min_reviewers,
+        headline=str(decision["headline"]),
+        action_records=tuple(decision["actions"]),
+        gap_drivers=decision["drivers"],
     )
 
 
+def _kpi_frames(a_from: pd.DataFrame, a_to: pd.DataFrame, targets, level: float
+                ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The market's accuracy KPI rows in both months and its target (NaN when none)."""
+    from reporting.metrics import compute_kpis
+
+    cols = ["market", "kpi", "value", "ci_low", "ci_high", "n", "target", "status"]
+    kpis = compute_kpis(a_to, targets=targets, by="market", kpis=["accuracy"], level=level)[cols]
+    kpis_from = compute_kpis(a_from, targets=targets, by="market", kpis=["accuracy"],
+                             level=level)[cols]
+    t = kpis["target"].iloc[0]
+    return kpis, kpis_from, float(t) if pd.notna(t) else float("nan")
+
+
+def _chart(market_audits: pd.DataFrame, daily: pd.DataFrame | None, events, market: str,
+           period: str, compare_to: str, alpha: float) -> dict[str, object]:
+    """The control chart and the confirmed change points over the chart window."""
+    start, end = _window(period, compare_to)
+    if daily is None:
+        window = market_audits[
+            (market_audits["decision_date"] >= start) & (market_audits["decision_date"] <= end)
+        ]
+        daily = daily_accuracy_series(window)
+    c = _month(compare_to)
+    baseline = (c.start_time.normalize(), c.end_time.normalize())
+    pchart = p_chart(daily, baseline=baseline, method="laney")
+    if pchart.attrs.get("sigma_z", 1.0) <= 1.0:
+        pchart = p_chart(daily, baseline=baseline, method="p")
+    cps = detect_change_points(daily)
+    phi = float(cps.attrs.get("phi", 1.0))
+    cps = confirm_change_points(cps, n_points=len(daily), phi=phi, alpha=alpha)
+    attrs = dict(cps.attrs)
+    cps = match_events(cps, events, market=market)
+    cps = cps.rename(columns={"description": "event_description", "kind": "event_kind"})
+    cps.attrs = attrs
+    return {"start": start, "end": end, "daily": daily, "pchart": pchart, "change_points": cps,
+            "events": _market_events(events, market, start, end)}
+
+
+def _decomposition(a_from: pd.DataFrame, a_to: pd.DataFrame, protected: pd.DataFrame,
+                   level: float, alpha: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every rate and mix part, the ranked causes and the per-dimension totals."""
+    dims = [*REPORT_DIMENSIONS, COMBINE.join(REPORT_COMBINATION)]
+    dims = [d for d in dims if d in protected.columns]
+    decomp = decompose_all(a_from, a_to, dimensions=dims, level=level, combinations=())
+    if len(decomp):
+        decomp, ranked = _rank(decomp, alpha)
+    else:
+        ranked = rank_root_causes(decomp, alpha=alpha)
+        decomp = decomp.assign(p_adjusted=[], p_vs_rest_adjusted=[], significant=[], finding=[])
+    return decomp, ranked, effect_totals(decomp)
+
+
+def _verdict(acc: pd.Series, vrc: pd.DataFrame, decomp: pd.DataFrame, cps: pd.DataFrame,
+             compare_to: str, min_reviewers: int) -> str:
+    """The statistical verdict (the method note of the report's opening)."""
+    verdict = change_verdict(acc, vrc, decomp)
+    if len(decomp) == 0 and ")." in verdict:
+        # nothing to attribute: say why instead of "spread out over the segments"
+        verdict = verdict[: verdict.index(").") + 2] + (
+            f" It cannot be broken down: no dimension has two segments with at least "
+            f"{min_reviewers} reviewers each."
+        )
+    if bool(acc["significant"]):
+        top = _top_named_cause(vrc)
+        if top is not None:
+            detail = _cause_detail(top, 100.0 * float(acc["diff"]))
+            verdict += (" " + detail) if detail else ""
+    shifts = _shift_sentence(cps, _month(compare_to).start_time.normalize())
+    return verdict + (" " + shifts if shifts else "")
+
+
+def _waterfall_dimension(decomp: pd.DataFrame, ranked: pd.DataFrame, vrc: pd.DataFrame
+                         ) -> str | None:
+    """The dimension of the top named cause (for a cell: its first dimension with a
+    significant part), else policy."""
+    done = list(decomp.attrs.get("dimensions", []))
+    top = _top_named_cause(vrc)
+    wf_dim = None
+    if top is not None:
+        sig_dims = set(ranked.loc[ranked["significant"].astype(bool), "dimension"].astype(str))
+        parts = str(top["dimension"]).split(COMBINE)
+        wf_dim = next((d for d in parts if d in sig_dims and d in done), None)
+        if wf_dim is None and len(parts) == 1:
+            wf_dim = parts[0]
+    if wf_dim is None:
+        wf_dim = next((d for d in ("policy", *done) if d in done), None)
+    return wf_dim
+
+
+def _glm_part(a_from: pd.DataFrame, a_to: pd.DataFrame, acc: pd.Series, ranked: pd.DataFrame,
+              decomp: pd.DataFrame, compare_to: str, level: float, alpha: float
+              ) -> tuple[GLMResult | None, str, str]:
+    """The multi-factor check, its sentence and the joint effect of the top two dimensions."""
+    err = ""
+    try:
+        glm = error_glm(a_from, a_to, factors=GLM_FACTORS, level=level)
+    except (ValueError, np.linalg.LinAlgError) as exc:  # pragma: no cover - degenerate data
+        glm, err = None, str(exc)
+    note = _glm_note(glm, alpha, err, raw_significant=bool(acc["significant"]),
+                     before=compare_to)
+    done = list(decomp.attrs.get("dimensions", []))
+    available = [d for d in GLM_FACTORS if d in done]
+    da, db = _joint_dims(ranked, available)
+    joint = (
+        joint_effect_text(a_from, a_to, da, db, alpha=alpha)
+        if da != db and da in done and db in done
+        else "Not enough dimensions with several segments to compare."
+    )
+    return glm, note, joint
+
+
+# ---------------------------------------------------------------------------------------------
+# decisions: what changed, since when, why, and what to do (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain_shift(cps: pd.DataFrame, start: pd.Timestamp, direction: float) -> str:
+    """When the change began: the first confirmed shift since ``start`` in the direction of
+    the change (a rise after a tool fix begins at the fix, not at the incident), in words."""
+    if len(cps) == 0 or not np.isfinite(direction) or direction == 0:
+        return ""
+    c = cps[cps["confirmed"].astype(bool) & (pd.to_datetime(cps["date"]) >= start)
+            & (np.sign(cps["diff"].astype(float)) == np.sign(direction))]
+    if len(c) == 0:
+        return ""
+    r = c.iloc[0]
+    text = (f"It began around {pd.Timestamp(r['date']).day} {pd.Timestamp(r['date']):%b} "
+            f"(daily accuracy {_pct(float(r['before']))} before, {_pct(float(r['after']))} after)")
+    if pd.notna(r.get("event_description")):
+        text += (f", close to the recorded event “{r['event_description']}” "
+                 f"({pd.Timestamp(r['event_date']).day} {pd.Timestamp(r['event_date']):%b})")
+    return text + "."
+
+
+def _decide(market: str, a_to: pd.DataFrame, kpis: pd.DataFrame, acc: pd.Series,
+            vrc: pd.DataFrame, cps: pd.DataFrame, events: pd.DataFrame | None, period: str,
+            compare_to: str, level: float, alpha: float) -> dict[str, object]:
+    """The plain headline, the numbered action records and the gap drivers of the report."""
+    from reporting.stats.actions import (
+        change_actions,
+        change_headline,
+        choose_drivers,
+        number_actions,
+        plan_actions,
+    )
+    from reporting.stats.events import coinciding_events, event_phrase
+    from reporting.stats.gap import (
+        drivers_beyond_reviewers,
+        gap_drivers,
+        reviewer_concentration,
+    )
+
+    row = kpis.iloc[0]
+    dims = [*REPORT_DIMENSIONS, COMBINE.join(REPORT_COMBINATION)]
+    drivers = pd.DataFrame()
+    acts: list[dict[str, object]] = []
+    if pd.notna(row["target"]) and row["status"] in ("off_track", "at_risk"):
+        drivers = gap_drivers(a_to, float(row["target"]), dims, level=level, alpha=alpha)
+        conc = reviewer_concentration(a_to, float(row["target"]), level=level, alpha=alpha)
+        if conc is not None and conc.closes_gap:  # a segment bad only through those reviewers
+            drivers = drivers_beyond_reviewers(a_to, drivers, dims, level=level, alpha=alpha)
+        acts = plan_actions(market, kpis, {"accuracy": drivers}, {"accuracy": conc})
+    sig = vrc[vrc["significant"].astype(bool)] if len(vrc) else vrc
+    if bool(acc["significant"]):
+        covered = [str(a["segment"]) for a in acts]
+        acts = number_actions([*acts, *change_actions(market, sig, covered)])
+    top = _top_named_cause(vrc)
+    segments = [*(choose_drivers(drivers)["segment"] if len(drivers) else []),
+                *(sig["segment"].astype(str) if len(sig) else [])]
+    start = _month(compare_to).start_time
+    ev = coinciding_events(events, market, start, _month(period).end_time, segments)
+    shift = (_plain_shift(cps, start.normalize(), float(acc["diff"]))
+             if bool(acc["significant"]) else "")
+    headline = change_headline(market, acc, _month(compare_to).strftime("%B"),
+                               _month(period).strftime("%B"), top, shift, row)
+    named = [event_phrase(e) for e in ev.to_dict(orient="records")
+             if f"“{e['description']}”" not in shift]
+    if named:
+        headline += " This coincides with " + _join(named) + "."
+    return {"headline": headline, "actions": tuple(acts), "drivers": drivers}
+
+
+# ---------------------------------------------------------------------------------------------
+# the report shape: read(ctx, params) -> inputs, build(inputs, params) -> report
+# ---------------------------------------------------------------------------------------------
+
+
+def read(ctx, params: Mapping[str, object]) -> tuple[object, pd.DataFrame]:
+    """The only code of the report that touches the data: the market's two months and the daily
+    series of the chart window (:func:`read_trend_data`); :class:`NoData` when a month has no
+    random-sample audits."""
+    from reporting.core.errors import NoData
+
+    market, period = str(params["market"]), str(params["period"])
+    compare_to = params.get("compare_to") or None
+    data, daily = read_trend_data(ctx, market, period, compare_to)
+    reason = no_data_message(data, market, period, compare_to)
+    if reason:
+        raise NoData(reason)
+    return data, daily
+
+
+def build(inputs: tuple[object, pd.DataFrame], params: Mapping[str, object]
+          ) -> TrendRootCauseReport:
+    """The report of ``inputs`` for ``params`` (``market, period``, optional ``compare_to``,
+    ``alpha``)."""
+    data, daily = inputs
+    return trend_root_cause_report(data, str(params["market"]), str(params["period"]),
+                                   compare_to=params.get("compare_to") or None,
+                                   alpha=float(params.get("alpha", 0.05)), daily=daily)

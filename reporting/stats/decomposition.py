@@ -375,14 +375,45 @@ def mix_rate_decomposition(
     R1 = float(x1.sum() / N1)
     R2 = float(x2.sum() / N2)
     total = R2 - R1
-    rbar_total = (R1 + R2) / 2
+    rows = _segment_rows(dimension_name(dimension), m["segment"], (x1, n1, N1), (x2, n2, N2),
+                         (rate_part, mix_part), (R1 + R2) / 2, level)
+    out = pd.DataFrame(rows)
+    if abs(total) < _ZERO_GAP:
+        out["share_of_gap"] = np.nan
+    else:
+        out["share_of_gap"] = out["contribution_pp"] / (100.0 * total)
+    out = out[DECOMPOSITION_COLUMNS]
+    out.attrs.update(
+        {
+            "total_pp": 100.0 * total,
+            "rate_from": R1,
+            "rate_to": R2,
+            "n_from": N1,
+            "n_to": N2,
+            "kpi": kpi,
+        }
+    )
+    return out
+
+
+def _segment_rows(dimension: str, segments: pd.Series, before: tuple, after: tuple,
+                  parts: tuple[np.ndarray, np.ndarray], rbar_total: float, level: float
+                  ) -> list[dict[str, object]]:
+    """The rate and mix rows of each segment of :func:`mix_rate_decomposition` (with their
+    tests and intervals); ``before``/``after`` are ``(x, n, N)``."""
+    (x1, n1, N1), (x2, n2, N2) = before, after
+    rate_part, mix_part = parts
+    w1, w2 = n1 / N1, n2 / N2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1 = np.where(n1 > 0, x1 / np.where(n1 > 0, n1, 1), np.nan)
+        r2 = np.where(n2 > 0, x2 / np.where(n2 > 0, n2, 1), np.nan)
     r1e = np.where(np.isnan(r1), r2, r1)
     r2e = np.where(np.isnan(r2), r1, r2)
     p_rest = _did_pvalues(x1, n1, x2, n2)
     rows: list[dict[str, object]] = []
-    for i, seg in enumerate(m["segment"]):
+    for i, seg in enumerate(segments):
         common = {
-            "dimension": dimension_name(dimension),
+            "dimension": dimension,
             "segment": seg,
             "n_from": int(n1[i]),
             "n_to": int(n2[i]),
@@ -422,23 +453,7 @@ def mix_rate_decomposition(
                 "p_vs_rest": np.nan,
             }
         )
-    out = pd.DataFrame(rows)
-    if abs(total) < _ZERO_GAP:
-        out["share_of_gap"] = np.nan
-    else:
-        out["share_of_gap"] = out["contribution_pp"] / (100.0 * total)
-    out = out[DECOMPOSITION_COLUMNS]
-    out.attrs.update(
-        {
-            "total_pp": 100.0 * total,
-            "rate_from": R1,
-            "rate_to": R2,
-            "n_from": N1,
-            "n_to": N2,
-            "kpi": kpi,
-        }
-    )
-    return out
+    return rows
 
 
 def decompose_all(

@@ -190,39 +190,7 @@ def change_verdict(
             f"{_pct(_audit_share(top))} of the audits). A {noun} shared by all segments points "
             f"to a common cause (tooling, guidelines, staffing)."
         )
-    named: list[pd.Series] = []
-    for _, r in sig_rc.iterrows():
-        if len(named) >= max_causes:
-            break
-        if not any(_overlaps(r, q) for q in named):  # a nested cell is not a second cause
-            named.append(r)
-    parts = []
-    for i, r in enumerate(named):
-        share = _pct(float(r["share_of_gap"]))
-        if i == 0:
-            parts.append(
-                f"{share} of the {noun} is {_segment_phrase(r, with_share=True)}, "
-                f"a {r['effect']} effect"
-            )
-        else:
-            parts.append(f"{share} is {_segment_phrase(r)} ({r['effect']})")
-    top = sig_rc.iloc[0]
-    cell = _concentration(top, sig_rc)
-    if cell is not None:
-        parts[0] += (
-            f", concentrated in {cell['segment']} ({_pct(_audit_share(cell))} of audits: "
-            f"{_pct(float(cell['rate_from']), 1)} → {_pct(float(cell['rate_to']), 1)})"
-        )
-    sentence = "; ".join(parts)
-    ms = _mix_share(str(top["dimension"]), root_causes, decomp)
-    if ms is not None:
-        if abs(ms) < MIX_LITTLE:
-            sentence += "; mix shifted little"
-        else:
-            sentence += (
-                f"; shifts in the {_dim_label(str(top['dimension']))} mix account for "
-                f"{_pct(ms)} of the {noun}"
-            )
+    sentence = _causes_sentence(sig_rc, root_causes, decomp, noun, max_causes)
     return f"{text} {sentence[0].upper()}{sentence[1:]}."
 
 
@@ -395,32 +363,23 @@ def suggested_actions(
                 "policy changes, staffing; see the events on the trend chart)."
             )
         min_share = float(root_causes.attrs.get("min_share", 0.1))
-        for _, r in bad[~bad["significant"].astype(bool)].iterrows():
-            # A segment that explains clearly more of the change than its share of audits, but
-            # whose difference from the rest is not significant: the data are too thin to tell.
-            # (Segments merely carrying their share of a common drop need no more samples.)
-            if r["effect"] != "rate":
-                continue
-            excess = float(r["share_of_gap"]) - _audit_share(r)
-            if not excess >= min_share:
-                continue
-            lo, hi = r.get("ci_low_pp", np.nan), r.get("ci_high_pp", np.nan)
-            if not _isnan(lo) and not _isnan(hi) and not (lo <= 0 <= hi):
-                continue  # its own change is clear; it just does not stand out from the rest
-            ci = (
-                ""
-                if _isnan(lo) or _isnan(hi)
-                else f", interval {format_pp(lo / 100, signed=True)} to "
-                f"{format_pp(hi / 100, signed=True)}"
-            )
-            actions.append(
-                f"Add QA samples for {r['segment']} ({_dim_label(str(r['dimension']))}): it "
-                f"accounts for {_pct(float(r['share_of_gap']))} of the change with "
-                f"{_pct(_audit_share(r))} of the audits "
-                f"({format_pp(float(r['contribution_pp']) / 100, signed=True)}{ci}, "
-                f"n = {int(r['n_to'])} this period), but that is not yet distinguishable from "
-                f"noise."
-            )
+        actions.extend(_sample_actions(bad[~bad["significant"].astype(bool)], min_share))
+    actions.extend(_glm_actions(glm_result, change_sig, alpha, actions))
+    actions.extend(_adequacy_actions(adequacy))
+    seen: set[str] = set()
+    out = []
+    for a in actions:
+        if a not in seen:
+            seen.add(a)
+            out.append(a)
+    return out[:max_actions]
+
+
+def _glm_actions(glm_result: object | None, change_sig: bool, alpha: float,
+                 actions: list[str]) -> list[str]:
+    """Actions from the GLM: a significant period × factor interaction, and tenure cohorts with
+    significantly higher adjusted error odds (not already in ``actions``)."""
+    out: list[str] = []
     if glm_result is not None and change_sig:
         p_int = getattr(glm_result, "interaction_lr_p", float("nan"))
         factor = getattr(glm_result, "interaction_factor", None)
@@ -434,7 +393,7 @@ def suggested_actions(
                         f", most in {w['level']} (error odds ×{w['odds_ratio']:.1f} this period, "
                         f"{format_p(float(w['p_value']))})"
                     )
-            actions.append(
+            out.append(
                 f"Focus on {_dim_label(factor)}: the change differs between its levels "
                 f"(period × {_dim_label(factor)}, {format_p(p_int)}){worst}."
             )
@@ -448,13 +407,19 @@ def suggested_actions(
                 & ~table["level"].isin(["(other)", "unknown"])
             ]
             for _, t in ten.iterrows():
-                if any(f"Coach the {t['level']} tenure cohort" in a for a in actions):
+                if any(f"Coach the {t['level']} tenure cohort" in a for a in [*actions, *out]):
                     continue
-                actions.append(
+                out.append(
                     f"Coach the {t['level']} tenure cohort: error odds {t['odds_ratio']:.1f}× "
                     f"those of {t['reference']} after adjusting for the other factors "
                     f"({format_p(float(t['p_value']))})."
                 )
+    return out
+
+
+def _adequacy_actions(adequacy: pd.DataFrame | None) -> list[str]:
+    """"Increase QA sampling" for every inadequate scope of ``adequacy``."""
+    out: list[str] = []
     if adequacy is not None and len(adequacy):
         label_col = next(
             (
@@ -488,14 +453,81 @@ def suggested_actions(
                 if has_n
                 else ""
             )
-            actions.append(
+            out.append(
                 f"Increase QA sampling for {name}{need}, so that its interval is narrow enough "
                 f"to tell a real change."
             )
-    seen: set[str] = set()
-    out = []
-    for a in actions:
-        if a not in seen:
-            seen.add(a)
-            out.append(a)
-    return out[:max_actions]
+    return out
+
+
+def _sample_actions(not_significant: pd.DataFrame, min_share: float) -> list[str]:
+    """"Add QA samples" for a rate part that explains clearly more of the change than its share
+    of audits but is not yet distinguishable from noise."""
+    out: list[str] = []
+    for _, r in not_significant.iterrows():
+        # A segment that explains clearly more of the change than its share of audits, but
+        # whose difference from the rest is not significant: the data are too thin to tell.
+        # (Segments merely carrying their share of a common drop need no more samples.)
+        if r["effect"] != "rate":
+            continue
+        excess = float(r["share_of_gap"]) - _audit_share(r)
+        if not excess >= min_share:
+            continue
+        lo, hi = r.get("ci_low_pp", np.nan), r.get("ci_high_pp", np.nan)
+        if not _isnan(lo) and not _isnan(hi) and not (lo <= 0 <= hi):
+            continue  # its own change is clear; it just does not stand out from the rest
+        ci = (
+            ""
+            if _isnan(lo) or _isnan(hi)
+            else f", interval {format_pp(lo / 100, signed=True)} to "
+            f"{format_pp(hi / 100, signed=True)}"
+        )
+        out.append(
+            f"Add QA samples for {r['segment']} ({_dim_label(str(r['dimension']))}): it "
+            f"accounts for {_pct(float(r['share_of_gap']))} of the change with "
+            f"{_pct(_audit_share(r))} of the audits "
+            f"({format_pp(float(r['contribution_pp']) / 100, signed=True)}{ci}, "
+            f"n = {int(r['n_to'])} this period), but that is not yet distinguishable from "
+            f"noise."
+        )
+    return out
+
+
+def _causes_sentence(sig_rc: pd.DataFrame, root_causes: pd.DataFrame,
+                     decomp: pd.DataFrame | None, noun: str, max_causes: int) -> str:
+    """The causes part of :func:`change_verdict`: the named significant causes (a nested cell
+    is not a second cause), the cell it concentrates in, and how much mix moved."""
+    named: list[pd.Series] = []
+    for _, r in sig_rc.iterrows():
+        if len(named) >= max_causes:
+            break
+        if not any(_overlaps(r, q) for q in named):  # a nested cell is not a second cause
+            named.append(r)
+    parts = []
+    for i, r in enumerate(named):
+        share = _pct(float(r["share_of_gap"]))
+        if i == 0:
+            parts.append(
+                f"{share} of the {noun} is {_segment_phrase(r, with_share=True)}, "
+                f"a {r['effect']} effect"
+            )
+        else:
+            parts.append(f"{share} is {_segment_phrase(r)} ({r['effect']})")
+    top = sig_rc.iloc[0]
+    cell = _concentration(top, sig_rc)
+    if cell is not None:
+        parts[0] += (
+            f", concentrated in {cell['segment']} ({_pct(_audit_share(cell))} of audits: "
+            f"{_pct(float(cell['rate_from']), 1)} → {_pct(float(cell['rate_to']), 1)})"
+        )
+    sentence = "; ".join(parts)
+    ms = _mix_share(str(top["dimension"]), root_causes, decomp)
+    if ms is not None:
+        if abs(ms) < MIX_LITTLE:
+            sentence += "; mix shifted little"
+        else:
+            sentence += (
+                f"; shifts in the {_dim_label(str(top['dimension']))} mix account for "
+                f"{_pct(ms)} of the {noun}"
+            )
+    return sentence
