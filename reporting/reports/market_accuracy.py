@@ -202,7 +202,7 @@ def _market_events(events: pd.DataFrame | None, market: str, product_line: str |
 
 
 # --------------------------------------------------------------------------------------------
-# Formatting helpers (plain strings; the template renders them with reporting.viz.tables)
+# Formatting helpers (plain strings; the template renders them with reporting.render.tables)
 # --------------------------------------------------------------------------------------------
 
 
@@ -419,7 +419,7 @@ class MarketAccuracyReport:
 
     # -- what the template shows ----------------------------------------------------------------
     def cards(self) -> list[dict[str, Any]]:
-        """Headline KPI cards for :func:`reporting.viz.tables.kpi_cards` (formatted strings, and
+        """Headline KPI cards for :func:`reporting.render.tables.kpi_cards` (formatted strings, and
         ``target_default`` when the target is a built-in default)."""
         out: list[dict[str, Any]] = []
         ch = self.changes.set_index("kpi") if len(self.changes) else None
@@ -451,7 +451,7 @@ class MarketAccuracyReport:
                 "calibration audits are not representative and are left out of them.")
 
     def display(self, name: str) -> tuple[pd.DataFrame, dict[str, str]]:
-        """A table for reading: ``(frame, formats)`` for :func:`reporting.viz.tables.html_table`.
+        """A table for reading: ``(frame, formats)`` for :func:`reporting.render.tables.html_table`.
 
         Parameters
         ----------

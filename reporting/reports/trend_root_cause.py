@@ -494,7 +494,7 @@ def _shift_sentence(cps: pd.DataFrame, start: pd.Timestamp) -> str:
 @dataclass(frozen=True)
 class TableView:
     """A display-ready table: ``frame`` with readable column names and ``formats`` for
-    :func:`reporting.viz.tables.html_table`, plus an optional ``note`` for below it."""
+    :func:`reporting.render.tables.html_table`, plus an optional ``note`` for below it."""
 
     frame: pd.DataFrame
     formats: dict[str, str] = field(default_factory=dict)
@@ -670,7 +670,7 @@ class TrendRootCauseReport:
 
     # -- views for the HTML report -------------------------------------------------------------
     def kpi_cards(self) -> list[dict[str, object]]:
-        """Cards for :func:`reporting.viz.tables.kpi_cards`: accuracy in both months, audits."""
+        """Cards for :func:`reporting.render.tables.kpi_cards`: accuracy in both months, audits."""
         ch = self.accuracy_change
         cards = []
         for label, frame, change in (
