@@ -438,6 +438,7 @@ def compute_kpis(
                 or (k.startswith("handling_time") and not a["handling_time_s"].notna().any())
                 or (k in PRODUCTION_KPIS and p is None)
                 or (k == "sla_attainment" and p is not None and not p["sla_met"].notna().any())
+                or KPIS[k].computed_by != __name__  # e.g. overturn_rate (appeals)
             )
         ]
     else:
@@ -445,6 +446,10 @@ def compute_kpis(
         unknown = [k for k in wanted if k not in KPIS]
         if unknown:
             raise ValueError(f"unknown KPI(s) {unknown}; known KPIs: {', '.join(KPI_NAMES)}")
+        elsewhere = [k for k in wanted if KPIS[k].computed_by != __name__]
+        if elsewhere:
+            raise ValueError(f"KPI(s) {elsewhere} are computed by "
+                             f"{', '.join(sorted({KPIS[k].computed_by for k in elsewhere}))}")
 
     # scopes: every combination of `by` values seen in the data
     if by_cols:

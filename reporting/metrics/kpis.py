@@ -56,6 +56,10 @@ class KPI:
         Statistical kind, which decides the interval method.
     interval_method : str
         Short description of how the confidence interval is computed.
+    computed_by : str
+        The module that computes it: :func:`reporting.metrics.compute.compute_kpis` computes the
+        KPIs of audits and production; a KPI of another table (``overturn_rate``: appeals) names
+        its own module and is left out of ``compute_kpis``.
     """
 
     name: str
@@ -66,6 +70,7 @@ class KPI:
     default_target: float | None
     kind: Kind
     interval_method: str = ""
+    computed_by: str = "reporting.metrics.compute"
 
     def __post_init__(self) -> None:
         if self.direction not in ("higher", "lower"):
@@ -221,6 +226,19 @@ _DEFS: tuple[KPI, ...] = (
         0.95,
         "proportion",
         "Wilson score interval over cases handled",
+    ),
+    KPI(
+        "overturn_rate",
+        "Overturn rate (appeals)",
+        "Share of decided appeals that were overturned: overturned / (upheld + overturned), "
+        "over appeals resolved in the period. The default target (0.15) is a placeholder, "
+        "not a benchmark: set your own in the targets table.",
+        "lower",
+        "rate",
+        0.15,
+        "proportion",
+        "Wilson score interval over decided appeals",
+        computed_by="reporting.metrics.appeals",
     ),
 )
 
