@@ -299,7 +299,7 @@ def appeals_summary(appeals: pd.DataFrame | None, period: str, market: str | Non
         target=float(get_kpi(KPI_NAME).default_target) if row is None else float(row["target"]),
         target_source=target_source(targets),
         status="no_data" if row is None else str(row["status"]),
-        open_share=(times["open"] / times["appeals"]) if times["appeals"] else nan,
+        open_share=float(times["open"] / times["appeals"]) if times["appeals"] else nan,
         median_days=float(times["median_days"]), p90_days=float(times["p90_days"]),
         worst_policy=None if off.empty else str(off.iloc[0]["policy"]),
     )
