@@ -84,6 +84,10 @@ def test_overturn_rate_counts_appeals_resolved_in_the_period_as_of_its_end():
     by = overturn_rates(a, "2026-10", ["market", "policy"]).set_index(["market", "policy"])
     assert by.loc[("BR", "Gambling"), "overturned"] == 2
     assert by.loc[("DE", "Weapons"), "decided"] == 1
+    # by reviewer (team reports only): appeals naming no reviewer are left out of that breakdown
+    rev = overturn_rates(a, "2026-10", ["reviewer_id"]).set_index("reviewer_id")
+    assert set(rev.index) == {"R1", "R2", "R3"} and rev.loc["R1", "value"] == 1.0
+    assert rev.loc["R3", "decided"] == 2  # A4, A5 (A6 still open on 31 Oct)
     # the November view sees A6 decided and overturned
     nov = overturn_rates(a, "2026-11")
     assert nov.loc[0, "decided"] == 1 and nov.loc[0, "overturned"] == 1
