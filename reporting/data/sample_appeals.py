@@ -102,10 +102,13 @@ def _null_group(ctx: Any) -> tuple[list[str], np.datetime64 | None]:
     de = s.MARKETS.index(NULL_MARKET)
     allowed = set(ctx.org.reviewer_id[(ctx.org.market == de) & (ctx.org.special == 0)
                                       & (ctx.org.hire < ctx.cal.start)])
-    for tbl in s._iter_audits(ctx):
+    stop = s._month_start(ctx.cal.end_period, -3)
+    for tbl in s._iter_audits(ctx):  # chunks come month by month: stop after the selection month
         d = tbl["decision_date"].to_numpy()
+        if len(d) and d.min() >= stop:
+            break
         # the lead looks at last month's QA score: random audits, as the accuracy KPI
-        keep = ((d >= sel) & (d < s._month_start(ctx.cal.end_period, -3))
+        keep = ((d >= sel) & (d < stop)
                 & pc.equal(tbl["sample_type"], "random").to_numpy(zero_copy_only=False))
         if not keep.any():
             continue
