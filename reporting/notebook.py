@@ -236,7 +236,8 @@ def _load_small_tables(snapshot: Path):
 
         targets = empty_canonical("targets")
     return Dataset(audits=empty, production=None, roster=read("roster"), targets=targets,
-                   events=read("events"), source=str(snapshot))
+                   events=read("events"), appeals=read("appeals"), coaching=read("coaching"),
+                   source=str(snapshot))
 
 
 def _has_named_index(frame: pd.DataFrame) -> bool:

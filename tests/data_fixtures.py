@@ -98,12 +98,35 @@ def small_tables() -> dict[str, pd.DataFrame]:
             "kind": ["policy_update"],
         }
     )
+    # the wave-2 optional tables (issue 15): one open appeal, one resolved
+    appeals = pd.DataFrame(
+        {
+            "appeal_id": ["AP1", "AP2"],
+            "market": ["BR", "DE"],
+            "policy": ["Financial Services", "Political Content"],
+            "appeal_date": pd.to_datetime(["2026-10-02", "2026-10-06"]),
+            "outcome": ["overturned", nan],
+            "resolved_date": pd.to_datetime(["2026-10-05", None]),
+            "case_id": ["C1", "C2"],
+            "reviewer_id": ["R1", "R2"],
+        }
+    )
+    coaching = pd.DataFrame(
+        {
+            "reviewer_id": ["R1"],
+            "date": pd.to_datetime(["2026-10-01"]),
+            "kind": ["coaching"],
+            "note": ["1:1 on Financial Services"],
+        }
+    )
     return {
         "audits": audits,
         "production": production,
         "roster": roster,
         "targets": targets,
         "events": events,
+        "appeals": appeals,
+        "coaching": coaching,
     }
 
 

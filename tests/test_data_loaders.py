@@ -247,7 +247,8 @@ def test_roster_join_uses_trimmed_ids(tmp_path):
 
 def test_summarize_dataset(loaded_by_format):
     s = summarize_dataset(loaded_by_format["csv"])
-    assert s["rows"] == {"audits": 5, "production": 3, "roster": 2, "targets": 3, "events": 1}
+    assert s["rows"] == {"audits": 5, "production": 3, "roster": 2, "targets": 3, "events": 1,
+                         "appeals": 2, "coaching": 1}  # the wave-2 tables of the fixture
     assert s["date_range"] == ["2026-09-30", "2026-11-02"]
     assert s["periods"] == ["2026-09", "2026-10", "2026-11"]
     assert s["markets"] == ["BR", "DE", "US"]

@@ -240,6 +240,10 @@ def _base_tables() -> dict[str, pd.DataFrame]:
 
 
 BASE = _base_tables()
+#: The tables corrupted here. The wave-2 tables (appeals, coaching; issue 15) are not in the base
+#: data yet: the reference model below does not know their cross-row checks, which are tested in
+#: tests/test_data_appeals.py on both load paths.
+CORRUPTED_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t in BASE)
 
 
 def test_base_data_is_valid_and_clean():
@@ -1144,7 +1148,7 @@ def draw_layout(data, case: Case) -> dict[str, Any]:
 # property tests: random corruptions of each table, then of all tables at once
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", CORRUPTED_TABLES)
 @settings(PROFILE, max_examples=max(10, PROFILE.max_examples // 2))
 @given(data=st.data())
 def test_random_corruptions_of_one_table(table, tmp_path_factory, data):
@@ -1157,7 +1161,7 @@ def test_random_corruptions_of_one_table(table, tmp_path_factory, data):
 @PROFILE
 @given(data=st.data())
 def test_random_corruptions_of_every_table(tmp_path_factory, data):
-    case = draw_case(data, TABLES)
+    case = draw_case(data, CORRUPTED_TABLES)
     layout = draw_layout(data, case)
     written = write_case(case, tmp_path_factory.mktemp("all"), **layout)
     run_case("random/all-tables", case, written, twice=data.draw(st.booleans()))
@@ -1215,7 +1219,7 @@ def typed_column(draw, n: int):
 def test_random_typed_values_in_memory_and_parquet(tmp_path_factory, data):
     """Columns of the wrong type (numbers, booleans, bytes, lists, far dates, complex...)."""
     case = _fresh_case()
-    table = data.draw(st.sampled_from(TABLES), label="table")
+    table = data.draw(st.sampled_from(CORRUPTED_TABLES), label="table")
     frame = case.tables[table].copy()
     for _ in range(data.draw(st.integers(1, 3))):
         col = data.draw(st.sampled_from(list(frame.columns)), label="column")

@@ -34,6 +34,7 @@ CONVENTIONS = {
     "handling_time_median": "lower",
     "productivity": "higher",
     "sla_attainment": "higher",
+    "overturn_rate": "lower",  # issue 15 (appeals)
 }
 DEFAULT_TARGETS = {
     "accuracy": 0.95,
@@ -50,6 +51,7 @@ DEFAULT_TARGETS = {
     "handling_time_median": 60.0,
     "productivity": 40.0,
     "sla_attainment": 0.95,
+    "overturn_rate": 0.15,
 }
 
 

@@ -43,10 +43,10 @@ def test_pack_builds_every_report(pack, sample_dataset):
     jobs = _manifest(pack)["jobs"]
     kinds = {j["template"] for j in jobs}
     assert kinds == {"monthly_business_review", "market_accuracy", "trend_root_cause",
-                     "capacity_plan", "individual_performance"}
+                     "appeals", "capacity_plan", "individual_performance"}
     markets = sorted(sample_dataset.audits["market"].unique())
     leads = sorted(sample_dataset.roster["team_lead"].dropna().unique())
-    assert len(jobs) == 1 + 3 * len(markets) + len(leads)
+    assert len(jobs) == 1 + 4 * len(markets) + len(leads)  # appeals per market (issue 15)
     assert all(j["status"] == "ok" for j in jobs)
     for j in jobs:
         assert {"report.html", "report.pdf", "tables.xlsx", "results.json",
@@ -56,7 +56,8 @@ def test_pack_builds_every_report(pack, sample_dataset):
 def test_index_puts_the_mbr_first_then_markets_then_teams(pack):
     html = (pack / "index.html").read_text()
     order = [html.find(t) for t in ("Monthly business review", "Market accuracy",
-                                   "Trend and root cause", "Capacity plan", "Team performance")]
+                                   "Trend and root cause", "Appeals", "Capacity plan",
+                                   "Team performance")]
     assert -1 not in order and order == sorted(order)
 
 

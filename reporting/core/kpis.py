@@ -37,7 +37,7 @@ Direction = Literal["higher", "lower"]
 Unit = Literal["rate", "count", "seconds", "cases_per_hour"]
 Kind = Literal["proportion", "mean", "count", "ratio"]
 Sample = Literal["accuracy", "all"]
-Source = Literal["audits", "production"]
+Source = Literal["audits", "production", "appeals"]
 
 #: Boolean audit indicators a proportion KPI's numerator and denominator are named from, each
 #: defined from whether the reviewer and QA rejected (reject is the positive class).
@@ -101,7 +101,11 @@ class KPI:
         ``accuracy``: computed on the accuracy sample (``random`` audits by default);
         ``all``: on every audit.
     source : {"audits", "production"}
-        The table the KPI needs.
+        The table the KPI needs (``compute_kpis`` handles these two).
+    computed_by : str
+        The module that computes it: :func:`reporting.metrics.compute.compute_kpis` computes the
+        KPIs of audits and production; a KPI of another table (``overturn_rate``: appeals) names
+        its own module and is left out of ``compute_kpis``.
     """
 
     name: str
@@ -126,6 +130,7 @@ class KPI:
     def higher_is_better(self) -> bool:
         """Whether a higher value is better."""
         return self.direction == "higher"
+    computed_by: str = "reporting.metrics.compute"
 
     def __post_init__(self) -> None:
         if self.direction not in ("higher", "lower"):
@@ -308,6 +313,21 @@ _DEFS: tuple[KPI, ...] = (
         "Wilson score interval over cases handled",
         sample="all",
         source="production",
+    ),
+    KPI(
+        "overturn_rate",
+        "Overturn rate (appeals)",
+        "Share of decided appeals that were overturned: overturned / (upheld + overturned), "
+        "over appeals resolved in the period. The default target (0.15) is a placeholder, "
+        "not a benchmark: set your own in the targets table.",
+        "lower",
+        "rate",
+        0.15,
+        "proportion",
+        "Wilson score interval over decided appeals",
+        sample="all",
+        source="appeals",
+        computed_by="reporting.metrics.appeals",
     ),
 )
 

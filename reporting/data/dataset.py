@@ -21,7 +21,7 @@ class Dataset:
     ----------
     audits : pandas.DataFrame
         Always present.
-    production, roster, events : pandas.DataFrame or None
+    production, roster, events, appeals, coaching : pandas.DataFrame or None
         None when the table is absent from the input.
     targets : pandas.DataFrame
         Possibly empty (the metrics layer applies its built-in defaults then).
@@ -36,6 +36,8 @@ class Dataset:
     roster: pd.DataFrame | None = None
     targets: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
+    appeals: pd.DataFrame | None = None  # wave 2 (issue 15), optional
+    coaching: pd.DataFrame | None = None  # wave 2 (issue 15), optional
     source: str = ""
     problems: tuple[Problem, ...] = field(default=())
 

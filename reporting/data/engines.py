@@ -591,6 +591,8 @@ def load_engine_dataset(
         roster=frames.get("roster"),
         targets=frames.get("targets"),
         events=frames.get("events"),
+        appeals=frames.get("appeals"),
+        coaching=frames.get("coaching"),
         source=source,
     )
     return load_dataset(raw, validate=validate)

@@ -84,6 +84,7 @@ from .schema import (
     TableSpec,
 )
 from .snapshot import FORMAT_VERSION, MANIFEST, ROW_GROUP_SIZE, _write_table, snapshot_hash
+from .validate_wave2 import wave2_problems
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -1419,6 +1420,7 @@ class _Extract:
         if entries is None or any(e.kind == "xlsx" for n, e in entries.items() if n in SQL_TABLES):
             return None
         per_table: dict[str, list[Problem]] = {}
+        small_raw: dict[str, RawTable] = {}
 
         def unreadable(raw: RawTable, exc: Exception) -> list[Problem]:
             return [
@@ -1435,6 +1437,7 @@ class _Extract:
             raw = _read_small(entry, s, found)
             if raw is None:
                 continue
+            small_raw[name] = raw
             try:
                 frame, problems = normalize_table(raw, CONTRACT[name], check_unique=True)
             except Exception as exc:  # noqa: BLE001 - a data problem never escapes as a traceback
@@ -1475,6 +1478,7 @@ class _Extract:
         for name in TABLES:
             out.problems.extend(per_table.get(name, []))
         out.problems.extend(cross)
+        out.problems.extend(wave2_problems(out.frames, small_raw))
         for name in TABLES:
             if name in out.sql:
                 out.rows[name] = out.sql[name].rows
@@ -1493,7 +1497,7 @@ class _Extract:
         """Write the canonical tables of a valid source; rows per table (None when absent)."""
         s, con = self.s, self.s.con
         frames = dict(checked.frames)
-        for name in ("production", "roster", "events"):
+        for name in ("production", "roster", "events", "appeals", "coaching"):
             if name in frames and len(frames[name]) == 0:
                 del frames[name]
         roster = frames.get("roster")
@@ -1540,7 +1544,13 @@ class _Extract:
             "roster": roster,
             "targets": frames.get("targets", empty_canonical("targets")),
             "events": frames.get("events"),
+            "appeals": frames.get("appeals"),
+            "coaching": frames.get("coaching"),
         }
+        if key is not None:  # the wave-2 tables name reviewers too
+            from .pseudonymise import pseudonymise_frame as _pf
+
+            small["appeals"], small["coaching"] = _pf(small["appeals"], key), _pf(small["coaching"], key)
         for name, df in small.items():
             if df is None:
                 rows[name] = None

@@ -51,7 +51,7 @@ def load_dataset(path: DataSource, *, validate: bool = True) -> Dataset:
         raise DataValidationError(problems, source=checked.source)
 
     frames = {n: df.reset_index(drop=True) for n, df in checked.frames.items()}
-    for name in ("production", "roster", "events"):
+    for name in ("production", "roster", "events", "appeals", "coaching"):
         if name in frames and len(frames[name]) == 0:
             del frames[name]
     roster = frames.get("roster")
@@ -68,6 +68,8 @@ def load_dataset(path: DataSource, *, validate: bool = True) -> Dataset:
         roster=roster,
         targets=targets,
         events=frames.get("events"),
+        appeals=frames.get("appeals"),
+        coaching=frames.get("coaching"),
         source=checked.source,
         problems=tuple(problems),
     )

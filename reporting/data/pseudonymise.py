@@ -41,5 +41,5 @@ def pseudonymise_dataset(dataset, key: str | bytes):
         raise ValueError("a pseudonymisation key must not be empty")
     raw = key.encode("utf-8") if isinstance(key, str) else key
     changes = {name: pseudonymise_frame(getattr(dataset, name), raw)
-               for name in ("audits", "production", "roster")}
+               for name in ("audits", "production", "roster", "appeals", "coaching")}
     return dataclasses.replace(dataset, **changes)

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import sample_appeals  # issue-15 hook: appeals and coaching (sample_appeals.py)
 from .dataset import Dataset
 from .schema import TABLES
 
@@ -785,6 +786,7 @@ def _iter_audits(ctx: _Context) -> Iterator[pa.Table]:
             for piece, start in enumerate(range(0, max(len(rows), 1), PRODUCTION_ROWS_PER_CHUNK)):
                 part = rows[start : start + PRODUCTION_ROWS_PER_CHUNK]
                 tbl = _audit_chunk(ctx, part, _rng(ctx.seed, 2, mi, ki, piece), next_id)
+                tbl = sample_appeals.coach_audits(ctx, tbl)  # issue-15 hook (sample_appeals.py)
                 next_id += tbl.num_rows
                 yield tbl
             if mo == months[-1] and MARKETS[ki] == "US":
@@ -949,6 +951,7 @@ def _small_tables(ctx: _Context) -> dict[str, pa.Table]:
         "roster": _roster_table(ctx),
         "targets": _targets_table(ctx),
         "events": _events_table(ctx),
+        **sample_appeals.tables(ctx),  # issue-15 hook: appeals, coaching (sample_appeals.py)
     }
 
 
@@ -996,6 +999,8 @@ def generate_sample_data(
         roster=_to_pandas(small["roster"]),
         targets=_to_pandas(small["targets"]),
         events=_to_pandas(small["events"]),
+        appeals=_to_pandas(small["appeals"]),  # issue-15 hook
+        coaching=_to_pandas(small["coaching"]),  # issue-15 hook
         source=f"sample(seed={seed}, months={months}, scale={scale}, end_period={end_period})",
     )
 

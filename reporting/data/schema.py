@@ -20,6 +20,7 @@ __all__ = [
     "CANONICAL_COLUMNS",
     "DATE_MAX",
     "DATE_MIN",
+    "APPEAL_OUTCOMES",
     "DECISIONS",
     "KNOWN_KPIS",
     "MAX_COUNT",
@@ -34,11 +35,15 @@ __all__ = [
 ]
 
 #: Contract table names, in canonical order (audits first; the only required one).
-TABLES: tuple[str, ...] = ("audits", "production", "roster", "targets", "events")
+TABLES: tuple[str, ...] = (
+    "audits", "production", "roster", "targets", "events",
+    "appeals", "coaching",  # wave 2 (issue 15), optional
+)
 
 DECISIONS: tuple[str, ...] = ("approve", "reject")
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor")
 SAMPLE_TYPES: tuple[str, ...] = ("random", "targeted", "new_hire", "appeal", "calibration")
+APPEAL_OUTCOMES: tuple[str, ...] = ("upheld", "overturned")
 
 #: KPI names of docs/conventions.md (targets for other names are kept, with a warning).
 KNOWN_KPIS: tuple[str, ...] = (
@@ -56,6 +61,7 @@ KNOWN_KPIS: tuple[str, ...] = (
     "handling_time_median",
     "productivity",
     "sla_attainment",
+    "overturn_rate",
 )
 
 #: KPIs that are rates (fractions in [0, 1]); a target of 95 for accuracy is an error.
@@ -71,6 +77,7 @@ RATE_KPIS: frozenset[str] = frozenset(
         "enforcement_recall",
         "audit_coverage",
         "sla_attainment",
+        "overturn_rate",
     }
 )
 
@@ -298,8 +305,42 @@ EVENTS = TableSpec(
     ),
 )
 
+# wave 2 (issue 15): appeals of moderation decisions and the coaching log, both optional.
+# Cross-row checks (resolved before filed, coaching for someone not on the roster) live in
+# reporting.data.validate_wave2.
+APPEALS = TableSpec(
+    "appeals",
+    (
+        C("appeal_id", "str", unique=True),
+        C("market", "str"),
+        C("policy", "str"),
+        C("appeal_date", "date"),
+        C("outcome", "category", allowed=APPEAL_OUTCOMES, nullable=True),
+        C("resolved_date", "date", required=False, nullable=True),
+        C("product_line", "str", required=False, nullable=True),
+        C("case_id", "str", required=False, nullable=True),
+        C("reviewer_id", "str", required=False, nullable=True),
+        C("decision_date", "date", required=False, nullable=True),
+    ),
+    id_column="appeal_id",
+)
+
+COACHING = TableSpec(
+    "coaching",
+    (
+        C("reviewer_id", "str"),
+        C("date", "date"),
+        C("kind", "category"),
+        C("policy", "str", required=False, nullable=True),
+        C("note", "str", required=False, nullable=True),
+    ),
+    id_column="reviewer_id",
+)
+
 #: The contract, by table name.
-CONTRACT: dict[str, TableSpec] = {t.name: t for t in (AUDITS, PRODUCTION, ROSTER, TARGETS, EVENTS)}
+CONTRACT: dict[str, TableSpec] = {
+    t.name: t for t in (AUDITS, PRODUCTION, ROSTER, TARGETS, EVENTS, APPEALS, COACHING)
+}
 
 #: Columns of each canonical (loaded) frame, in order; extra input columns follow.
 CANONICAL_COLUMNS: dict[str, list[str]] = {
@@ -309,6 +350,8 @@ CANONICAL_COLUMNS: dict[str, list[str]] = {
     "roster": ROSTER.names,
     "targets": TARGETS.names,
     "events": EVENTS.names,
+    "appeals": APPEALS.names,
+    "coaching": COACHING.names,
 }
 
 #: Derived audit columns (computed by the loader, never read from input).

@@ -195,6 +195,8 @@ def load_snapshot(snapshot_dir: str | os.PathLike[str], *, verify: bool = False)
         roster=frames["roster"],
         targets=frames["targets"] if frames["targets"] is not None else empty_canonical("targets"),
         events=frames["events"],
+        appeals=frames["appeals"],
+        coaching=frames["coaching"],
         source=str(d),
     )
 

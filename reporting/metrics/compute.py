@@ -441,13 +441,18 @@ def _wanted_kpis(kpis: str | Sequence[str] | None, a: pd.DataFrame, p: pd.DataFr
         unknown = [k for k in wanted if k not in KPIS]
         if unknown:
             raise ValueError(f"unknown KPI(s) {unknown}; known KPIs: {', '.join(KPIS)}")
+        elsewhere = [k for k in wanted if KPIS[k].computed_by != __name__]
+        if elsewhere:
+            raise ValueError(f"KPI(s) {elsewhere} are computed by "
+                             f"{', '.join(sorted({KPIS[k].computed_by for k in elsewhere}))}")
         return wanted
 
     def unsupported(k: str) -> bool:
         return ((k == "weighted_accuracy" and not a["weight"].notna().any())
                 or (k.startswith("handling_time") and not a["handling_time_s"].notna().any())
                 or (KPIS[k].source == "production" and p is None)
-                or (k == "sla_attainment" and p is not None and not p["sla_met"].notna().any()))
+                or (k == "sla_attainment" and p is not None and not p["sla_met"].notna().any())
+                or KPIS[k].computed_by != __name__)  # e.g. overturn_rate (appeals)
 
     return [k for k in KPIS if not unsupported(k)]
 

@@ -96,5 +96,6 @@ for _spec in (
     ReportSpec("individual_performance", "Team performance (restricted: each team's own report)",
                50, "reporting.reports.individual_performance", restricted=True),
     ReportSpec("data_overview", "Data overview", 60, "reporting.reports.data_overview"),
+    ReportSpec("appeals", "Appeals", 35, "reporting.reports.appeals"),
 ):
     register(_spec)
