@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from conftest import build_reports
 
+from reporting.render.capacity import render_section
 from reporting.reports.capacity_plan import (
     CAPACITY_KPIS,
     NoCapacityData,
@@ -193,11 +194,11 @@ def test_outlook_and_tables(gb):
     t = gb.plan.totals.iloc[0]
     assert f"{t['forecast_cases']:,.0f}" in gb.outlook and "November 2026" in gb.outlook
     assert "FTE" in gb.outlook
-    html = gb.capacity_html()
+    html = render_section("capacity", gb)
     assert "All product lines" in html and "risk" in html
-    back, _ = gb.backtest_table()
+    back, _ = gb.model_table()
     assert set(back["product line"]) == set(gb.plan.by_product_line["product_line"])
-    sheets = {name: frame for name, frame, _ in gb.excel_tables()}
+    sheets = {name: frame for name, frame, _ in gb.tables()}
     for frame in sheets.values():
         assert "reviewer_id" not in frame.columns
         assert "off_track_reviewers" not in frame.columns
