@@ -104,10 +104,12 @@ def _employed_throughout(production: pd.DataFrame, roster: pd.DataFrame | None,
             hired = pd.to_datetime(team["hire_date"])
             team = team[(hired.isna() | (hired <= start)).to_numpy(dtype=bool)]
         return sorted(set(team["reviewer_id"].astype(str)))
+    # Without a roster leave cannot be told from leaving: count those who produced before the
+    # window (or in its first week) and in its last four weeks; long leave at either end is
+    # missed, so a roster gives the better figure.
     first = days.groupby(ids).min()
     last = days.groupby(ids).max()
-    week = pd.Timedelta(days=6)
-    keep = (first <= start + week) & (last >= end - week)
+    keep = (first <= start + pd.Timedelta(days=6)) & (last >= end - pd.Timedelta(days=27))
     return sorted(keep[keep].index)
 
 
@@ -135,7 +137,7 @@ def observed_shrinkage(
     roster : pandas.DataFrame, optional
         Active reviewers hired before the window are measured, including any with no production
         in it (a reviewer on leave all window is 100 % absent). Without it: reviewers who
-        produced in the window's first and last week.
+        produced before the window or in its first week, and in its last four weeks.
     weeks : int, default 8
         Window length.
     holidays : tuple of str
@@ -159,12 +161,19 @@ def observed_shrinkage(
     workdays = _working_days(start, end, holidays)
     if len(ids) < MIN_REVIEWERS or len(workdays) == 0:
         return None
-    days = pd.to_datetime(prod["date"]).dt.normalize()
-    win = pd.DataFrame({"rid": prod["reviewer_id"].astype(str), "day": days})
-    win = win[(win["day"] >= start) & win["rid"].isin(ids)].drop_duplicates()
-    on_work = win["day"].isin(workdays)
-    worked = win[on_work].groupby("rid").size().reindex(ids, fill_value=0).to_numpy(float)
-    extra = win[~on_work].groupby("rid").size().reindex(ids, fill_value=0).to_numpy(float)
+    # Plain numpy from here: the estimate is called once per market and plan, and in the
+    # coverage simulations hundreds of times.
+    rid = prod["reviewer_id"].astype(str).to_numpy(dtype=object)
+    day = pd.to_datetime(prod["date"]).to_numpy().astype("datetime64[D]")
+    first = np.datetime64(start.date(), "D")
+    code = pd.Index(ids).get_indexer(rid)
+    keep = (day >= first) & (code >= 0)
+    offset = (day[keep] - first).astype(np.int64)
+    key = np.unique(code[keep] * 1000 + offset)  # one per reviewer-day, however many rows
+    who, when = key // 1000, first + (key % 1000)
+    on_work = np.isin(when, workdays.to_numpy().astype("datetime64[D]"))
+    worked = np.bincount(who[on_work], minlength=len(ids)).astype(float)
+    extra = np.bincount(who[~on_work], minlength=len(ids)).astype(float)
     return _ratio_estimate(worked, extra, len(workdays), level, start, end)
 
 

@@ -29,16 +29,21 @@ BACKTEST_COLUMNS = [
 ]
 
 
+def _last_workday(month: str) -> pd.Timestamp:
+    start, end = month_bounds(month)
+    return pd.bdate_range(start, end)[-1]
+
+
 def complete_months(production: pd.DataFrame, market: str) -> list[str]:
-    """Months ``YYYY-MM`` the market's production covers to their last day, oldest first (a
-    month counts from its first day with data: the first month of a data set is usually partial
-    at the start, which only shortens the history)."""
+    """Months ``YYYY-MM`` the market's production covers to their last weekday (a weekend
+    without rows is no gap), oldest first. The first month of a data set is usually partial at
+    its start, which only shortens the history."""
     days = pd.to_datetime(production.loc[production["market"] == market, "date"]).dt.normalize()
     if days.empty:
         return []
     last = days.max()
     months = sorted(days.dt.strftime("%Y-%m").unique())
-    return [m for m in months if month_bounds(m)[1] <= last]
+    return [m for m in months if _last_workday(m) <= last]
 
 
 def backtest_month(production: pd.DataFrame, market: str, period: str,
@@ -140,11 +145,11 @@ def capacity_backtest(
         shrinkage; ``actual_sla_attainment`` = SLA met / cases (NaN without ``sla_met``).
     """
     markets = [markets] if isinstance(markets, str) else list(markets)
-    start, end = month_bounds(month)
+    start, _ = month_bounds(month)
     parts = []
     for m in markets:
         days = pd.to_datetime(production.loc[production["market"] == m, "date"])
-        if days.empty or days.max() < end or not (days < start).any():
+        if days.empty or days.max() < _last_workday(month) or not (days < start).any():
             continue
         plan = capacity_plan(production, roster, m, month, assumptions,
                              as_of=start - pd.Timedelta(days=1), cache=cache,
