@@ -234,5 +234,8 @@ def shrinkage_sentence(est: ShrinkageEstimate) -> str:
         if np.isfinite(est.observed):
             text += f"; production shows {max(est.observed, 0):.0%}"
         return text + "."
+    if np.isfinite(est.observed):
+        return (f"Shrinkage {est.shrinkage:.0%} is the default assumption; production shows "
+                f"{max(est.observed, 0):.0%}.")
     return (f"Shrinkage {est.shrinkage:.0%} is the default assumption: too few reviewers with "
             "production to measure it.")

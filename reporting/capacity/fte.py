@@ -701,11 +701,11 @@ def _plan_shrinkage(history: pd.DataFrame, roster: pd.DataFrame | None, market: 
                     as_of: pd.Timestamp, a: CapacityAssumptions, given: bool,
                     observe: bool) -> tuple[CapacityAssumptions, ShrinkageEstimate]:
     """The assumptions with the shrinkage the plan uses, and where it comes from."""
-    if not observe:
-        source = "parameter" if given else "default"
-        return a, ShrinkageEstimate(a.shrinkage, source)
     est = observed_shrinkage(history, as_of, market, roster=roster, weeks=a.productivity_weeks,
                              holidays=a.holidays, level=a.forecast_level)
+    if not observe:  # the measurement is kept beside the value used, for the notes
+        source = "parameter" if given else "default"
+        return a, (est or ShrinkageEstimate(a.shrinkage, source)).with_source(a.shrinkage, source)
     est = resolve_shrinkage(est, None, a.shrinkage)
     return replace(a, shrinkage=est.shrinkage), est
 

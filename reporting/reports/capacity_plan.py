@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reporting.capacity.absence import ShrinkageEstimate, resolve_shrinkage
+from reporting.capacity.absence import ShrinkageEstimate
 from reporting.capacity.backtest import BACKTEST_COLUMNS, backtest_month, capacity_backtest
 from reporting.capacity.distribution import MOVE_COLUMNS
 from reporting.capacity.forecast import month_bounds
@@ -314,30 +314,44 @@ def _moved(plan: CapacityPlan) -> pd.DataFrame:
     return moves[moves["action"] == "move"] if len(moves) else moves
 
 
+#: A product line short by more than this (half a reviewer) is "short"; less is "at capacity".
+SHORT_FTE = 0.5
+
+
+def _move_words(plan: CapacityPlan) -> str:
+    mv = _moved(plan)
+    if not len(mv):
+        return ""
+    pairs = _join([f"{r.from_product_line} to {r.to_product_line}" for r in mv.itertuples()])
+    return (f"move {mv['reviewer_days'].sum():,.0f} reviewer-days "
+            f"({mv['fte_equivalent'].sum():.1f} FTE) from {pairs}")
+
+
 def _decision(plan: CapacityPlan) -> str:
     """The first sentence: is the market short, and what to do about it."""
     t, by = plan.totals.iloc[0], plan.by_product_line
     month = _month_name(plan.month)
     req, avail, gap = float(t["required_fte"]), float(t["available_fte"]), float(t["gap_fte"])
-    short = by.loc[by["gap_fte"] > 0.05, "product_line"].astype(str).tolist()
-    mv = _moved(plan)
-    move = ""
-    if len(mv):
-        pairs = _join([f"{r.from_product_line} to {r.to_product_line}"
-                       for r in mv.itertuples()])
-        move = (f"move {mv['reviewer_days'].sum():,.0f} reviewer-days "
-                f"({mv['fte_equivalent'].sum():.1f} FTE) from {pairs}")
+    gaps = by.set_index(by["product_line"].astype(str))["gap_fte"].astype(float)
+    short = [f"{pl} ({g:.1f} FTE)" for pl, g in gaps.items() if g > SHORT_FTE]
+    tight = [pl for pl, g in gaps.items() if 0.05 < g <= SHORT_FTE]
+    move = _move_words(plan)
     if gap > 0.05:
         todo = (f"{move}, and cover the rest with overtime, hiring or borrowed reviewers"
                 if move else "plan overtime, hiring or borrowed reviewers")
         return (f"{plan.market} is {gap:.1f} FTE short for {month} ({req:.1f} FTE needed, "
                 f"{avail:.1f} available): {todo}.")
     if short:
-        todo = move or "no reviewer can be moved there, so plan overtime or borrowed reviewers"
+        todo = move or "nobody eligible can be moved there, so plan overtime or borrowed reviewers"
         return (f"{plan.market} has {-gap:.1f} FTE to spare overall for {month}, but "
                 f"{_join(short)} {'is' if len(short) == 1 else 'are'} short: {todo}.")
-    return (f"{plan.market} has enough reviewers for {month}: {req:.1f} FTE needed, "
-            f"{avail:.1f} available ({-gap:.1f} FTE to spare); no action needed.")
+    text = (f"{plan.market} has enough reviewers for {month}: {req:.1f} FTE needed, "
+            f"{avail:.1f} available ({-gap:.1f} FTE to spare)")
+    if tight:
+        verb = "is" if len(tight) == 1 else "are"
+        return (f"{text}; {_join(tight)} {verb} at capacity (short by less than half a "
+                f"reviewer): {move or 'watch the backlog there'}.")
+    return text + "; no action needed."
 
 
 def _shrinkage_words(plan: CapacityPlan) -> str:
@@ -349,8 +363,10 @@ def _shrinkage_words(plan: CapacityPlan) -> str:
                      f"days in the last {a.productivity_weeks} weeks)")
         return text + "."
     if est.source == "default":
+        why = ("production shows " + f"{max(est.observed, 0):.0%}" if np.isfinite(est.observed)
+               else "too few reviewers with production to measure it")
         return (f"This assumes reviewers are off on {a.shrinkage:.0%} of working days (the "
-                "default: too few reviewers with production to measure it).")
+                f"default; {why}).")
     return (f"This counts reviewers off on {est.shrinkage:.0%} of working days, as they were "
             f"over the last {a.productivity_weeks} weeks (leave, sickness and training, net of "
             "weekend shifts), not an assumed figure.")
@@ -674,6 +690,13 @@ class CapacityReport:
     def backtest_sentence(self) -> str:
         return backtest_text(self.backtest)
 
+    @property
+    def outlook_body(self) -> str:
+        """The outlook after its headline, without the back-test (shown in its own section)."""
+        body = self.outlook.removeprefix(self.headline)
+        return body.replace(self.backtest_sentence, "").strip() if self.backtest_sentence \
+            else body.strip()
+
     def capacity_rows(self) -> list[dict[str, Any]]:
         """The table a lead acts on, as text: one row per product line and the market total."""
         frame = pd.concat([self.plan.by_product_line, self.plan.totals], ignore_index=True)
@@ -975,9 +998,6 @@ def capacity_report(
     roster = getattr(dataset, "roster", None)
     plan = capacity_plan(production, roster, market, month, a, off if len(off) else None,
                          cache=cache, observe_shrinkage=observe)
-    if not observe:  # keep the measurement beside the parameter, for the notes
-        plan = dataclasses.replace(plan, shrinkage=resolve_shrinkage(plan.shrinkage, shrinkage,
-                                                                     a.shrinkage))
     back = (_backtest(plan, production, roster, backtest_period or month, a, observe, cache)
             if backtest else pd.DataFrame(columns=BACKTEST_COLUMNS))
     return CapacityReport(
