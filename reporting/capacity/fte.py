@@ -391,6 +391,39 @@ def current_capacity(
     prod = production if market is None else production[production["market"] == market]
     skills = reviewer_skills(prod, as_of, None, a.productivity_weeks)
 
+    by_reviewer = _active_reviewers(roster, market, skills, mid, a, notes)
+    skills = skills.assign(reviewer_id=skills["reviewer_id"].astype(str))
+    active_skills = _allocate(skills, by_reviewer, notes)
+    by_pl = _by_product_line(skills, by_reviewer, active_skills, as_of, a)
+    hours_per_day, attendance = _observed_calibration(prod, by_reviewer, as_of, a)
+    if np.isfinite(hours_per_day):
+        notes.append(
+            f"Observed in the last {a.productivity_weeks} weeks (active reviewers employed "
+            f"throughout): {hours_per_day:.1f} productive hours per day worked (assumption "
+            f"{a.productive_hours_per_day:g}) and days worked = {attendance:.0%} of weekdays "
+            f"(assumption 1 - shrinkage = {1 - a.shrinkage:.0%})."
+        )
+    return CurrentCapacity(
+        by_product_line=by_pl,
+        by_reviewer=by_reviewer.reset_index(drop=True),
+        skills=active_skills.reset_index(drop=True),
+        as_of=as_of,
+        mid_month=mid,
+        observed_hours_per_day=hours_per_day,
+        observed_attendance=attendance,
+        notes=tuple(notes),
+    )
+
+
+_REVIEWER_COLUMNS = ["reviewer_id", "hire_date", "tenure_days", "ramp_factor", "fte",
+                     "effective_fte", "recent_production"]
+
+
+def _active_reviewers(roster: pd.DataFrame | None, market: str | None, skills: pd.DataFrame,
+                      mid: pd.Timestamp, a: CapacityAssumptions, notes: list[str]
+                      ) -> pd.DataFrame:
+    """The market's active reviewers with their ramp-up and effective FTE (``notes`` gets the
+    caveats: inactive, no hire date, producing but not on the roster, no roster)."""
     team = None
     if roster is not None and not roster.empty:
         team = roster if market is None else roster[roster["market"] == market]
@@ -454,20 +487,13 @@ def current_capacity(
     by_reviewer["effective_fte"] = by_reviewer["fte"] * by_reviewer["ramp_factor"]
     recent = set(skills["reviewer_id"].astype(str))
     by_reviewer["recent_production"] = by_reviewer["reviewer_id"].isin(recent)
-    by_reviewer = by_reviewer[
-        [
-            "reviewer_id",
-            "hire_date",
-            "tenure_days",
-            "ramp_factor",
-            "fte",
-            "effective_fte",
-            "recent_production",
-        ]
-    ]
+    return by_reviewer[_REVIEWER_COLUMNS]
 
-    # Allocation of each active reviewer's effective FTE across product lines.
-    skills = skills.assign(reviewer_id=skills["reviewer_id"].astype(str))
+
+
+def _allocate(skills: pd.DataFrame, by_reviewer: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Each active reviewer's effective FTE split across product lines by recent hours; those
+    without production in the window by the market's hour mix."""
     active_skills = skills.merge(
         by_reviewer[["reviewer_id", "effective_fte"]], on="reviewer_id", how="inner"
     )
@@ -505,7 +531,14 @@ def current_capacity(
             "in the window."
         )
 
-    # Productivity: fully ramped reviewers (tenure at as_of >= last ramp bound, or unknown).
+    return active_skills
+
+
+def _by_product_line(skills: pd.DataFrame, by_reviewer: pd.DataFrame,
+                     active_skills: pd.DataFrame, as_of: pd.Timestamp, a: CapacityAssumptions
+                     ) -> pd.DataFrame:
+    """Available FTE, headcount and productivity per product line. Productivity counts fully
+    ramped reviewers only (tenure at as_of >= the last ramp bound, or unknown)."""
     tenure_as_of = (
         as_of - pd.to_datetime(by_reviewer.set_index("reviewer_id")["hire_date"])
     ).dt.days
@@ -543,24 +576,7 @@ def current_capacity(
     by_pl = by_pl[
         ["product_line", "available_fte", "headcount", "productivity", "cases", "productive_hours"]
     ].sort_values("product_line", ignore_index=True)
-    hours_per_day, attendance = _observed_calibration(prod, by_reviewer, as_of, a)
-    if np.isfinite(hours_per_day):
-        notes.append(
-            f"Observed in the last {a.productivity_weeks} weeks (active reviewers employed "
-            f"throughout): {hours_per_day:.1f} productive hours per day worked (assumption "
-            f"{a.productive_hours_per_day:g}) and days worked = {attendance:.0%} of weekdays "
-            f"(assumption 1 - shrinkage = {1 - a.shrinkage:.0%})."
-        )
-    return CurrentCapacity(
-        by_product_line=by_pl,
-        by_reviewer=by_reviewer.reset_index(drop=True),
-        skills=active_skills.reset_index(drop=True),
-        as_of=as_of,
-        mid_month=mid,
-        observed_hours_per_day=hours_per_day,
-        observed_attendance=attendance,
-        notes=tuple(notes),
-    )
+    return by_pl
 
 
 def _observed_calibration(
@@ -797,21 +813,15 @@ def capacity_plan(
         _off_track_counts(accuracy_by_reviewer_product, cap.skills), actual, notes, cache)
     totals = _totals(by_pl, a, month, month_covered)
     if len(by_pl) > 1:
-        notes.append(
-            "Totals add the product lines' intervals, i.e. treat them as perfectly correlated "
-            "(conservative)."
-        )
+        notes.append("Totals add the product lines' intervals, i.e. treat them as perfectly "
+                     "correlated (conservative).")
     high = by_pl[by_pl["sla_risk"] == "high"]["product_line"].tolist()
     if high:
         notes.append(f"High SLA risk (required > available FTE): {', '.join(high)}.")
     redistribution = redistribute(
-        by_pl,
-        cap.skills,
-        accuracy_by_reviewer_product,
-        days_per_fte=a.days_per_fte(month),
+        by_pl, cap.skills, accuracy_by_reviewer_product, days_per_fte=a.days_per_fte(month),
         productive_hours_per_day=a.productive_hours_per_day,
-        calendar_days=(month_end - month_start).days + 1,
-    )
+        calendar_days=(month_end - month_start).days + 1)
     return CapacityPlan(
         market=market,
         month=month,
