@@ -730,7 +730,8 @@ class CapacityReport:
                 "forecast": _num(r["forecast_cases"]),
                 "range": _range(r["ci_low"], r["ci_high"], ",.0f"),
                 "actual": _num(r["actual_cases"]),
-                "error": f"{err:+.0%}" if np.isfinite(err) else "–",
+                "error": ("–" if not np.isfinite(err) else "0%" if abs(err) < 0.005
+                          else f"{err:+.0%}"),
                 "inside": "yes" if bool(r["within_interval"]) else "no",
                 "required": _num(r["required_fte"], ".1f"),
                 "needed": _num(r["actual_required_fte"], ".1f"),
