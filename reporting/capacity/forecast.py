@@ -405,42 +405,14 @@ def forecast_volume(
 
     Notes
     -----
-    * Back-test: both models are fitted on the history minus the last ``7 * backtest_weeks``
-      days and forecast those days in one go (multi-step, like the real forecast). MAPE is the
-      mean of ``|actual - forecast| / actual`` over hold-out days with ``actual > 0``. ETS is used
-      only when its MAPE is strictly lower; it is then refitted on the whole history.
-    * ETS daily intervals are statsmodels' analytical prediction intervals; the month-total
-      interval comes from ``n_paths`` simulated sample paths (normal errors with the fitted
-      variance, seeded), each clipped at 0 and summed over the month's forecast days.
-    * Seasonal-naive intervals come from its rolling-origin back-test errors at the same
-      horizon: for a day ``k`` weeks ahead, the empirical ``(1 - level) / 2`` and
-      ``(1 + level) / 2`` quantiles of ``y[t] - y[t - 7k]`` over the last 26 weeks (a horizon
-      without 14 such errors reuses the longest one that has them, scaled by ``sqrt(k / k0)``).
-      The band always contains the point forecast. The month-total interval assumes the
-      seasonal random walk behind seasonal naive: the total error is a weighted sum of weekly
-      innovations (a day's innovation is carried into every later forecast day of the same
-      weekday), so its quantiles are the empirical one-week-ahead error quantiles times
-      ``sqrt(sum of squared weights)``. It is conservative (wider than needed) when the series
-      is a fixed weekly pattern plus noise. Histories of 14-27 days skip the model comparison
-      and use seasonal naive.
-    * All forecasts and bounds are clipped at 0 cases.
+    Back-test and model choice, the interval methods and their measured coverage are in
+    docs/capacity.md, section 1. All forecasts and bounds are clipped at 0 cases.
     """
     month_start, month_end = month_bounds(month)
     y = _history(series, as_of, level, model, backtest_weeks, max_history_days, month, month_end)
     if cache is not None:
-        # Keyed on the history actually used, so callers that read different spans of the same
-        # production (the MBR, a capacity plan) share the entry.
-        kwargs = dict(
-            level=level, backtest_weeks=backtest_weeks, seed=seed, n_paths=n_paths, model=model
-        )
-        key = fingerprint(_code_fingerprint(), y, month_start, sorted(kwargs.items()))
-        return cache.get_or_compute(
-            "volume_forecast",
-            key,
-            lambda: forecast_volume(y, month, max_history_days=None, **kwargs),
-            VolumeForecast.to_record,
-            VolumeForecast.from_record,
-        )
+        return _cached(cache, y, month, month_start, dict(
+            level=level, backtest_weeks=backtest_weeks, seed=seed, n_paths=n_paths, model=model))
     notes: list[str] = []
     last = y.index[-1]
     horizon = int((month_end - last).days)
@@ -471,21 +443,25 @@ def forecast_volume(
     daily = pd.DataFrame({"date": future, "forecast": fc["point"], "pi_low": fc["low"],
                           "pi_high": fc["high"]})
     return VolumeForecast(
-        month=pd.Period(month_start, freq="M").strftime("%Y-%m"),
-        daily=daily[["date", "forecast", "pi_low", "pi_high"]],
-        total=fc["total"],
-        total_low=fc["total_low"],
-        total_high=fc["total_high"],
-        level=level,
-        model=fc["model"],
-        used_model=fc["used"],
-        backtest=backtest,
-        baseline_mape=baseline_mape,
-        model_mape=model_mape,
-        last_observed=last,
-        observed_in_month=observed_in_month,
-        backtest_weeks=max(k_weeks, 0),
-        notes=tuple(notes),
+        month=pd.Period(month_start, freq="M").strftime("%Y-%m"), daily=daily,
+        total=fc["total"], total_low=fc["total_low"], total_high=fc["total_high"], level=level,
+        model=fc["model"], used_model=fc["used"], backtest=backtest,
+        baseline_mape=baseline_mape, model_mape=model_mape, last_observed=last,
+        observed_in_month=observed_in_month, backtest_weeks=max(k_weeks, 0), notes=tuple(notes))
+
+
+def _cached(cache: ResultCache, y: pd.Series, month: str, month_start: pd.Timestamp,
+            kwargs: dict[str, Any]) -> VolumeForecast:
+    """The forecast from the cache, computed once. Keyed on the history actually used, so
+    callers that read different spans of the same production (the MBR, a capacity plan) share
+    the entry."""
+    key = fingerprint(_code_fingerprint(), y, month_start, sorted(kwargs.items()))
+    return cache.get_or_compute(
+        "volume_forecast",
+        key,
+        lambda: forecast_volume(y, month, max_history_days=None, **kwargs),
+        VolumeForecast.to_record,
+        VolumeForecast.from_record,
     )
 
 
