@@ -337,8 +337,14 @@ def _decision(plan: CapacityPlan) -> str:
     tight = [pl for pl, g in gaps.items() if 0.05 < g <= SHORT_FTE]
     move = _move_words(plan)
     if gap > 0.05:
-        todo = (f"{move}, and cover the rest with overtime, hiring or borrowed reviewers"
-                if move else "plan overtime, hiring or borrowed reviewers")
+        rest = plan.redistribution
+        rest = rest[rest["action"] == "gap_remains"] if len(rest) else rest
+        left = float(rest["remaining_gap_fte"].sum()) if len(rest) else 0.0
+        where = _join(rest["to_product_line"].astype(str).tolist()) if len(rest) else ""
+        todo = ("plan overtime, hiring or borrowed reviewers" if not move
+                else f"{move}, and cover the {left:.1f} FTE still short on {where} with "
+                     "overtime, hiring or borrowed reviewers" if left > 0.05
+                else f"{move}, which closes it")
         return (f"{plan.market} is {gap:.1f} FTE short for {month} ({req:.1f} FTE needed, "
                 f"{avail:.1f} available): {todo}.")
     if short:
