@@ -455,9 +455,13 @@ def backtest_text(backtest: pd.DataFrame | None) -> str:
             f"{r['required_fte']:.1f} FTE; {act:,.0f} came ({abs(diff):.0%} {way} than planned, "
             f"{'inside' if bool(r['within_interval']) else 'outside'} the range), which needed "
             f"{r['actual_required_fte']:.1f} FTE")
-    sla = float(r["actual_sla_attainment"])
+    sla, miss = float(r["actual_sla_attainment"]), float(r["predicted_sla_shortfall"])
     if np.isfinite(sla):
         text += f", and {sla:.1%} of cases met the SLA"
+        if np.isfinite(miss):
+            # The plan's SLA risk is a capacity proxy: say how it compared with what happened.
+            text += (f" (the plan expected {miss:.0%} of cases beyond capacity; "
+                     f"{1 - sla:.1%} missed the SLA)")
     return text + "."
 
 
