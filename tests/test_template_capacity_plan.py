@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from conftest import build_reports
 
+from reporting.render.capacity import render_section
 from reporting.reports.capacity_plan import (
     CAPACITY_KPIS,
     NoCapacityData,
@@ -89,7 +90,36 @@ def test_renders_for_every_market_with_kpis(run_dir, markets, sample_dataset):
         wb = openpyxl.load_workbook(run_dir / f"capacity_plan-{m}" / "tables.xlsx",
                                     read_only=True)
         assert {"Capacity by product line", "Work distribution", "Forecast back-test",
-                "Assumptions"} <= set(wb.sheetnames)
+                "Assumptions", "Last month's plan vs actual"} <= set(wb.sheetnames)
+
+
+@pytest.mark.slow
+def test_outlook_uses_observed_shrinkage_and_shows_its_backtest(run_dir, markets):
+    """Issue 13: on the demo data the plan counts the shrinkage measured in production (not
+    the 15% default) and checks the plan for the reporting month against what happened."""
+    for m in markets:
+        res = _results(run_dir, m)
+        a = res["assumptions"]
+        assert a["shrinkage_source"] == "observed" and a["scope"] == {"market": m}
+        assert a["ci_low"] <= a["shrinkage"] <= a["ci_high"] and 0 <= a["shrinkage"] < 0.15
+        assert "not an assumed figure" in res["outlook"]
+        back = {r["scope"].get("product_line"): r for r in res["backtest"]}
+        total = back[None]
+        assert total["month"] == PERIOD and total["scope"] == {"market": m}
+        for key in ("forecast_cases", "ci_low", "ci_high", "actual_cases", "error_pct",
+                    "within_interval"):
+            assert key in total
+        assert total["error_pct"] == pytest.approx(
+            (total["forecast_cases"] - total["actual_cases"]) / total["actual_cases"])
+        assert total["within_interval"] == (total["ci_low"] <= total["actual_cases"]
+                                            <= total["ci_high"])
+        assert f"{total['actual_cases']:,.0f} came" in res["outlook"]
+        html = (run_dir / f"capacity_plan-{m}" / "report.html").read_text()
+        assert "Did last month" in html and "The plan for October 2026" in html
+        assert "How this was computed" in html
+    # Reviewers on two product lines give the redistribution something to do somewhere.
+    assert any(r["action"] == "move" for m in markets
+               for r in _results(run_dir, m)["work_distribution"])
 
 
 @pytest.mark.slow
@@ -193,15 +223,60 @@ def test_outlook_and_tables(gb):
     t = gb.plan.totals.iloc[0]
     assert f"{t['forecast_cases']:,.0f}" in gb.outlook and "November 2026" in gb.outlook
     assert "FTE" in gb.outlook
-    html = gb.capacity_html()
+    html = render_section("capacity", gb)
     assert "All product lines" in html and "risk" in html
-    back, _ = gb.backtest_table()
+    back, _ = gb.model_table()
     assert set(back["product line"]) == set(gb.plan.by_product_line["product_line"])
-    sheets = {name: frame for name, frame, _ in gb.excel_tables()}
+    sheets = {name: frame for name, frame, _ in gb.tables()}
     for frame in sheets.values():
         assert "reviewer_id" not in frame.columns
         assert "off_track_reviewers" not in frame.columns
     assert gb.notes()[-1].startswith("Accuracy constraint")
+
+
+def test_shrinkage_observed_by_default_and_a_parameter_overrides_it(gb, sample_dataset):
+    from reporting.capacity import observed_shrinkage
+
+    est = observed_shrinkage(sample_dataset.production, gb.plan.as_of, "GB",
+                             roster=sample_dataset.roster)
+    assert gb.shrinkage.source == "observed"
+    assert gb.plan.assumptions.shrinkage == pytest.approx(est.shrinkage)
+    rec = gb.records()
+    assert rec["assumptions"]["shrinkage_source"] == "observed"
+    assert rec["assumptions"]["shrinkage"] == pytest.approx(est.shrinkage)
+    fixed = capacity_report(sample_dataset, "GB", PLAN_MONTH, shrinkage=0.15, backtest=False)
+    assert fixed.shrinkage.source == "parameter" and fixed.plan.assumptions.shrinkage == 0.15
+    assert fixed.shrinkage.observed == pytest.approx(est.observed)  # measurement kept
+    assert fixed.records()["backtest"] == []
+    # More shrinkage, fewer days per FTE: more FTE required for the same forecast.
+    assert (fixed.plan.totals["required_fte"].iloc[0]
+            > gb.plan.totals["required_fte"].iloc[0])
+
+
+def test_backtest_of_the_last_complete_month(gb):
+    back = gb.backtest
+    assert set(back["month"]) == {PERIOD} and back["product_line"].isna().sum() == 1
+    recs = gb.records()["backtest"]
+    assert {r["month"] for r in recs} == {PERIOD}
+    assert all(r["scope"]["market"] == "GB" for r in recs)
+    total = back[back["product_line"].isna()].iloc[0]
+    assert f"{total['actual_cases']:,.0f} came" in gb.backtest_sentence
+    assert gb.backtest_sentence not in gb.outlook_body and gb.headline in gb.outlook
+
+
+def test_html_is_escaped_by_the_templates(gb):
+    import dataclasses
+
+    from reporting.reports.capacity_plan import CapacityReport
+
+    by = gb.plan.by_product_line.copy()
+    by.loc[0, "product_line"] = "<script>alert(1)</script>"
+    plan = dataclasses.replace(gb.plan, by_product_line=by)
+    fields = {f.name: getattr(gb, f.name) for f in dataclasses.fields(gb)}
+    html = render_section("capacity", CapacityReport(**{**fields, "plan": plan}))
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for name in ("outlook", "backtest", "moves", "assumptions", "method"):
+        assert "Traceback" not in render_section(name, gb)
 
 
 def test_no_production_before_the_month_is_no_data(sample_dataset):
@@ -220,8 +295,9 @@ def test_past_month_plan_shows_actual_volume(sample_dataset):
 
 
 def test_suggested_moves_are_shown_and_counted(gb):
-    """The sample's reviewers each work on one product line, so the sample never moves work; a
-    plan with a move (the distribution itself is tested in test_capacity_distribution.py)."""
+    """A plan with a given move (the distribution itself is tested in
+    test_capacity_distribution.py). Before issue 13 the sample's reviewers each worked on one
+    product line and ``gb`` never moved work; now some do (see the end-to-end test)."""
     import dataclasses
 
     from reporting.capacity import MOVE_COLUMNS
@@ -235,7 +311,7 @@ def test_suggested_moves_are_shown_and_counted(gb):
     plan = dataclasses.replace(gb.plan, redistribution=pd.DataFrame([move], columns=MOVE_COLUMNS))
     fields = {f.name: getattr(gb, f.name) for f in dataclasses.fields(gb)}
     r = CapacityReport(**{**fields, "plan": plan, "outlook": outlook_text(plan)})
-    assert r.has_moves and not gb.has_moves
+    assert r.has_moves
     assert "suggested moves shift 14 reviewer-days (0.8 FTE)" in r.outlook
     frame, _ = r.moves_table()
     assert frame.loc[0, "reviewer-days"] == 14 and frame.loc[0, "from"] == "TopView"

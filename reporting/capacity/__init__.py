@@ -3,6 +3,18 @@
 See ``docs/capacity.md`` for the methods, formulas and assumptions.
 """
 
+from reporting.capacity.absence import (
+    ShrinkageEstimate,
+    observed_shrinkage,
+    resolve_shrinkage,
+    shrinkage_sentence,
+)
+from reporting.capacity.backtest import (
+    BACKTEST_COLUMNS,
+    backtest_month,
+    capacity_backtest,
+    complete_months,
+)
 from reporting.capacity.distribution import MOVE_COLUMNS, off_track_pairs, redistribute
 from reporting.capacity.forecast import (
     VolumeForecast,
@@ -17,12 +29,22 @@ from reporting.capacity.fte import (
     CurrentCapacity,
     capacity_plan,
     current_capacity,
+    planning_date,
     required_fte,
     reviewer_skills,
     sla_risk,
 )
 
 __all__ = [
+    "BACKTEST_COLUMNS",
+    "ShrinkageEstimate",
+    "backtest_month",
+    "capacity_backtest",
+    "complete_months",
+    "observed_shrinkage",
+    "planning_date",
+    "resolve_shrinkage",
+    "shrinkage_sentence",
     "MOVE_COLUMNS",
     "PLAN_COLUMNS",
     "CapacityAssumptions",

@@ -8,6 +8,7 @@ lead reads). See ``docs/capacity.md``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -143,16 +144,64 @@ def redistribute(
     no over-covering a receiver. Days per pair are rounded down to whole days (all constraints
     still hold).
     """
+    if days_per_fte <= 0 or productive_hours_per_day <= 0 or calendar_days <= 0:
+        raise ValueError("days_per_fte, productive_hours_per_day and calendar_days must be > 0")
+    prob = _problem(plan_by_product_line, days_per_fte, productive_hours_per_day,
+                    donor_max_utilisation)
+    _check_skills(reviewer_skills)
+    if not prob.receivers:
+        return pd.DataFrame(columns=MOVE_COLUMNS)
+    skills, has_fte = _prepare_skills(reviewer_skills)
+    blocked = off_track_pairs(off_track, skills)
+    var = _variables(prob, skills, blocked)
+    days = _solve(prob, var, has_fte)
+    moves, covered_by_r = _round_moves(prob, var, days)
+    out = _move_rows(prob, moves, covered_by_r, calendar_days)
+    out += _gap_rows(prob, var.eligible, covered_by_r, calendar_days)
+    frame = pd.DataFrame(out, columns=MOVE_COLUMNS)
+    frame["eligible_reviewers"] = frame["eligible_reviewers"].astype("int64")
+    for col in MOVE_COLUMNS[2:4] + MOVE_COLUMNS[4:6] + MOVE_COLUMNS[7:11]:
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+@dataclass
+class _Problem:
+    """The product lines of a redistribution: gaps and spare capacity, in FTE and in cases."""
+
+    h: float
+    days_per_fte: float
+    prod: pd.Series
+    gap: pd.Series
+    receivers: list[str]
+    donors: list[str]
+    gap_cases: dict[str, float]
+    spare_cases: dict[str, float]
+
+    def remaining_fte(self, r: str, covered: float) -> float:
+        left = max(self.gap_cases[r] - covered, 0.0)
+        return left / (self.days_per_fte * self.h * self.prod[r])
+
+
+@dataclass
+class _Variables:
+    """One LP variable per eligible (reviewer, donor, receiver), with the productivities."""
+
+    i: list[str]
+    d: list[str]
+    r: list[str]
+    p_ir: np.ndarray
+    p_id: np.ndarray
+    caps: dict[tuple[str, str], float]
+    eligible: dict[tuple[str, str], int]
+
+
+def _problem(plan_by_product_line: pd.DataFrame, days_per_fte: float,
+             productive_hours_per_day: float, donor_max_utilisation: float) -> _Problem:
     plan = plan_by_product_line.copy()
     need = {"product_line", "required_fte", "available_fte", "productivity"} - set(plan.columns)
     if need:
         raise ValueError(f"plan frame lacks column(s) {sorted(need)}")
-    need = {"reviewer_id", "product_line", "productivity"} - set(reviewer_skills.columns)
-    if need:
-        raise ValueError(f"reviewer_skills frame lacks column(s) {sorted(need)}")
-    if days_per_fte <= 0 or productive_hours_per_day <= 0 or calendar_days <= 0:
-        raise ValueError("days_per_fte, productive_hours_per_day and calendar_days must be > 0")
-
     h = float(productive_hours_per_day)
     plan["product_line"] = plan["product_line"].astype(str)
     plan = plan.set_index("product_line")
@@ -164,12 +213,19 @@ def redistribute(
     spare = (donor_max_utilisation * avail - req).where(valid)
     receivers = [pl for pl in plan.index if gap.get(pl, np.nan) > 1e-9]
     donors = [pl for pl in plan.index if spare.get(pl, np.nan) > 1e-9]
-    if not receivers:
-        return pd.DataFrame(columns=MOVE_COLUMNS)
+    return _Problem(
+        h=h, days_per_fte=days_per_fte, prod=prod, gap=gap, receivers=receivers, donors=donors,
+        gap_cases={r: float(gap[r] * days_per_fte * h * prod[r]) for r in receivers},
+        spare_cases={d: float(spare[d] * days_per_fte * h * prod[d]) for d in donors})
 
-    gap_cases = {r: float(gap[r] * days_per_fte * h * prod[r]) for r in receivers}
-    spare_cases = {d: float(spare[d] * days_per_fte * h * prod[d]) for d in donors}
 
+def _check_skills(reviewer_skills: pd.DataFrame) -> None:
+    need = {"reviewer_id", "product_line", "productivity"} - set(reviewer_skills.columns)
+    if need:
+        raise ValueError(f"reviewer_skills frame lacks column(s) {sorted(need)}")
+
+
+def _prepare_skills(reviewer_skills: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     skills = reviewer_skills.copy()
     skills["reviewer_id"] = skills["reviewer_id"].astype(str)
     skills["product_line"] = skills["product_line"].astype(str)
@@ -181,133 +237,119 @@ def redistribute(
     skills = skills.groupby(["reviewer_id", "product_line"], as_index=False).agg(
         productivity=("productivity", "max"), effective_fte=("effective_fte", "sum")
     )
-    blocked = off_track_pairs(off_track, skills)
+    return skills, has_fte
+
+
+def _variables(prob: _Problem, skills: pd.DataFrame, blocked: set) -> _Variables:
+    """Eligible movers: on the donor, productive on the receiver, not off track there."""
     on_donor = {
         d: grp.set_index("reviewer_id")
         for d, grp in skills[skills["effective_fte"] > 0].groupby("product_line")
-        if d in donors
+        if d in prob.donors
     }
     productive = {
         r: grp.set_index("reviewer_id")["productivity"]
         for r, grp in skills[skills["productivity"] > 0].groupby("product_line")
-        if r in receivers
+        if r in prob.receivers
     }
-
-    # Variables: one per eligible (reviewer, donor, receiver).
-    var_i: list[str] = []
-    var_d: list[str] = []
-    var_r: list[str] = []
-    eligible: dict[tuple[str, str], int] = {}
-    for d in donors:
+    var = _Variables([], [], [], np.zeros(0), np.zeros(0), {}, {})
+    p_ir, p_id = [], []
+    for d in prob.donors:
         pool = on_donor.get(d)
-        if pool is None:
-            continue
-        for r in receivers:
+        for r in prob.receivers:
             prod_r = productive.get(r)
-            if prod_r is None:
+            if pool is None or prod_r is None:
                 continue
-            ids = [
-                i
-                for i in pool.index
-                if i in prod_r.index and (i, r) not in blocked and np.isfinite(prod_r[i])
-            ]
-            eligible[(d, r)] = len(ids)
+            ids = [i for i in pool.index
+                   if i in prod_r.index and (i, r) not in blocked and np.isfinite(prod_r[i])]
+            var.eligible[(d, r)] = len(ids)
             for i in ids:
-                var_i.append(i)
-                var_d.append(d)
-                var_r.append(r)
+                own = pool.at[i, "productivity"]
+                var.i.append(i)
+                var.d.append(d)
+                var.r.append(r)
+                p_ir.append(prod_r[i])
+                # A reviewer without a known productivity on the donor releases its average.
+                p_id.append(own if np.isfinite(own) and own > 0 else prob.prod[d])
+                var.caps[(i, d)] = float(pool.at[i, "effective_fte"]) * prob.days_per_fte
+    var.p_ir, var.p_id = np.array(p_ir, dtype=float), np.array(p_id, dtype=float)
+    return var
 
-    n = len(var_i)
-    days = np.zeros(n)
-    p_ir = np.array([productive[r][i] for i, r in zip(var_i, var_r, strict=True)], dtype=float)
-    p_id = np.array(
-        [
-            on_donor[d].at[i, "productivity"]
-            if np.isfinite(on_donor[d].at[i, "productivity"])
-            and on_donor[d].at[i, "productivity"] > 0
-            else prod[d]
-            for i, d in zip(var_i, var_d, strict=True)
-        ],
-        dtype=float,
-    )
-    if n:
-        # maximise sum_x x * (p_ir / prod_r) / days_per_fte - eps * x / days_per_fte
-        cost = -(p_ir / np.array([prod[r] for r in var_r]) - _EPS) / days_per_fte
-        var_d_arr, var_r_arr = np.array(var_d, dtype=object), np.array(var_r, dtype=object)
-        blocks: list[sparse.csr_matrix] = []
-        b: list[float] = []
-        for d in donors:  # donor spare, in cases
-            mask = var_d_arr == d
-            if mask.any():
-                blocks.append(sparse.csr_matrix(np.where(mask, h * p_id, 0.0)))
-                b.append(spare_cases[d])
-        for r in receivers:  # do not over-cover a receiver, in cases
-            mask = var_r_arr == r
-            if mask.any():
-                blocks.append(sparse.csr_matrix(np.where(mask, h * p_ir, 0.0)))
-                b.append(gap_cases[r])
-        upper = np.full(n, np.inf)
-        if has_fte:  # a reviewer's days on the donor, shared across receivers
-            codes, uniques = pd.factorize(pd.Series(list(zip(var_i, var_d, strict=True))))
-            caps = np.array(
-                [float(on_donor[d].at[i, "effective_fte"]) * days_per_fte for i, d in uniques]
-            )
-            blocks.append(
-                sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(len(uniques), n))
-            )
-            b.extend(caps.tolist())
-            upper = caps[codes]
-        res = linprog(
-            cost,
-            A_ub=sparse.vstack(blocks, format="csr"),
-            b_ub=np.array(b),
-            bounds=list(zip(np.zeros(n), upper, strict=True)),
-            method="highs",
+
+def _solve(prob: _Problem, var: _Variables, has_fte: bool) -> np.ndarray:
+    """Reviewer-days per variable: the LP of the docstring (HiGHS)."""
+    n, h = len(var.i), prob.h
+    if not n:
+        return np.zeros(0)
+    # maximise sum_x x * (p_ir / prod_r) / days_per_fte - eps * x / days_per_fte
+    cost = -(var.p_ir / np.array([prob.prod[r] for r in var.r]) - _EPS) / prob.days_per_fte
+    var_d, var_r = np.array(var.d, dtype=object), np.array(var.r, dtype=object)
+    blocks: list[sparse.csr_matrix] = []
+    b: list[float] = []
+    for d in prob.donors:  # donor spare, in cases
+        mask = var_d == d
+        if mask.any():
+            blocks.append(sparse.csr_matrix(np.where(mask, h * var.p_id, 0.0)))
+            b.append(prob.spare_cases[d])
+    for r in prob.receivers:  # do not over-cover a receiver, in cases
+        mask = var_r == r
+        if mask.any():
+            blocks.append(sparse.csr_matrix(np.where(mask, h * var.p_ir, 0.0)))
+            b.append(prob.gap_cases[r])
+    upper = np.full(n, np.inf)
+    if has_fte:  # a reviewer's days on the donor, shared across receivers
+        codes, uniques = pd.factorize(pd.Series(list(zip(var.i, var.d, strict=True))))
+        caps = np.array([var.caps[key] for key in uniques])
+        blocks.append(
+            sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(len(uniques), n))
         )
-        if not res.success:  # pragma: no cover - the problem is always feasible (x = 0)
-            raise RuntimeError(f"redistribution LP failed: {res.message}")
-        days = np.clip(res.x, 0, None)
+        b.extend(caps.tolist())
+        upper = caps[codes]
+    res = linprog(cost, A_ub=sparse.vstack(blocks, format="csr"), b_ub=np.array(b),
+                  bounds=list(zip(np.zeros(n), upper, strict=True)), method="highs")
+    if not res.success:  # pragma: no cover - the problem is always feasible (x = 0)
+        raise RuntimeError(f"redistribution LP failed: {res.message}")
+    return np.clip(res.x, 0, None)
 
-    # Aggregate per (donor, receiver), round down to whole days, scale the reviewer days.
+
+def _round_moves(prob: _Problem, var: _Variables, days: np.ndarray
+                 ) -> tuple[list[dict[str, object]], dict[str, float]]:
+    """Aggregate per (donor, receiver), round down to whole days, scale the reviewer days."""
     moves: list[dict[str, object]] = []
-    covered_by_r = dict.fromkeys(receivers, 0.0)
-    pair_codes, pair_keys = pd.factorize(pd.Series(list(zip(var_d, var_r, strict=True))))
+    covered_by_r = dict.fromkeys(prob.receivers, 0.0)
+    pair_codes, pair_keys = pd.factorize(pd.Series(list(zip(var.d, var.r, strict=True))))
     for code, (d, r) in sorted(enumerate(pair_keys), key=lambda kv: kv[1]):
         mask = pair_codes == code
         total = float(days[mask].sum())
         whole = math.floor(total + 1e-6)
         if whole < 1:
             continue
-        scale = whole / total
-        x = days[mask] * scale
-        covered = float((x * h * p_ir[mask]).sum())
-        released = float((x * h * p_id[mask]).sum())
+        x = days[mask] * (whole / total)
+        covered = float((x * prob.h * var.p_ir[mask]).sum())
         covered_by_r[r] += covered
-        moves.append(
-            {
-                "from_product_line": d,
-                "to_product_line": r,
-                "reviewer_days": float(whole),
-                "fte_equivalent": whole / days_per_fte,
-                "cases_covered": covered,
-                "cases_released": released,
-                "eligible_reviewers": int(eligible.get((d, r), 0)),
-            }
-        )
+        moves.append({
+            "from_product_line": d,
+            "to_product_line": r,
+            "reviewer_days": float(whole),
+            "fte_equivalent": whole / prob.days_per_fte,
+            "cases_covered": covered,
+            "cases_released": float((x * prob.h * var.p_id[mask]).sum()),
+            "eligible_reviewers": int(var.eligible.get((d, r), 0)),
+        })
+    return moves, covered_by_r
 
-    def remaining_fte(r: str) -> float:
-        left = max(gap_cases[r] - covered_by_r[r], 0.0)
-        return left / (days_per_fte * h * prod[r])
 
-    out: list[dict[str, object]] = []
+def _move_rows(prob: _Problem, moves: list[dict[str, object]], covered_by_r: dict[str, float],
+               calendar_days: int) -> list[dict[str, object]]:
+    out = []
     for m in sorted(moves, key=lambda m: (m["to_product_line"], -m["reviewer_days"])):
-        r = str(m["to_product_line"])
-        d = str(m["from_product_line"])
+        r, d = str(m["to_product_line"]), str(m["from_product_line"])
         m.update(
-            gap_before_fte=float(gap[r]),
-            remaining_gap_fte=remaining_fte(r),
-            backlog_cases_per_day_before=gap_cases[r] / calendar_days,
-            backlog_cases_per_day_after=max(gap_cases[r] - covered_by_r[r], 0.0) / calendar_days,
+            gap_before_fte=float(prob.gap[r]),
+            remaining_gap_fte=prob.remaining_fte(r, covered_by_r[r]),
+            backlog_cases_per_day_before=prob.gap_cases[r] / calendar_days,
+            backlog_cases_per_day_after=max(prob.gap_cases[r] - covered_by_r[r], 0.0)
+            / calendar_days,
             action="move",
             sentence=(
                 f"Move {_fmt_days(m['reviewer_days'])} reviewer-days ({m['fte_equivalent']:.1f} FTE) "
@@ -317,46 +359,39 @@ def redistribute(
             ),
         )
         out.append(m)
+    return out
 
-    threshold = 0.5 / days_per_fte  # half a reviewer-day
-    for r in receivers:
-        left = remaining_fte(r)
-        if left <= threshold:
+
+def _gap_rows(prob: _Problem, eligible: dict[tuple[str, str], int],
+              covered_by_r: dict[str, float], calendar_days: int) -> list[dict[str, object]]:
+    """A row for each receiver whose gap stays above half a reviewer-day, with why."""
+    out = []
+    for r in prob.receivers:
+        left = prob.remaining_fte(r, covered_by_r[r])
+        if left <= 0.5 / prob.days_per_fte:
             continue
-        if not donors:
+        if not prob.donors:
             reason = "no product line has spare capacity"
-        elif not any(eligible.get((d, r), 0) for d in donors):
+        elif not any(eligible.get((d, r), 0) for d in prob.donors):
             reason = (
                 f"no reviewer on a product line with spare capacity is productive on {r} "
                 "and on track there"
             )
         else:
             reason = "the spare capacity of eligible reviewers is not enough"
-        backlog = max(gap_cases[r] - covered_by_r[r], 0.0) / calendar_days
+        backlog = max(prob.gap_cases[r] - covered_by_r[r], 0.0) / calendar_days
         closed = "partly closed; " if covered_by_r[r] > 0 else ""
-        out.append(
-            {
-                "from_product_line": pd.NA,
-                "to_product_line": r,
-                "reviewer_days": 0.0,
-                "fte_equivalent": 0.0,
-                "cases_covered": 0.0,
-                "cases_released": 0.0,
-                "eligible_reviewers": 0,
-                "gap_before_fte": float(gap[r]),
-                "remaining_gap_fte": left,
-                "backlog_cases_per_day_before": gap_cases[r] / calendar_days,
-                "backlog_cases_per_day_after": backlog,
-                "action": "gap_remains",
-                "sentence": (
-                    f"{r}: {closed}a gap of {left:.1f} FTE remains (about {backlog:,.0f} cases "
-                    f"per day beyond capacity) because {reason}. Consider overtime, hiring or "
-                    "help from another market."
-                ),
-            }
-        )
-    frame = pd.DataFrame(out, columns=MOVE_COLUMNS)
-    frame["eligible_reviewers"] = frame["eligible_reviewers"].astype("int64")
-    for col in MOVE_COLUMNS[2:4] + MOVE_COLUMNS[4:6] + MOVE_COLUMNS[7:11]:
-        frame[col] = frame[col].astype("float64")
-    return frame
+        out.append({
+            "from_product_line": pd.NA, "to_product_line": r, "reviewer_days": 0.0,
+            "fte_equivalent": 0.0, "cases_covered": 0.0, "cases_released": 0.0,
+            "eligible_reviewers": 0, "gap_before_fte": float(prob.gap[r]),
+            "remaining_gap_fte": left,
+            "backlog_cases_per_day_before": prob.gap_cases[r] / calendar_days,
+            "backlog_cases_per_day_after": backlog, "action": "gap_remains",
+            "sentence": (
+                f"{r}: {closed}a gap of {left:.1f} FTE remains (about {backlog:,.0f} cases "
+                f"per day beyond capacity) because {reason}. Consider overtime, hiring or "
+                "help from another market."
+            ),
+        })
+    return out

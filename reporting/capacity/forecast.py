@@ -405,33 +405,75 @@ def forecast_volume(
 
     Notes
     -----
-    * Back-test: both models are fitted on the history minus the last ``7 * backtest_weeks``
-      days and forecast those days in one go (multi-step, like the real forecast). MAPE is the
-      mean of ``|actual - forecast| / actual`` over hold-out days with ``actual > 0``. ETS is used
-      only when its MAPE is strictly lower; it is then refitted on the whole history.
-    * ETS daily intervals are statsmodels' analytical prediction intervals; the month-total
-      interval comes from ``n_paths`` simulated sample paths (normal errors with the fitted
-      variance, seeded), each clipped at 0 and summed over the month's forecast days.
-    * Seasonal-naive intervals come from its rolling-origin back-test errors at the same
-      horizon: for a day ``k`` weeks ahead, the empirical ``(1 - level) / 2`` and
-      ``(1 + level) / 2`` quantiles of ``y[t] - y[t - 7k]`` over the last 26 weeks (a horizon
-      without 14 such errors reuses the longest one that has them, scaled by ``sqrt(k / k0)``).
-      The band always contains the point forecast. The month-total interval assumes the
-      seasonal random walk behind seasonal naive: the total error is a weighted sum of weekly
-      innovations (a day's innovation is carried into every later forecast day of the same
-      weekday), so its quantiles are the empirical one-week-ahead error quantiles times
-      ``sqrt(sum of squared weights)``. It is conservative (wider than needed) when the series
-      is a fixed weekly pattern plus noise. Histories of 14-27 days skip the model comparison
-      and use seasonal naive.
-    * All forecasts and bounds are clipped at 0 cases.
+    Back-test and model choice, the interval methods and their measured coverage are in
+    docs/capacity.md, section 1. All forecasts and bounds are clipped at 0 cases.
     """
+    month_start, month_end = month_bounds(month)
+    y = _history(series, as_of, level, model, backtest_weeks, max_history_days, month, month_end)
+    if cache is not None:
+        return _cached(cache, y, month, month_start, dict(
+            level=level, backtest_weeks=backtest_weeks, seed=seed, n_paths=n_paths, model=model))
+    notes: list[str] = []
+    last = y.index[-1]
+    horizon = int((month_end - last).days)
+    future = pd.date_range(last + pd.Timedelta(days=1), month_end, freq="D")
+    in_month = np.asarray(future >= month_start)
+    observed_in_month = float(y[y.index >= month_start].sum())
+    if horizon > 62:
+        notes.append(
+            f"The forecast reaches {horizon} days ahead of the data; intervals are wide and the "
+            "plan should be refreshed when newer data arrives."
+        )
+    backtest, baseline_mape, model_mape, k_weeks = _backtest_models(y, backtest_weeks, notes)
+    use_ets = bool(
+        np.isfinite(model_mape) and np.isfinite(baseline_mape) and model_mape < baseline_mape
+    )
+    if model != "auto":
+        use_ets = model == "ets"
+    elif k_weeks >= 1 and not use_ets and np.isfinite(model_mape):
+        notes.append(
+            f"ETS did not beat seasonal naive in the back-test (MAPE {model_mape:.1%} vs "
+            f"{baseline_mape:.1%}): seasonal naive is used."
+        )
+    alpha = 1.0 - level
+    fc = (_ets_forecast(y, horizon, in_month, observed_in_month, alpha, n_paths, seed, notes)
+          if use_ets else None)
+    if fc is None:
+        fc = _naive_forecast(y.to_numpy(), horizon, in_month, observed_in_month, alpha)
+    daily = pd.DataFrame({"date": future, "forecast": fc["point"], "pi_low": fc["low"],
+                          "pi_high": fc["high"]})
+    return VolumeForecast(
+        month=pd.Period(month_start, freq="M").strftime("%Y-%m"), daily=daily,
+        total=fc["total"], total_low=fc["total_low"], total_high=fc["total_high"], level=level,
+        model=fc["model"], used_model=fc["used"], backtest=backtest,
+        baseline_mape=baseline_mape, model_mape=model_mape, last_observed=last,
+        observed_in_month=observed_in_month, backtest_weeks=max(k_weeks, 0), notes=tuple(notes))
+
+
+def _cached(cache: ResultCache, y: pd.Series, month: str, month_start: pd.Timestamp,
+            kwargs: dict[str, Any]) -> VolumeForecast:
+    """The forecast from the cache, computed once. Keyed on the history actually used, so
+    callers that read different spans of the same production (the MBR, a capacity plan) share
+    the entry."""
+    key = fingerprint(_code_fingerprint(), y, month_start, sorted(kwargs.items()))
+    return cache.get_or_compute(
+        "volume_forecast",
+        key,
+        lambda: forecast_volume(y, month, max_history_days=None, **kwargs),
+        VolumeForecast.to_record,
+        VolumeForecast.from_record,
+    )
+
+
+def _history(series: pd.Series, as_of, level: float, model: str, backtest_weeks: int,
+             max_history_days: int | None, month: str, month_end: pd.Timestamp) -> pd.Series:
+    """The checked history a forecast uses (see :func:`forecast_volume` for the errors)."""
     if not 0.5 <= level < 1:
         raise ValueError(f"level must be in [0.5, 1), got {level}")
     if model not in ("auto", "ets", "seasonal_naive"):
         raise ValueError(f"model must be 'auto', 'ets' or 'seasonal_naive', got {model!r}")
     if backtest_weeks < 1:
         raise ValueError(f"backtest_weeks must be at least 1, got {backtest_weeks}")
-    month_start, month_end = month_bounds(month)
     y = _prepare(series, as_of)
     if max_history_days is not None:
         if max_history_days < MIN_HISTORY_DAYS:
@@ -444,157 +486,102 @@ def forecast_volume(
             f"{last.date()}: nothing to forecast. Pass as_of (e.g. the day before the month) to "
             "see the forecast as it would have been made."
         )
-    n = len(y)
-    if n < MIN_HISTORY_DAYS:
+    if len(y) < MIN_HISTORY_DAYS:
         raise ValueError(
-            f"only {n} days of history up to {last.date()}; at least {MIN_HISTORY_DAYS} are "
-            "needed to forecast a weekly pattern"
+            f"only {len(y)} days of history up to {last.date()}; at least {MIN_HISTORY_DAYS} "
+            "are needed to forecast a weekly pattern"
         )
-    if cache is not None:
-        # Keyed on the history actually used, so callers that read different spans of the same
-        # production (the MBR, a capacity plan) share the entry.
-        kwargs = dict(
-            level=level, backtest_weeks=backtest_weeks, seed=seed, n_paths=n_paths, model=model
-        )
-        key = fingerprint(_code_fingerprint(), y, month_start, sorted(kwargs.items()))
-        return cache.get_or_compute(
-            "volume_forecast",
-            key,
-            lambda: forecast_volume(y, month, max_history_days=None, **kwargs),
-            VolumeForecast.to_record,
-            VolumeForecast.from_record,
-        )
-    notes: list[str] = []
-    values = y.to_numpy()
-    horizon = int((month_end - last).days)
-    future = pd.date_range(last + pd.Timedelta(days=1), month_end, freq="D")
-    in_month = np.asarray(future >= month_start)
-    observed_in_month = float(y[y.index >= month_start].sum())
-    if horizon > 62:
-        notes.append(
-            f"The forecast reaches {horizon} days ahead of the data; intervals are wide and the "
-            "plan should be refreshed when newer data arrives."
-        )
+    return y
 
-    # ---- back-test --------------------------------------------------------------------------
+
+def _backtest_models(y: pd.Series, backtest_weeks: int, notes: list[str]
+                     ) -> tuple[pd.DataFrame, float, float, int]:
+    """Both models fitted without the last weeks and scored on them: (frame, naive MAPE,
+    ETS MAPE, weeks held out)."""
+    n, values = len(y), y.to_numpy()
     k_weeks = min(backtest_weeks, (n - MIN_TRAIN_DAYS) // SEASON)
-    backtest_rows: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     baseline_mape = model_mape = float("nan")
-    if k_weeks >= 1:
-        if k_weeks < backtest_weeks:
-            notes.append(
-                f"History of {n} days: back-test shortened to {k_weeks} week(s) "
-                f"(asked for {backtest_weeks})."
-            )
-        hold = k_weeks * SEASON
-        train, test = y.iloc[:-hold], values[-hold:]
-        naive_bt = _seasonal_naive(train.to_numpy(), hold)
-        baseline_mape = _mape(test, naive_bt)
-        backtest_rows.append(
-            {
-                "model": "seasonal_naive",
-                "mape": baseline_mape,
-                "wape": _wape(test, naive_bt),
-                "total_error": _total_error(test, naive_bt),
-            }
-        )
-        try:
-            ets_bt = np.clip(_ets_mean(_fit_ets(train), hold), 0, None)
-            model_mape = _mape(test, ets_bt)
-            backtest_rows.append(
-                {
-                    "model": "ets",
-                    "mape": model_mape,
-                    "wape": _wape(test, ets_bt),
-                    "total_error": _total_error(test, ets_bt),
-                }
-            )
-        except Exception as exc:  # noqa: BLE001 - any fit failure means: fall back to naive
-            notes.append(f"ETS could not be fitted in the back-test ({type(exc).__name__}).")
-            backtest_rows.append(
-                {"model": "ets", "mape": np.nan, "wape": np.nan, "total_error": np.nan}
-            )
-    else:
+    if k_weeks < 1:
         notes.append(f"History of {n} days is too short for a back-test: seasonal naive is used.")
-    backtest = pd.DataFrame(backtest_rows, columns=["model", "mape", "wape", "total_error"])
-
-    use_ets = bool(
-        np.isfinite(model_mape) and np.isfinite(baseline_mape) and model_mape < baseline_mape
-    )
-    if model != "auto":
-        use_ets = model == "ets"
-    elif k_weeks >= 1 and not use_ets and np.isfinite(model_mape):
+        return (pd.DataFrame(rows, columns=["model", "mape", "wape", "total_error"]),
+                baseline_mape, model_mape, k_weeks)
+    if k_weeks < backtest_weeks:
         notes.append(
-            f"ETS did not beat seasonal naive in the back-test (MAPE {model_mape:.1%} vs "
-            f"{baseline_mape:.1%}): seasonal naive is used."
+            f"History of {n} days: back-test shortened to {k_weeks} week(s) "
+            f"(asked for {backtest_weeks})."
         )
+    hold = k_weeks * SEASON
+    train, test = y.iloc[:-hold], values[-hold:]
+    naive_bt = _seasonal_naive(train.to_numpy(), hold)
+    baseline_mape = _mape(test, naive_bt)
+    rows.append({"model": "seasonal_naive", "mape": baseline_mape,
+                 "wape": _wape(test, naive_bt), "total_error": _total_error(test, naive_bt)})
+    try:
+        ets_bt = np.clip(_ets_mean(_fit_ets(train), hold), 0, None)
+        model_mape = _mape(test, ets_bt)
+        rows.append({"model": "ets", "mape": model_mape, "wape": _wape(test, ets_bt),
+                     "total_error": _total_error(test, ets_bt)})
+    except Exception as exc:  # noqa: BLE001 - any fit failure means: fall back to naive
+        notes.append(f"ETS could not be fitted in the back-test ({type(exc).__name__}).")
+        rows.append({"model": "ets", "mape": np.nan, "wape": np.nan, "total_error": np.nan})
+    return (pd.DataFrame(rows, columns=["model", "mape", "wape", "total_error"]),
+            baseline_mape, model_mape, k_weeks)
 
-    alpha = 1.0 - level
-    daily = pd.DataFrame({"date": future})
-    total_low = total_high = float("nan")
-    if use_ets:
-        try:
-            result = _fit_ets(y)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                frame = result.get_prediction(start=n, end=n + horizon - 1).summary_frame(
-                    alpha=alpha
-                )
-                paths = np.asarray(
-                    result.simulate(
-                        nsimulations=horizon,
-                        anchor="end",
-                        repetitions=n_paths,
-                        rng=np.random.default_rng(seed),
-                    ),
-                    dtype=float,
-                ).reshape(horizon, n_paths)
-            mean = frame["mean"].to_numpy(dtype=float)
-            low = frame["pi_lower"].to_numpy(dtype=float)
-            high = frame["pi_upper"].to_numpy(dtype=float)
-            if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(paths))):
-                raise FloatingPointError("ETS forecast is not finite")
-        except Exception as exc:  # noqa: BLE001 - fall back rather than fail the report
-            notes.append(
-                f"ETS refit on the full history failed ({type(exc).__name__}): seasonal naive used."
-            )
-            use_ets = False
-    if use_ets:
-        point = np.clip(mean, 0, None)
-        daily["forecast"] = point
-        daily["pi_low"] = np.clip(low, 0, None)
-        daily["pi_high"] = np.clip(high, 0, None)
-        sims = np.clip(paths[in_month], 0, None).sum(axis=0) + observed_in_month
-        total = float(point[in_month].sum()) + observed_in_month
-        total_low = min(float(np.quantile(sims, alpha / 2)), total)
-        total_high = max(float(np.quantile(sims, 1 - alpha / 2)), total)
-        model_name, used_name = ETS_NAMES[bool(result.model.damped_trend)], "ets"
-    else:
-        point = _seasonal_naive(values, horizon)
-        q_low, q_high = _naive_error_quantiles(values, horizon, alpha)
-        daily["forecast"] = point
-        daily["pi_low"] = np.clip(point + q_low, 0, None)
-        daily["pi_high"] = np.clip(point + q_high, 0, None)
-        total = float(point[in_month].sum()) + observed_in_month
-        q_total = _naive_total_error_quantiles(values, horizon, in_month, alpha)
-        total_low = max(total + q_total[0], observed_in_month)
-        total_high = total + q_total[1]
-        model_name, used_name = NAIVE_NAME, "seasonal_naive"
 
-    return VolumeForecast(
-        month=pd.Period(month_start, freq="M").strftime("%Y-%m"),
-        daily=daily[["date", "forecast", "pi_low", "pi_high"]],
-        total=total,
-        total_low=total_low,
-        total_high=total_high,
-        level=level,
-        model=model_name,
-        used_model=used_name,
-        backtest=backtest,
-        baseline_mape=baseline_mape,
-        model_mape=model_mape,
-        last_observed=last,
-        observed_in_month=observed_in_month,
-        backtest_weeks=max(k_weeks, 0),
-        notes=tuple(notes),
-    )
+def _ets_forecast(y: pd.Series, horizon: int, in_month: np.ndarray, observed: float,
+                  alpha: float, n_paths: int, seed: int, notes: list[str]
+                  ) -> dict[str, Any] | None:
+    """ETS refitted on the whole history: daily forecast and bands, month total from simulated
+    paths; None (with a note) when the refit fails."""
+    n = len(y)
+    try:
+        result = _fit_ets(y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = result.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=alpha)
+            paths = np.asarray(
+                result.simulate(nsimulations=horizon, anchor="end", repetitions=n_paths,
+                                rng=np.random.default_rng(seed)),
+                dtype=float,
+            ).reshape(horizon, n_paths)
+        mean = frame["mean"].to_numpy(dtype=float)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(paths))):
+            raise FloatingPointError("ETS forecast is not finite")
+    except Exception as exc:  # noqa: BLE001 - fall back rather than fail the report
+        notes.append(
+            f"ETS refit on the full history failed ({type(exc).__name__}): seasonal naive used."
+        )
+        return None
+    point = np.clip(mean, 0, None)
+    sims = np.clip(paths[in_month], 0, None).sum(axis=0) + observed
+    total = float(point[in_month].sum()) + observed
+    return {
+        "point": point,
+        "low": np.clip(frame["pi_lower"].to_numpy(dtype=float), 0, None),
+        "high": np.clip(frame["pi_upper"].to_numpy(dtype=float), 0, None),
+        "total": total,
+        "total_low": min(float(np.quantile(sims, alpha / 2)), total),
+        "total_high": max(float(np.quantile(sims, 1 - alpha / 2)), total),
+        "model": ETS_NAMES[bool(result.model.damped_trend)],
+        "used": "ets",
+    }
+
+
+def _naive_forecast(values: np.ndarray, horizon: int, in_month: np.ndarray, observed: float,
+                    alpha: float) -> dict[str, Any]:
+    """Seasonal naive with its empirical bands and month-total interval."""
+    point = _seasonal_naive(values, horizon)
+    q_low, q_high = _naive_error_quantiles(values, horizon, alpha)
+    total = float(point[in_month].sum()) + observed
+    q_total = _naive_total_error_quantiles(values, horizon, in_month, alpha)
+    return {
+        "point": point,
+        "low": np.clip(point + q_low, 0, None),
+        "high": np.clip(point + q_high, 0, None),
+        "total": total,
+        "total_low": max(total + q_total[0], observed),
+        "total_high": total + q_total[1],
+        "model": NAIVE_NAME,
+        "used": "seasonal_naive",
+    }

@@ -20,11 +20,17 @@ hours in the last ``productivity_weeks`` weeks.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from reporting.capacity.absence import (
+    ShrinkageEstimate,
+    observed_shrinkage,
+    resolve_shrinkage,
+    shrinkage_sentence,
+)
 from reporting.capacity.forecast import (
     MIN_HISTORY_DAYS,
     VolumeForecast,
@@ -385,6 +391,39 @@ def current_capacity(
     prod = production if market is None else production[production["market"] == market]
     skills = reviewer_skills(prod, as_of, None, a.productivity_weeks)
 
+    by_reviewer = _active_reviewers(roster, market, skills, mid, a, notes)
+    skills = skills.assign(reviewer_id=skills["reviewer_id"].astype(str))
+    active_skills = _allocate(skills, by_reviewer, notes)
+    by_pl = _by_product_line(skills, by_reviewer, active_skills, as_of, a)
+    hours_per_day, attendance = _observed_calibration(prod, by_reviewer, as_of, a)
+    if np.isfinite(hours_per_day):
+        notes.append(
+            f"Observed in the last {a.productivity_weeks} weeks (active reviewers employed "
+            f"throughout): {hours_per_day:.1f} productive hours per day worked (assumption "
+            f"{a.productive_hours_per_day:g}) and days worked = {attendance:.0%} of weekdays "
+            f"(assumption 1 - shrinkage = {1 - a.shrinkage:.0%})."
+        )
+    return CurrentCapacity(
+        by_product_line=by_pl,
+        by_reviewer=by_reviewer.reset_index(drop=True),
+        skills=active_skills.reset_index(drop=True),
+        as_of=as_of,
+        mid_month=mid,
+        observed_hours_per_day=hours_per_day,
+        observed_attendance=attendance,
+        notes=tuple(notes),
+    )
+
+
+_REVIEWER_COLUMNS = ["reviewer_id", "hire_date", "tenure_days", "ramp_factor", "fte",
+                     "effective_fte", "recent_production"]
+
+
+def _active_reviewers(roster: pd.DataFrame | None, market: str | None, skills: pd.DataFrame,
+                      mid: pd.Timestamp, a: CapacityAssumptions, notes: list[str]
+                      ) -> pd.DataFrame:
+    """The market's active reviewers with their ramp-up and effective FTE (``notes`` gets the
+    caveats: inactive, no hire date, producing but not on the roster, no roster)."""
     team = None
     if roster is not None and not roster.empty:
         team = roster if market is None else roster[roster["market"] == market]
@@ -448,20 +487,13 @@ def current_capacity(
     by_reviewer["effective_fte"] = by_reviewer["fte"] * by_reviewer["ramp_factor"]
     recent = set(skills["reviewer_id"].astype(str))
     by_reviewer["recent_production"] = by_reviewer["reviewer_id"].isin(recent)
-    by_reviewer = by_reviewer[
-        [
-            "reviewer_id",
-            "hire_date",
-            "tenure_days",
-            "ramp_factor",
-            "fte",
-            "effective_fte",
-            "recent_production",
-        ]
-    ]
+    return by_reviewer[_REVIEWER_COLUMNS]
 
-    # Allocation of each active reviewer's effective FTE across product lines.
-    skills = skills.assign(reviewer_id=skills["reviewer_id"].astype(str))
+
+
+def _allocate(skills: pd.DataFrame, by_reviewer: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Each active reviewer's effective FTE split across product lines by recent hours; those
+    without production in the window by the market's hour mix."""
     active_skills = skills.merge(
         by_reviewer[["reviewer_id", "effective_fte"]], on="reviewer_id", how="inner"
     )
@@ -499,7 +531,14 @@ def current_capacity(
             "in the window."
         )
 
-    # Productivity: fully ramped reviewers (tenure at as_of >= last ramp bound, or unknown).
+    return active_skills
+
+
+def _by_product_line(skills: pd.DataFrame, by_reviewer: pd.DataFrame,
+                     active_skills: pd.DataFrame, as_of: pd.Timestamp, a: CapacityAssumptions
+                     ) -> pd.DataFrame:
+    """Available FTE, headcount and productivity per product line. Productivity counts fully
+    ramped reviewers only (tenure at as_of >= the last ramp bound, or unknown)."""
     tenure_as_of = (
         as_of - pd.to_datetime(by_reviewer.set_index("reviewer_id")["hire_date"])
     ).dt.days
@@ -537,24 +576,7 @@ def current_capacity(
     by_pl = by_pl[
         ["product_line", "available_fte", "headcount", "productivity", "cases", "productive_hours"]
     ].sort_values("product_line", ignore_index=True)
-    hours_per_day, attendance = _observed_calibration(prod, by_reviewer, as_of, a)
-    if np.isfinite(hours_per_day):
-        notes.append(
-            f"Observed in the last {a.productivity_weeks} weeks (active reviewers employed "
-            f"throughout): {hours_per_day:.1f} productive hours per day worked (assumption "
-            f"{a.productive_hours_per_day:g}) and days worked = {attendance:.0%} of weekdays "
-            f"(assumption 1 - shrinkage = {1 - a.shrinkage:.0%})."
-        )
-    return CurrentCapacity(
-        by_product_line=by_pl,
-        by_reviewer=by_reviewer.reset_index(drop=True),
-        skills=active_skills.reset_index(drop=True),
-        as_of=as_of,
-        mid_month=mid,
-        observed_hours_per_day=hours_per_day,
-        observed_attendance=attendance,
-        notes=tuple(notes),
-    )
+    return by_pl
 
 
 def _observed_calibration(
@@ -618,6 +640,9 @@ class CapacityPlan:
         Daily volume per product line up to ``as_of``.
     capacity : CurrentCapacity
         Reviewer-level detail (private; never shown in market-level reports).
+    shrinkage : ShrinkageEstimate
+        The shrinkage used (``assumptions.shrinkage``) and its source: ``observed``, ``default``
+        or ``parameter``.
     """
 
     market: str
@@ -631,6 +656,7 @@ class CapacityPlan:
     forecasts: dict[str, VolumeForecast]
     history: dict[str, pd.Series]
     capacity: CurrentCapacity
+    shrinkage: ShrinkageEstimate | None = None
 
 
 def _off_track_counts(accuracy: pd.DataFrame | None, skills: pd.DataFrame) -> dict[str, int]:
@@ -668,6 +694,53 @@ def _risk_columns(frame: pd.DataFrame, a: CapacityAssumptions, month: str) -> pd
     return frame
 
 
+def planning_date(production: pd.DataFrame, market: str, month: str,
+                  as_of: str | pd.Timestamp | None = None) -> pd.Timestamp:
+    """The last day of data a plan of ``market`` for ``month`` uses: ``as_of`` when given, else
+    the market's last production day, or the day before ``month`` when the data reaches into it.
+
+    Raises ``ValueError`` when the market has no production or ``as_of`` is past the month."""
+    month_start, month_end = month_bounds(month)
+    prod_m = production[production["market"] == market]
+    if prod_m.empty:
+        raise ValueError(f"no production data for market {market!r}")
+    last_data = pd.to_datetime(prod_m["date"]).dt.normalize().max()
+    if as_of is None:
+        as_of = min(last_data, month_start - pd.Timedelta(days=1))
+    as_of = pd.Timestamp(as_of).normalize()
+    if as_of >= month_end:
+        raise ValueError(f"as_of {as_of.date()} is at or after the end of {month}: nothing to plan")
+    return as_of
+
+
+def _plan_shrinkage(history: pd.DataFrame, roster: pd.DataFrame | None, market: str,
+                    as_of: pd.Timestamp, a: CapacityAssumptions, given: bool,
+                    observe: bool) -> tuple[CapacityAssumptions, ShrinkageEstimate]:
+    """The assumptions with the shrinkage the plan uses, and where it comes from."""
+    est = observed_shrinkage(history, as_of, market, roster=roster, weeks=a.productivity_weeks,
+                             holidays=a.holidays, level=a.forecast_level)
+    if not observe:  # the measurement is kept beside the value used, for the notes
+        source = "parameter" if given else "default"
+        return a, (est or ShrinkageEstimate(a.shrinkage, source)).with_source(a.shrinkage, source)
+    est = resolve_shrinkage(est, None, a.shrinkage)
+    return replace(a, shrinkage=est.shrinkage), est
+
+
+def _plan_notes(a: CapacityAssumptions, month: str, market: str, as_of: pd.Timestamp,
+                last_data: pd.Timestamp, month_end: pd.Timestamp,
+                est: ShrinkageEstimate) -> list[str]:
+    notes = [a.describe(month), shrinkage_sentence(est)]
+    if last_data > as_of:
+        upto = "the end of the month" if last_data >= month_end else f"{last_data.date()} (partial)"
+        notes.append(
+            f"Plan as of {as_of.date()} (the day before the month); data after it is used only "
+            f"to show actual volume next to the forecast, up to {upto}."
+        )
+    else:
+        notes.append(f"Plan as of {as_of.date()}, the last day of production data for {market}.")
+    return notes
+
+
 def capacity_plan(
     production: pd.DataFrame,
     roster: pd.DataFrame | None,
@@ -678,6 +751,7 @@ def capacity_plan(
     *,
     as_of: str | pd.Timestamp | None = None,
     cache: ResultCache | None = None,
+    observe_shrinkage: bool = False,
 ) -> CapacityPlan:
     """Forecast, required vs available FTE, SLA risk and suggested moves for a market-month.
 
@@ -697,11 +771,13 @@ def capacity_plan(
         ``reviewer_id``, ``product_line``, ``status`` (a KPI frame at that scope, any KPIs):
         reviewers ``off_track`` on a product line are never given more of its work.
     as_of : str or Timestamp, optional
-        Planning date (last day of data used). Default: the last day of the market's production,
-        or the day before ``month`` when the data reaches into it (the plan as it would have been
-        made before the month; actual volume is then reported next to the forecast).
+        Planning date (last day of data used); see :func:`planning_date`.
     cache : reporting.core.cache.ResultCache, optional
         Passed to :func:`forecast_volume` (a pack's MBR and capacity plans share forecasts).
+    observe_shrinkage : bool, default False
+        Measure shrinkage from the production before ``as_of``
+        (:func:`reporting.capacity.absence.observed_shrinkage`) and use it instead of the
+        assumption's (which stays the fallback when too few reviewers can be measured).
 
     Returns
     -------
@@ -714,46 +790,69 @@ def capacity_plan(
     """
     from reporting.capacity.distribution import redistribute
 
-    a = assumptions or CapacityAssumptions()
     month_start, month_end = month_bounds(month)
     month = pd.Period(month_start, freq="M").strftime("%Y-%m")
+    as_of = planning_date(production, market, month, as_of)
     prod_m = production[production["market"] == market]
-    if prod_m.empty:
-        raise ValueError(f"no production data for market {market!r}")
     dates = pd.to_datetime(prod_m["date"]).dt.normalize()
-    last_data = dates.max()
-    if as_of is None:
-        as_of = min(last_data, month_start - pd.Timedelta(days=1))
-    as_of = pd.Timestamp(as_of).normalize()
-    if as_of >= month_end:
-        raise ValueError(f"as_of {as_of.date()} is at or after the end of {month}: nothing to plan")
     history_frame = prod_m[dates <= as_of]
     if history_frame.empty:
         raise ValueError(f"no production data for market {market!r} up to {as_of.date()}")
-    notes: list[str] = [a.describe(month)]
-    if last_data > as_of:
-        upto = "the end of the month" if last_data >= month_end else f"{last_data.date()} (partial)"
-        notes.append(
-            f"Plan as of {as_of.date()} (the day before the month); data after it is used only "
-            f"to show actual volume next to the forecast, up to {upto}."
-        )
-    else:
-        notes.append(f"Plan as of {as_of.date()}, the last day of production data for {market}.")
-
+    a, est = _plan_shrinkage(history_frame, roster, market, as_of,
+                             assumptions or CapacityAssumptions(), assumptions is not None,
+                             observe_shrinkage)
+    notes = _plan_notes(a, month, market, as_of, dates.max(), month_end, est)
     cap = current_capacity(roster, history_frame, as_of, market, month=month, assumptions=a)
     notes.extend(cap.notes)
-    off_counts = _off_track_counts(accuracy_by_reviewer_product, cap.skills)
-    working_days = a.working_days_in(month)
-    month_covered = last_data >= month_start and as_of < month_start
+    month_covered = dates.max() >= month_start and as_of < month_start
     month_rows = prod_m[(dates >= month_start) & (dates <= month_end)]
-    actual_by_pl = month_rows.groupby("product_line")["cases_handled"].sum()
+    actual = (month_rows.groupby("product_line")["cases_handled"].sum() if month_covered
+              else None)
+    by_pl, forecasts, history = _plan_rows(
+        history_frame, market, month, as_of, a, cap,
+        _off_track_counts(accuracy_by_reviewer_product, cap.skills), actual, notes, cache)
+    totals = _totals(by_pl, a, month, month_covered)
+    if len(by_pl) > 1:
+        notes.append("Totals add the product lines' intervals, i.e. treat them as perfectly "
+                     "correlated (conservative).")
+    high = by_pl[by_pl["sla_risk"] == "high"]["product_line"].tolist()
+    if high:
+        notes.append(f"High SLA risk (required > available FTE): {', '.join(high)}.")
+    redistribution = redistribute(
+        by_pl, cap.skills, accuracy_by_reviewer_product, days_per_fte=a.days_per_fte(month),
+        productive_hours_per_day=a.productive_hours_per_day,
+        calendar_days=(month_end - month_start).days + 1)
+    return CapacityPlan(
+        market=market,
+        month=month,
+        as_of=as_of,
+        by_product_line=by_pl.reset_index(drop=True),
+        totals=totals,
+        assumptions=a,
+        notes=notes,
+        redistribution=redistribution,
+        forecasts=forecasts,
+        history=history,
+        capacity=cap,
+        shrinkage=est,
+    )
 
+
+_FLOAT_COLUMNS = ["forecast_cases", "forecast_low", "forecast_high", "productivity",
+                  "required_fte", "required_fte_low", "required_fte_high", "available_fte",
+                  "model_mape", "baseline_mape", "actual_cases"]
+
+
+def _plan_rows(history_frame: pd.DataFrame, market: str, month: str, as_of: pd.Timestamp,
+               a: CapacityAssumptions, cap: CurrentCapacity, off_counts: dict[str, int],
+               actual: pd.Series | None, notes: list[str], cache: ResultCache | None,
+               ) -> tuple[pd.DataFrame, dict[str, VolumeForecast], dict[str, pd.Series]]:
+    """One plan row per product line with recent production (``notes`` gets the caveats)."""
     window_start = as_of - pd.Timedelta(days=7 * a.productivity_weeks - 1)
     recent_pls = set(
         history_frame.loc[pd.to_datetime(history_frame["date"]) >= window_start, "product_line"]
     )
-    all_pls = sorted(set(history_frame["product_line"]))
-    dropped = [pl for pl in all_pls if pl not in recent_pls]
+    dropped = [pl for pl in sorted(set(history_frame["product_line"])) if pl not in recent_pls]
     if dropped:
         notes.append(
             f"No production in the last {a.productivity_weeks} weeks for {', '.join(dropped)}: "
@@ -767,106 +866,58 @@ def capacity_plan(
         series = daily_volume(history_frame, market=market, product_line=pl)
         # Days after a product line's last row but before as_of had no volume: 0, not missing.
         full = pd.date_range(series.index.min(), as_of, freq="D", name="date")
-        series = series.reindex(full, fill_value=0.0)
-        history[pl] = series
-        row: dict[str, object] = {"product_line": pl}
-        productivity = (
-            float(cap_pl["productivity"].get(pl, np.nan)) if pl in cap_pl.index else np.nan
-        )
-        available = float(cap_pl["available_fte"].get(pl, 0.0)) if pl in cap_pl.index else 0.0
-        if len(series) < MIN_HISTORY_DAYS:
-            notes.append(
-                f"{pl}: only {len(series)} days of history; no forecast, no FTE requirement."
-            )
-            fc = None
-        else:
-            fc = forecast_volume(
-                series,
-                month,
-                level=a.forecast_level,
-                backtest_weeks=a.backtest_weeks,
-                seed=a.seed,
-                cache=cache,
-            )
+        history[pl] = series = series.reindex(full, fill_value=0.0)
+        fc = _forecast_line(pl, series, month, a, notes, cache)
+        if fc is not None:
             forecasts[pl] = fc
-            notes.extend(f"{pl}: {n}" for n in fc.notes)
-        if not np.isfinite(productivity) or productivity <= 0:
-            notes.append(f"{pl}: no productive hours in the window; productivity unknown.")
-            productivity = np.nan
-
-        def _fte(volume: float, productivity: float = productivity) -> float:
-            if not np.isfinite(productivity):
-                return float("nan")
-            return required_fte(
-                volume, productivity, a.productive_hours_per_day, working_days, a.shrinkage
-            )
-
-        row.update(
-            forecast_cases=fc.total if fc else np.nan,
-            forecast_low=fc.total_low if fc else np.nan,
-            forecast_high=fc.total_high if fc else np.nan,
-            productivity=productivity,
-            available_fte=available,
-            headcount=int(cap_pl["headcount"].get(pl, 0)) if pl in cap_pl.index else 0,
-            off_track_reviewers=int(off_counts.get(pl, 0)),
-            model=fc.used_model if fc else None,
-            model_mape=fc.model_mape if fc else np.nan,
-            baseline_mape=fc.baseline_mape if fc else np.nan,
-            actual_cases=float(actual_by_pl.get(pl, 0.0)) if month_covered else np.nan,
-        )
-        row["required_fte"] = _fte(row["forecast_cases"]) if fc else np.nan
-        row["required_fte_low"] = _fte(row["forecast_low"]) if fc else np.nan
-        row["required_fte_high"] = _fte(row["forecast_high"]) if fc else np.nan
+        row = _plan_row(pl, fc, cap_pl, a, month, notes)
+        row["off_track_reviewers"] = int(off_counts.get(pl, 0))
+        row["actual_cases"] = float(actual.get(pl, 0.0)) if actual is not None else np.nan
         rows.append(row)
-    by_pl = pd.DataFrame(rows)
-    if by_pl.empty:
-        by_pl = pd.DataFrame(columns=PLAN_COLUMNS)
-    for col in [
-        "forecast_cases",
-        "forecast_low",
-        "forecast_high",
-        "productivity",
-        "required_fte",
-        "required_fte_low",
-        "required_fte_high",
-        "available_fte",
-        "model_mape",
-        "baseline_mape",
-        "actual_cases",
-    ]:
+    by_pl = pd.DataFrame(rows) if rows else pd.DataFrame(columns=PLAN_COLUMNS)
+    for col in _FLOAT_COLUMNS:
         by_pl[col] = by_pl[col].astype("float64")
     by_pl["gap_fte"] = by_pl["required_fte"] - by_pl["available_fte"]
-    by_pl = _risk_columns(by_pl, a, month)[PLAN_COLUMNS]
+    return _risk_columns(by_pl, a, month)[PLAN_COLUMNS], forecasts, history
 
-    totals = _totals(by_pl, a, month, month_covered)
-    if len(by_pl) > 1:
-        notes.append(
-            "Totals add the product lines' intervals, i.e. treat them as perfectly correlated "
-            "(conservative)."
-        )
-    high = by_pl[by_pl["sla_risk"] == "high"]["product_line"].tolist()
-    if high:
-        notes.append(f"High SLA risk (required > available FTE): {', '.join(high)}.")
-    redistribution = redistribute(
-        by_pl,
-        cap.skills,
-        accuracy_by_reviewer_product,
-        days_per_fte=a.days_per_fte(month),
-        productive_hours_per_day=a.productive_hours_per_day,
-        calendar_days=(month_end - month_start).days + 1,
-    )
-    return CapacityPlan(
-        market=market,
-        month=month,
-        as_of=as_of,
-        by_product_line=by_pl.reset_index(drop=True),
-        totals=totals,
-        assumptions=a,
-        notes=notes,
-        redistribution=redistribution,
-        forecasts=forecasts,
-        history=history,
-        capacity=cap,
+
+def _forecast_line(pl: str, series: pd.Series, month: str, a: CapacityAssumptions,
+                   notes: list[str], cache: ResultCache | None) -> VolumeForecast | None:
+    if len(series) < MIN_HISTORY_DAYS:
+        notes.append(f"{pl}: only {len(series)} days of history; no forecast, no FTE requirement.")
+        return None
+    fc = forecast_volume(series, month, level=a.forecast_level, backtest_weeks=a.backtest_weeks,
+                         seed=a.seed, cache=cache)
+    notes.extend(f"{pl}: {n}" for n in fc.notes)
+    return fc
+
+
+def _plan_row(pl: str, fc: VolumeForecast | None, cap_pl: pd.DataFrame, a: CapacityAssumptions,
+              month: str, notes: list[str]) -> dict[str, object]:
+    """Forecast, productivity, available and required FTE of one product line."""
+    known = pl in cap_pl.index
+    productivity = float(cap_pl["productivity"].get(pl, np.nan)) if known else np.nan
+    if not np.isfinite(productivity) or productivity <= 0:
+        notes.append(f"{pl}: no productive hours in the window; productivity unknown.")
+        productivity = np.nan
+    working_days = a.working_days_in(month)
+
+    def fte(volume: float) -> float:
+        if fc is None or not np.isfinite(productivity):
+            return float("nan")
+        return required_fte(volume, productivity, a.productive_hours_per_day, working_days,
+                            a.shrinkage)
+
+    total, low, high = (fc.total, fc.total_low, fc.total_high) if fc else (np.nan,) * 3
+    return dict(
+        product_line=pl, forecast_cases=total, forecast_low=low, forecast_high=high,
+        productivity=productivity,
+        available_fte=float(cap_pl["available_fte"].get(pl, 0.0)) if known else 0.0,
+        headcount=int(cap_pl["headcount"].get(pl, 0)) if known else 0,
+        model=fc.used_model if fc else None,
+        model_mape=fc.model_mape if fc else np.nan,
+        baseline_mape=fc.baseline_mape if fc else np.nan,
+        required_fte=fte(total), required_fte_low=fte(low), required_fte_high=fte(high),
     )
 
 

@@ -126,6 +126,18 @@ NEW_HIRE_DAYS = 90
 NEW_HIRE_AUDIT_MULT = 1.6
 OUTLIER_AUDIT_MULT = 2.0
 PRODUCTION_ROWS_PER_CHUNK = 16_384
+#: Leave: blocks of LEAVE_BLOCK_DAYS calendar days (holidays, a week off), LEAVE_BLOCKS_PER_MONTH
+#: a month on average, on top of the 6% of weekdays missed at random (sickness, training): about
+#: 15% of weekdays off in all. Drawn from their own random stream, so they only remove rows.
+LEAVE_BLOCKS_PER_MONTH = 0.6
+LEAVE_BLOCK_DAYS = (3, 8)
+#: A share of reviewers also work a second product line on about SECOND_LINE_DAYS of their days
+#: (so a capacity plan's redistribution has someone to move).
+SECOND_LINE_REVIEWERS = 0.35
+SECOND_LINE_DAYS = 0.35
+#: spawn key of the leave stream (see docs/data.md: chosen so that the seed-7 sample keeps its
+#: documented planted stories, e.g. GB's Sep -> Oct z within +-2, after leave was added)
+LEAVE_STREAM = 5
 
 Format = Literal["csv", "parquet", "xlsx", "duckdb"]
 
@@ -226,6 +238,7 @@ class _Org:
     skill: np.ndarray  # error multiplier
     speed: np.ndarray  # handling time multiplier
     special: np.ndarray  # 0 normal, 1 outlier, 2 low volume, 3 BR cohort
+    product2: np.ndarray  # second product line (index), -1 for none
 
     def __len__(self) -> int:
         return len(self.reviewer_id)
@@ -336,6 +349,10 @@ def _build_org(cal: _Calendar, copies: int, rng: np.random.Generator) -> _Org:
     skill = np.clip(rng.lognormal(0.0, 0.15, n), 0.75, 1.35)
     speed = np.clip(rng.lognormal(0.0, 0.12, n), 0.75, 1.35)
     status = np.where(leave < _FAR, "inactive", "active")
+    # Drawn after every other attribute, so these stay what they were before second lines.
+    shift = rng.integers(1, len(PRODUCT_LINES), n)
+    second = (rng.random(n) < SECOND_LINE_REVIEWERS) & (special == 0)
+    product2 = np.where(second, (product + shift) % len(PRODUCT_LINES), -1)
     return _Org(
         reviewer_id=np.array([r["reviewer_id"] for r in recs], dtype=object),
         team_lead=np.array([r["lead"] for r in recs], dtype=object),
@@ -348,6 +365,7 @@ def _build_org(cal: _Calendar, copies: int, rng: np.random.Generator) -> _Org:
         skill=skill,
         speed=speed,
         special=special,
+        product2=product2.astype(np.int64),
     )
 
 
@@ -478,10 +496,27 @@ class _Production:
     hours: np.ndarray  # float
     sla_met: np.ndarray  # int64
     audit_mult: np.ndarray  # audit sampling multiplier
+    product: np.ndarray  # product line index of the row
+
+
+def _on_leave(n_days: int, n_r: int, rng: np.random.Generator) -> np.ndarray:
+    """(days, reviewers) mask of leave blocks in one month."""
+    leave = np.zeros((n_days, n_r), dtype=bool)
+    blocks = rng.poisson(LEAVE_BLOCKS_PER_MONTH, n_r)
+    who = np.repeat(np.arange(n_r), blocks)
+    start = rng.integers(0, n_days, len(who))
+    length = rng.integers(*LEAVE_BLOCK_DAYS, len(who))
+    for r, a, k in zip(who, start, length, strict=True):
+        leave[a : a + k, r] = True
+    return leave
 
 
 def _production_month(
-    cal: _Calendar, org: _Org, days: np.ndarray, rng: np.random.Generator
+    cal: _Calendar,
+    org: _Org,
+    days: np.ndarray,
+    rng: np.random.Generator,
+    rng_leave: np.random.Generator | None = None,
 ) -> _Production:
     n_r = len(org)
     weekday = (days.astype("int64") + 3) % 7
@@ -490,6 +525,12 @@ def _production_month(
     # day-major grid: rows ordered by date, then reviewer
     active = (org.hire[None, :] <= days[:, None]) & (days[:, None] <= org.leave[None, :])
     work = active & (rng.random((len(days), n_r)) < p_work[:, None])
+    product = np.broadcast_to(org.product[None, :], work.shape)
+    if rng_leave is not None:
+        work &= ~_on_leave(len(days), n_r, rng_leave)
+        on_second = (org.product2[None, :] >= 0) & (rng_leave.random(work.shape)
+                                                    < SECOND_LINE_DAYS)
+        product = np.where(on_second, org.product2[None, :], product)
     d_idx, r_idx = np.nonzero(work)
     n = len(d_idx)
     day = days[d_idx]
@@ -520,6 +561,7 @@ def _production_month(
         hours=hours,
         sla_met=sla,
         audit_mult=mult,
+        product=product[d_idx, r_idx].astype(np.int64),
     )
 
 
@@ -534,11 +576,11 @@ def _build_production(cal: _Calendar, org: _Org, seed: int) -> _Production:
             (month + 1).astype("datetime64[D]"),
             dtype="datetime64[D]",
         )
-        parts.append(_production_month(cal, org, days, _rng(seed, 1, i)))
+        parts.append(_production_month(cal, org, days, _rng(seed, 1, i), _rng(seed, LEAVE_STREAM, i)))
     return _Production(
         **{
             f: np.concatenate([getattr(p, f) for p in parts])
-            for f in ("day", "reviewer", "cases", "hours", "sla_met", "audit_mult")
+            for f in ("day", "reviewer", "cases", "hours", "sla_met", "audit_mult", "product")
         }
     )
 
@@ -668,7 +710,8 @@ def _audit_chunk(
     # auditor, weight, handling time
     aud = rng.integers(0, ctx.auditors_per_market, n)
     weight = np.round(
-        np.maximum(rng.lognormal(np.log(150.0), 1.2, n) * PRODUCT_SPEND[org.product[r]], 0.01), 2
+        np.maximum(rng.lognormal(np.log(150.0), 1.2, n) * PRODUCT_SPEND[prod.product[src]], 0.01),
+        2,
     )
     ht_median = (
         np.array([p[4] for p in POLICIES])[pol]
@@ -689,7 +732,7 @@ def _audit_chunk(
         "audit_id": audit_id,
         "decision_date": pa.array(day, type=pa.date32()),
         "market": _take_str(MARKETS, m),
-        "product_line": _take_str(PRODUCT_LINES, org.product[r]),
+        "product_line": _take_str(PRODUCT_LINES, prod.product[src]),
         "policy": _take_str(POLICY_NAMES, pol),
         "reviewer_id": pc.take(ctx.reviewer_ids, pa.array(r)),
         "reviewer_decision": pc.take(DECISION_NAMES, pa.array(decision)),
@@ -807,7 +850,7 @@ def _production_table(ctx: _Context) -> pa.Table:
             "date": pa.array(prod.day, type=pa.date32()),
             "reviewer_id": pc.take(ctx.reviewer_ids, pa.array(r)),
             "market": _take_str(MARKETS, org.market[r]),
-            "product_line": _take_str(PRODUCT_LINES, org.product[r]),
+            "product_line": _take_str(PRODUCT_LINES, prod.product),
             "cases_handled": pa.array(prod.cases, type=pa.int64()),
             "productive_hours": pa.array(prod.hours, type=pa.float64()),
             "sla_met": pa.array(prod.sla_met, type=pa.int64()),

@@ -25,7 +25,7 @@ import pandas as pd
 
 from reporting.core.periods import month
 from reporting.metrics.intervals import wilson_interval
-from reporting.metrics.kpis import get_kpi, resolve_targets, status_against_target
+from reporting.core.kpis import get_kpi, resolve_targets, status_against_target
 
 __all__ = [
     "AppealsSummary",

@@ -1,5 +1,11 @@
 """The capacity-plan report: every number the ``capacity_plan`` template shows, in one object.
 
+Shape (issue 12): :func:`read` is the only code that touches the data (it raises
+:class:`NoCapacityData`, a :class:`~reporting.core.errors.NoData`, when there is nothing to plan
+from), :func:`build` returns a frozen :class:`CapacityReport` that knows its ``records()``
+(results.json) and ``tables()`` (tables.xlsx). Its HTML is in the Jinja2 templates of
+``reporting/render/templates/capacity/`` (:mod:`reporting.render.capacity`).
+
 :func:`capacity_report` plans one market for one month with :func:`reporting.capacity.capacity_plan`
 and adds what a reader needs around it:
 
@@ -23,13 +29,15 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reporting.capacity.absence import ShrinkageEstimate
+from reporting.capacity.backtest import BACKTEST_COLUMNS, backtest_month, capacity_backtest
 from reporting.capacity.distribution import MOVE_COLUMNS
 from reporting.capacity.forecast import month_bounds
 from reporting.capacity.fte import PLAN_COLUMNS, CapacityAssumptions, CapacityPlan, capacity_plan
@@ -37,23 +45,29 @@ from reporting.core.cache import ResultCache
 from reporting.core.errors import NoData
 from reporting.core.periods import month as _month
 from reporting.metrics.compute import compute_kpis
+from reporting.reports.data_overview import kpi_records
 from reporting.viz.style import STATUS_COLORS
 
 __all__ = [
     "CAPACITY_KPIS",
     "HISTORY_MONTHS",
     "RISK_TEXT",
+    "CapacityInputs",
     "CapacityReport",
     "NoCapacityData",
+    "backtest_text",
+    "build",
     "capacity_kpis",
     "capacity_report",
     "html_grid",
     "off_track_reviewers",
     "outlook_text",
     "plan_month",
+    "read",
     "read_capacity_data",
     "read_slices",
     "risk_badge",
+    "risk_view",
     "with_note",
 ]
 
@@ -295,75 +309,172 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def outlook_text(plan: CapacityPlan) -> str:
-    """The outlook of a plan in a few sentences: forecast and interval, FTE needed vs available,
-    SLA risk if nothing changes, what the suggested moves achieve."""
-    t = plan.totals.iloc[0]
+def _moved(plan: CapacityPlan) -> pd.DataFrame:
+    moves = plan.redistribution
+    return moves[moves["action"] == "move"] if len(moves) else moves
+
+
+#: A product line short by more than this (half a reviewer) is "short"; less is "at capacity".
+SHORT_FTE = 0.5
+
+
+def _move_words(plan: CapacityPlan) -> str:
+    mv = _moved(plan)
+    if not len(mv):
+        return ""
+    pairs = _join([f"{r.from_product_line} to {r.to_product_line}" for r in mv.itertuples()])
+    return (f"move {mv['reviewer_days'].sum():,.0f} reviewer-days "
+            f"({mv['fte_equivalent'].sum():.1f} FTE) from {pairs}")
+
+
+def _decision(plan: CapacityPlan) -> str:
+    """The first sentence: is the market short, and what to do about it."""
+    t, by = plan.totals.iloc[0], plan.by_product_line
     month = _month_name(plan.month)
-    level = plan.assumptions.forecast_level
-    if not np.isfinite(t["forecast_cases"]):
-        return (f"No product line of {plan.market} has enough history for a forecast of {month}; "
-                "see the notes under Assumptions.")
-    parts = [
-        f"{plan.market} is forecast to handle {t['forecast_cases']:,.0f} cases in {month} "
-        f"({level:.0%} prediction interval {t['forecast_low']:,.0f}{_DASH}"
-        f"{t['forecast_high']:,.0f})."
-    ]
+    req, avail, gap = float(t["required_fte"]), float(t["available_fte"]), float(t["gap_fte"])
+    gaps = by.set_index(by["product_line"].astype(str))["gap_fte"].astype(float)
+    short = [f"{pl} ({g:.1f} FTE)" for pl, g in gaps.items() if g > SHORT_FTE]
+    tight = [pl for pl, g in gaps.items() if 0.05 < g <= SHORT_FTE]
+    move = _move_words(plan)
+    if gap > 0.05:
+        rest = plan.redistribution
+        rest = rest[rest["action"] == "gap_remains"] if len(rest) else rest
+        left = float(rest["remaining_gap_fte"].sum()) if len(rest) else 0.0
+        where = _join(rest["to_product_line"].astype(str).tolist()) if len(rest) else ""
+        todo = ("plan overtime, hiring or borrowed reviewers" if not move
+                else f"{move}, and cover the {left:.1f} FTE still short on {where} with "
+                     "overtime, hiring or borrowed reviewers" if left > 0.05
+                else f"{move}, which closes it")
+        return (f"{plan.market} is {gap:.1f} FTE short for {month} ({req:.1f} FTE needed, "
+                f"{avail:.1f} available): {todo}.")
+    if short:
+        todo = move or "nobody eligible can be moved there, so plan overtime or borrowed reviewers"
+        return (f"{plan.market} has {-gap:.1f} FTE to spare overall for {month}, but "
+                f"{_join(short)} {'is' if len(short) == 1 else 'are'} short: {todo}.")
+    text = (f"{plan.market} has enough reviewers for {month}: {req:.1f} FTE needed, "
+            f"{avail:.1f} available ({-gap:.1f} FTE to spare)")
+    if tight:
+        verb = "is" if len(tight) == 1 else "are"
+        return (f"{text}; {_join(tight)} {verb} at capacity (short by less than half a "
+                f"reviewer): {move or 'watch the backlog there'}.")
+    return text + "; no action needed."
+
+
+def _shrinkage_words(plan: CapacityPlan) -> str:
+    est, a = plan.shrinkage, plan.assumptions
+    if est is None or est.source == "parameter":
+        text = f"This uses the {a.shrinkage:.0%} shrinkage set for the plan"
+        if est is not None and np.isfinite(est.observed):
+            text += (f" (reviewers were actually off on {max(est.observed, 0):.0%} of working "
+                     f"days in the last {a.productivity_weeks} weeks)")
+        return text + "."
+    if est.source == "default":
+        why = ("production shows " + f"{max(est.observed, 0):.0%}" if np.isfinite(est.observed)
+               else "too few reviewers with production to measure it")
+        return (f"This assumes reviewers are off on {a.shrinkage:.0%} of working days (the "
+                f"default; {why}).")
+    return (f"This counts reviewers off on {est.shrinkage:.0%} of working days, as they were "
+            f"over the last {a.productivity_weeks} weeks (leave, sickness and training, net of "
+            "weekend shifts), not an assumed figure.")
+
+
+def _forecast_words(plan: CapacityPlan) -> list[str]:
+    t = plan.totals.iloc[0]
+    parts = [f"{t['forecast_cases']:,.0f} cases are expected in {_month_name(plan.month)} "
+             f"(likely range {t['forecast_low']:,.0f}{_DASH}{t['forecast_high']:,.0f}), "
+             f"needing {t['required_fte_low']:.1f}{_DASH}{t['required_fte_high']:.1f} FTE."]
     if np.isfinite(t["actual_cases"]):
         parts.append(f"The plan is made as of {plan.as_of:%Y-%m-%d}, before the month; the data "
                      f"already shows {t['actual_cases']:,.0f} cases handled in it.")
-    req, avail, gap = float(t["required_fte"]), float(t["available_fte"]), float(t["gap_fte"])
-    text = (f"That needs {req:.1f} FTE ({t['required_fte_low']:.1f}{_DASH}"
-            f"{t['required_fte_high']:.1f}); {avail:.1f} FTE are available after new-hire ramp-up")
-    util = float(t["utilisation"])
-    util_text = f"{util:.0%} utilisation" if np.isfinite(util) else "no capacity available"
-    if gap > 0:
-        text += f", a shortfall of {gap:.1f} FTE ({util_text})."
-    else:
-        text += f", {-gap:.1f} FTE to spare ({util_text})."
-    parts.append(text)
-    status = _capacity_status(req, float(t["required_fte_low"]), float(t["required_fte_high"]),
-                              avail)
+    status = _capacity_status(float(t["required_fte"]), float(t["required_fte_low"]),
+                              float(t["required_fte_high"]), float(t["available_fte"]))
     parts.append({
-        "on_track": "Even at the high end of the forecast there is enough capacity.",
-        "off_track": "Even at the low end of the forecast the market is short.",
-        "at_risk": "Whether the market is short depends on where volume lands in the interval.",
+        "on_track": "Even at the high end of that range there are enough reviewers.",
+        "off_track": "Even at the low end of that range the market is short.",
+        "at_risk": "Whether the market is short depends on where volume lands in that range.",
     }.get(status, ""))
-    by = plan.by_product_line
+    return parts
+
+
+def _risk_words(plan: CapacityPlan) -> list[str]:
+    by, t = plan.by_product_line, plan.totals.iloc[0]
     high = by.loc[by["sla_risk"] == "high", "product_line"].astype(str).tolist()
     medium = by.loc[by["sla_risk"] == "medium", "product_line"].astype(str).tolist()
+    parts = []
     if high:
-        which = ("every product line" if len(high) == len(by) and len(by) > 1
-                 else _join(high))
+        which = "every product line" if len(high) == len(by) and len(by) > 1 else _join(high)
         backlog = float(by.loc[by["sla_risk"] == "high", "backlog_cases_per_day"].sum())
-        short = backlog * _calendar_days(plan.month) / float(t["forecast_cases"])
-        parts.append(
-            f"SLA risk is high on {which}: if nothing changes, about {backlog:,.0f} cases a day "
-            f"({short:.0%} of the month's volume) would miss the SLA or roll into backlog.")
+        share = backlog * _calendar_days(plan.month) / float(t["forecast_cases"])
+        parts.append(f"SLA risk is high on {which}: if nothing changes, about {backlog:,.0f} "
+                     f"cases a day ({share:.0%} of the month's volume) would miss the SLA or "
+                     "roll into backlog.")
     if medium:
-        parts.append(f"SLA risk is medium (90{_DASH}100% utilisation) on {_join(medium)}.")
+        parts.append(f"SLA risk is medium (90{_DASH}100% of capacity used) on {_join(medium)}.")
     if not high and not medium and len(by):
         parts.append("SLA risk is low on every product line.")
+    mv = _moved(plan)
+    if len(mv):
+        parts.append(f"The suggested moves shift {mv['reviewer_days'].sum():,.0f} reviewer-days "
+                     f"({mv['fte_equivalent'].sum():.1f} FTE) between product lines (see Work "
+                     "distribution).")
+    elif len(plan.redistribution) and (plan.redistribution["action"] == "gap_remains").any():
+        parts.append("Moving work between product lines cannot close the gap (see Work "
+                     "distribution for why): it needs overtime, hiring or borrowed reviewers.")
+    return parts
+
+
+def _shrinkage_check(plan: CapacityPlan) -> str:
+    """A warning when the shrinkage used is not the observed one and production disagrees."""
+    est = plan.shrinkage
+    if est is not None and est.source == "observed":
+        return ""
     att = float(plan.capacity.observed_attendance)
     expected = 1.0 - plan.assumptions.shrinkage
-    if np.isfinite(att) and abs(att - expected) > 0.05:
-        direction = ("smaller" if att > expected else "larger")
-        parts.append(
-            f"Check the shrinkage assumption: in the last {plan.assumptions.productivity_weeks} "
-            f"weeks reviewers worked on {att:.0%} of weekdays, while {plan.assumptions.shrinkage:.0%}"
-            f" shrinkage allows for {expected:.0%}; if that continues the gap is {direction} than "
-            "shown.")
-    moves = plan.redistribution
-    if len(moves):
-        mv = moves[moves["action"] == "move"]
-        if len(mv):
-            fte = float(mv["fte_equivalent"].sum())
-            parts.append(
-                f"The suggested moves shift {mv['reviewer_days'].sum():,.0f} reviewer-days "
-                f"({fte:.1f} FTE) between product lines (see Work distribution).")
-        elif (moves["action"] == "gap_remains").any():
-            parts.append("Moving work between product lines cannot close the gap (see Work "
-                         "distribution for why): it needs overtime, hiring or borrowed reviewers.")
+    if not np.isfinite(att) or abs(att - expected) <= 0.05:
+        return ""
+    direction = "smaller" if att > expected else "larger"
+    return (f"Check the shrinkage assumption: in the last {plan.assumptions.productivity_weeks} "
+            f"weeks reviewers worked on {att:.0%} of weekdays, while "
+            f"{plan.assumptions.shrinkage:.0%} shrinkage allows for {expected:.0%}; if that "
+            f"continues the gap is {direction} than shown.")
+
+
+def backtest_text(backtest: pd.DataFrame | None) -> str:
+    """"Last month's plan said X; Y happened", from the market-total row of a back-test."""
+    if backtest is None or len(backtest) == 0:
+        return ""
+    total = backtest[backtest["product_line"].isna()]
+    if total.empty or not np.isfinite(float(total["forecast_cases"].iloc[0])):
+        return ""
+    r = total.iloc[0]
+    fc, act = float(r["forecast_cases"]), float(r["actual_cases"])
+    diff = (act - fc) / fc if fc > 0 else float("nan")
+    way = "more" if diff > 0 else "fewer"
+    text = (f"The plan for {_month_name(r['month'])}, made the day before it, said "
+            f"{fc:,.0f} cases (likely range {r['ci_low']:,.0f}{_DASH}{r['ci_high']:,.0f}) and "
+            f"{r['required_fte']:.1f} FTE; {act:,.0f} came ({abs(diff):.0%} {way} than planned, "
+            f"{'inside' if bool(r['within_interval']) else 'outside'} the range), which needed "
+            f"{r['actual_required_fte']:.1f} FTE")
+    sla, miss = float(r["actual_sla_attainment"]), float(r["predicted_sla_shortfall"])
+    if np.isfinite(sla):
+        text += f", and {sla:.1%} of cases met the SLA"
+        if np.isfinite(miss):
+            # The plan's SLA risk is a capacity proxy: say how it compared with what happened.
+            text += (f" (the plan expected {miss:.0%} of cases beyond capacity; "
+                     f"{1 - sla:.1%} missed the SLA)")
+    return text + "."
+
+
+def outlook_text(plan: CapacityPlan, backtest: pd.DataFrame | None = None) -> str:
+    """The outlook in a lead's words: the decision first (short or not, what to do), the
+    shrinkage it counts, the forecast with its range, SLA risk if nothing changes, the suggested
+    moves, and how last month's plan fared (``backtest``, from :func:`capacity_backtest`)."""
+    t = plan.totals.iloc[0]
+    if not np.isfinite(t["forecast_cases"]):
+        return (f"No product line of {plan.market} has enough history for a forecast of "
+                f"{_month_name(plan.month)}; see the notes under Assumptions.")
+    parts = [_decision(plan), _shrinkage_words(plan), *_forecast_words(plan),
+             *_risk_words(plan), _shrinkage_check(plan), backtest_text(backtest)]
     return " ".join(p for p in parts if p)
 
 
@@ -385,7 +496,43 @@ def _model_reason(fc) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# HTML helpers (cells that carry both colour and a text label)
+# Display values (text only: the markup is in reporting/render/templates/capacity/)
+# --------------------------------------------------------------------------------------------
+
+
+def _num(x: float, fmt: str = ",.0f") -> str:
+    return "–" if x is None or not np.isfinite(float(x)) else format(float(x), fmt)
+
+
+def _range(lo: float, hi: float, fmt: str) -> str:
+    if not (np.isfinite(float(lo)) and np.isfinite(float(hi))):
+        return "–"
+    return f"{format(float(lo), fmt)}{_DASH}{format(float(hi), fmt)}"
+
+
+def _pct(x: float) -> str:
+    return "–" if x is None or not np.isfinite(float(x)) else f"{float(x):.1%}"
+
+
+def _gap_text(gap: float) -> str:
+    if not np.isfinite(gap):
+        return "–"
+    return f"{gap:+.1f} short" if gap > 0.05 else (f"{-gap:.1f} spare" if gap < -0.05 else "0.0")
+
+
+def risk_view(risk: object) -> dict[str, str]:
+    """An SLA-risk badge as data: status key, colour, symbol and label (colour never alone)."""
+    if not isinstance(risk, str) or risk not in RISK_TEXT:
+        return {"key": "no_data", "colour": "#666666", "symbol": "○", "label": "n/a"}
+    key, label = RISK_TEXT[risk]
+    return {"key": key, "colour": STATUS_COLORS[key], "symbol": _RISK_SYMBOL[risk],
+            "label": label}
+
+
+# --------------------------------------------------------------------------------------------
+# HTML helpers kept for the monthly business review, which still builds its capacity grid
+# in Python (reports/monthly_business_review.py is not converted yet). The capacity report
+# itself renders through Jinja; delete these when the MBR does too.
 # --------------------------------------------------------------------------------------------
 
 
@@ -442,25 +589,10 @@ def html_grid(columns: Sequence[str], rows: Sequence[Sequence[str]], *,
     return "".join(out)
 
 
-def _num(x: float, fmt: str = ",.0f") -> str:
-    return "–" if x is None or not np.isfinite(float(x)) else format(float(x), fmt)
-
-
-def _range(lo: float, hi: float, fmt: str) -> str:
-    if not (np.isfinite(float(lo)) and np.isfinite(float(hi))):
-        return "–"
-    return f"{format(float(lo), fmt)}{_DASH}{format(float(hi), fmt)}"
-
-
 def with_note(value: str, note: str) -> str:
     """A value with a small grey line under it (an interval or range)."""
     return value if not note or note == "–" else f'{value}<br><span class="qa-note">{note}</span>'
 
-
-def _gap_text(gap: float) -> str:
-    if not np.isfinite(gap):
-        return "–"
-    return f"{gap:+.1f} short" if gap > 0.05 else (f"{-gap:.1f} spare" if gap < -0.05 else "0.0")
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,10 +618,13 @@ class CapacityReport:
     kpis : pandas.DataFrame
         :func:`capacity_kpis` of the plan.
     outlook : str
-        :func:`outlook_text` of the plan.
+        :func:`outlook_text` of the plan and its back-test.
     judged_pairs, off_track_pairs : int
         Reviewer x product line pairs judged (>= ``min_audits`` audits) and found off track
         (counts only).
+    backtest : pandas.DataFrame
+        :func:`reporting.capacity.capacity_backtest` of the back-tested month (empty when no
+        complete month can be back-tested).
     """
 
     market: str
@@ -501,6 +636,8 @@ class CapacityReport:
     outlook: str
     judged_pairs: int
     off_track_pairs: int
+    backtest: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=BACKTEST_COLUMNS))
 
     @property
     def month_name(self) -> str:
@@ -510,41 +647,111 @@ class CapacityReport:
     def level(self) -> float:
         return self.plan.assumptions.forecast_level
 
+    @property
+    def shrinkage(self) -> ShrinkageEstimate:
+        """The shrinkage the plan used and its source."""
+        return self.plan.shrinkage or ShrinkageEstimate(self.plan.assumptions.shrinkage,
+                                                        "parameter")
+
     # -- records -------------------------------------------------------------------------------
     def kpi_records(self) -> pd.DataFrame:
         """KPI frame for ``ctx.record_kpis(..., scope=["market", "product_line"])``."""
         return self.kpis
 
+    def assumptions_record(self) -> dict[str, Any]:
+        """results.json ``assumptions``: the shrinkage used, its source and interval, and the
+        other planning assumptions."""
+        a = self.plan.assumptions
+        return {"scope": {"market": self.market}, "month": self.month,
+                **self.shrinkage.record(),
+                "productive_hours_per_day": a.productive_hours_per_day,
+                "working_days": a.working_days_in(self.month),
+                "days_per_fte": a.days_per_fte(self.month),
+                "observed_hours_per_day": self.plan.capacity.observed_hours_per_day,
+                "as_of": f"{self.plan.as_of:%Y-%m-%d}"}
+
+    def backtest_records(self) -> list[dict[str, Any]]:
+        """results.json ``backtest``: ``month, scope, forecast_cases, ci_low, ci_high,
+        actual_cases, error_pct, within_interval`` and what the plan said in FTE and SLA."""
+        out = []
+        for r in self.backtest.to_dict(orient="records"):
+            scope = {"market": r.pop("market")}
+            pl = r.pop("product_line")
+            if isinstance(pl, str):
+                scope["product_line"] = pl
+            out.append({"month": r.pop("month"), "scope": scope, **r})
+        return out
+
+    def records(self) -> dict[str, Any]:
+        """What goes to results.json."""
+        return {"kpis": kpi_records(self.kpis, ["market", "product_line"]),
+                "plan_month": self.month, "outlook": self.outlook,
+                "work_distribution": self.plan.redistribution,
+                "assumptions": self.assumptions_record(),
+                "backtest": self.backtest_records()}
+
     # -- display -------------------------------------------------------------------------------
-    def capacity_html(self) -> str:
-        """The table a lead acts on: one row per product line and the market's total."""
-        level = f"{self.level:.0%}"
+    @property
+    def headline(self) -> str:
+        """The decision in one sentence (the outlook's first)."""
+        return _decision(self.plan)
+
+    @property
+    def backtest_sentence(self) -> str:
+        return backtest_text(self.backtest)
+
+    @property
+    def outlook_body(self) -> str:
+        """The outlook after its headline, without the back-test (shown in its own section)."""
+        body = self.outlook.removeprefix(self.headline)
+        return body.replace(self.backtest_sentence, "").strip() if self.backtest_sentence \
+            else body.strip()
+
+    def capacity_rows(self) -> list[dict[str, Any]]:
+        """The table a lead acts on, as text: one row per product line and the market total."""
         frame = pd.concat([self.plan.by_product_line, self.plan.totals], ignore_index=True)
         rows = []
         for r in frame.to_dict(orient="records"):
             util = r["utilisation"]
-            rows.append([
-                html.escape(str(r["product_line"])),
-                with_note(_num(r["forecast_cases"]),
-                           _range(r["forecast_low"], r["forecast_high"], ",.0f")),
-                _num(r["productivity"], ".1f"),
-                with_note(_num(r["required_fte"], ".1f"),
-                           _range(r["required_fte_low"], r["required_fte_high"], ".1f")),
-                _num(r["available_fte"], ".1f"),
-                _gap_text(float(r["gap_fte"])),
-                f"{100 * util:.0f}%" if np.isfinite(util) else "–",
-                risk_badge(r["sla_risk"]),
-                _num(r["backlog_cases_per_day"]),
-                "–" if pd.isna(r["headcount"]) else f"{int(r['headcount'])}",
-            ])
-        cols = ["Product line", f"Forecast cases<br>({level} interval)", "Cases per hour",
-                "Required FTE<br>(range)", "Available FTE", "Gap (FTE)", "Utili&shy;sation",
-                "SLA risk", "Backlog per day if nothing changes", "Head&shy;count"]
-        numeric = [False, True, True, True, True, True, True, False, True, True]
-        return html_grid(cols, rows, numeric=numeric, bold_last=True)
+            rows.append({
+                "product_line": str(r["product_line"]),
+                "forecast": _num(r["forecast_cases"]),
+                "forecast_range": _range(r["forecast_low"], r["forecast_high"], ",.0f"),
+                "productivity": _num(r["productivity"], ".1f"),
+                "required": _num(r["required_fte"], ".1f"),
+                "required_range": _range(r["required_fte_low"], r["required_fte_high"], ".1f"),
+                "available": _num(r["available_fte"], ".1f"),
+                "gap": _gap_text(float(r["gap_fte"])),
+                "utilisation": f"{100 * util:.0f}%" if np.isfinite(util) else "–",
+                "risk": risk_view(r["sla_risk"]),
+                "backlog": _num(r["backlog_cases_per_day"]),
+                "headcount": "–" if pd.isna(r["headcount"]) else f"{int(r['headcount'])}",
+            })
+        return rows
 
-    def backtest_table(self) -> tuple[pd.DataFrame, dict[str, str]]:
-        """Per product line: the model used, why, and the back-test errors (display frame)."""
+    def backtest_rows(self) -> list[dict[str, str]]:
+        """The back-test as text, per product line and the market total."""
+        rows = []
+        for r in self.backtest.to_dict(orient="records"):
+            pl = r["product_line"] if isinstance(r["product_line"], str) else "All product lines"
+            err = r["error_pct"]
+            rows.append({
+                "product_line": pl,
+                "forecast": _num(r["forecast_cases"]),
+                "range": _range(r["ci_low"], r["ci_high"], ",.0f"),
+                "actual": _num(r["actual_cases"]),
+                "error": ("–" if not np.isfinite(err) else "0%" if abs(err) < 0.005
+                          else f"{err:+.0%}"),
+                "inside": "yes" if bool(r["within_interval"]) else "no",
+                "required": _num(r["required_fte"], ".1f"),
+                "needed": _num(r["actual_required_fte"], ".1f"),
+                "sla": (f"{r['actual_sla_attainment']:.1%}"
+                        if np.isfinite(r["actual_sla_attainment"]) else "–"),
+            })
+        return rows
+
+    def model_table(self) -> tuple[pd.DataFrame, dict[str, str]]:
+        """Per product line: the forecast model used, why, and its back-test errors."""
         rows = []
         for pl in self.plan.by_product_line["product_line"]:
             fc = self.plan.forecasts.get(pl)
@@ -565,9 +772,8 @@ class CapacityReport:
                 "error of held-out total": get(used, "total_error") if used else float("nan"),
                 "back-test weeks": fc.backtest_weeks if fc is not None else 0,
             })
-        frame = pd.DataFrame(rows)
-        return frame, {"MAPE ETS": "pct", "MAPE seasonal naive": "pct",
-                       "error of held-out total": "pct", "back-test weeks": "int"}
+        return pd.DataFrame(rows), {"MAPE ETS": "pct", "MAPE seasonal naive": "pct",
+                                    "error of held-out total": "pct", "back-test weeks": "int"}
 
     def moves_table(self) -> tuple[pd.DataFrame, dict[str, str]]:
         """The suggested moves and the gaps that remain (product lines and counts only)."""
@@ -592,11 +798,34 @@ class CapacityReport:
                        "eligible reviewers": "int", "gap before (FTE)": ".1f",
                        "gap after (FTE)": ".1f", "backlog per day after": "int"}
 
+    def moves_rows(self) -> list[dict[str, str]]:
+        """:meth:`moves_table` as text (a dash where nothing moves)."""
+        frame, _ = self.moves_table()
+        rows = []
+        for r in frame.to_dict(orient="records"):
+            rows.append({"action": r["action"], "from": str(r["from"]), "to": r["to"],
+                         "days": _num(r["reviewer-days"]), "fte": _num(r["FTE"], ".1f"),
+                         "cases": _num(r["cases covered"]),
+                         "eligible": _num(r["eligible reviewers"]),
+                         "before": _num(r["gap before (FTE)"], ".1f"),
+                         "after": _num(r["gap after (FTE)"], ".1f"),
+                         "backlog": _num(r["backlog per day after"])})
+        return rows
+
+    def model_rows(self) -> list[dict[str, str]]:
+        """:meth:`model_table` as text."""
+        frame, formats = self.model_table()
+        out = []
+        for r in frame.to_dict(orient="records"):
+            out.append({k: (_pct(v) if formats.get(k) == "pct" else
+                            _num(v) if formats.get(k) == "int" else str(v))
+                        for k, v in r.items()})
+        return out
+
     @property
     def has_moves(self) -> bool:
         """Whether the plan suggests moving any reviewer-days (not only gaps that remain)."""
-        m = self.plan.redistribution
-        return bool(len(m) and (m["action"] == "move").any())
+        return bool(len(_moved(self.plan)))
 
     def move_sentences(self) -> list[str]:
         """One sentence per suggested move or remaining gap (empty: no product line has a gap)."""
@@ -604,24 +833,28 @@ class CapacityReport:
 
     def assumptions_table(self) -> pd.DataFrame:
         """The planning assumptions with their values and meaning."""
-        a = self.plan.assumptions
+        a, est = self.plan.assumptions, self.shrinkage
         ramp = ", ".join(f"< {b} days: {f:g}" for b, f in a.ramp_up) or "none"
+        how = {"observed": f"measured: working days without production in the "
+                           f"{est.working_days} working days to {est.window_end}, net of "
+                           f"weekend shifts (range {est.ci_low:.0%}{_DASH}{est.ci_high:.0%})",
+               "parameter": "set for this plan",
+               "default": "default (too few reviewers with production to measure it)"}
         rows = [
             ("Productive hours per FTE-day", f"{a.productive_hours_per_day:g}",
              "hours of case work in a normal working day"),
             ("Working days", f"{a.working_days_in(self.month)}",
              "given" if a.working_days is not None else "weekdays of the month minus holidays"),
-            ("Shrinkage", f"{a.shrinkage:.0%}",
-             "leave, sickness, training and meetings, as a share of working days"),
+            ("Shrinkage", f"{a.shrinkage:.0%} ({est.source})", how[est.source]),
             ("Days of case work per FTE", f"{a.days_per_fte(self.month):.1f}",
              "working days x (1 - shrinkage)"),
             ("New-hire ramp-up", ramp, "share of an FTE counted by tenure at mid-month"),
             ("Productivity window", f"{a.productivity_weeks} weeks",
              "cases per productive hour of fully ramped reviewers"),
-            ("Forecast interval", f"{a.forecast_level:.0%}", "prediction interval of the volume"),
-            ("Back-test", f"{a.backtest_weeks} weeks", "held out to choose the forecast model"),
+            ("Forecast range", f"{a.forecast_level:.0%}", "chance the month's volume lands in it"),
             ("SLA risk thresholds", f"{a.risk_thresholds[0]:.0%} / {a.risk_thresholds[1]:.0%}",
-             "utilisation (required / available FTE): low below the first, high above the second"),
+             "share of capacity used (required / available FTE): low below the first, high "
+             "above the second"),
             ("Accuracy constraint", f"{self.accuracy_month}, >= {self.min_audits} audits",
              "reviewers whose accuracy interval lies wholly below target on a product line "
              "receive none of its extra work"),
@@ -636,41 +869,67 @@ class CapacityReport:
         return [*self.plan.notes, judged]
 
     # -- Excel ---------------------------------------------------------------------------------
-    def excel_tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
+    def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
         """``(sheet name, frame, formats)`` for tables.xlsx (numbers, not text)."""
         cols = [c for c in PLAN_COLUMNS if c != "off_track_reviewers"]
         plan = pd.concat([self.plan.by_product_line, self.plan.totals], ignore_index=True)[cols]
         plan = plan.copy()
         plan.insert(0, "market", self.market)
         plan.insert(1, "month", self.month)
-        daily = []
-        for pl, fc in self.plan.forecasts.items():
-            daily.append(fc.daily.assign(product_line=pl))
-        daily_frame = (pd.concat(daily, ignore_index=True)[["product_line", "date", "forecast",
-                                                              "pi_low", "pi_high"]]
-                       if daily else pd.DataFrame(columns=["product_line", "date", "forecast",
-                                                           "pi_low", "pi_high"]))
-        back = []
-        for pl, fc in self.plan.forecasts.items():
-            if len(fc.backtest):
-                back.append(fc.backtest.assign(product_line=pl, used=fc.backtest["model"]
-                                               == fc.used_model))
-        back_frame = (pd.concat(back, ignore_index=True)[["product_line", "model", "used", "mape",
-                                                          "wape", "total_error"]]
-                      if back else pd.DataFrame(columns=["product_line", "model", "used", "mape",
-                                                         "wape", "total_error"]))
-        moves = self.plan.redistribution[MOVE_COLUMNS]
+        daily_cols = ["product_line", "date", "forecast", "pi_low", "pi_high"]
+        daily = [fc.daily.assign(product_line=pl) for pl, fc in self.plan.forecasts.items()]
+        daily_frame = (pd.concat(daily, ignore_index=True)[daily_cols] if daily
+                       else pd.DataFrame(columns=daily_cols))
+        back_cols = ["product_line", "model", "used", "mape", "wape", "total_error"]
+        back = [fc.backtest.assign(product_line=pl, used=fc.backtest["model"] == fc.used_model)
+                for pl, fc in self.plan.forecasts.items() if len(fc.backtest)]
+        back_frame = (pd.concat(back, ignore_index=True)[back_cols] if back
+                      else pd.DataFrame(columns=back_cols))
         pct = "0.0%"
         return [
             ("Capacity by product line", plan,
              {"utilisation": pct, "expected_sla_shortfall": pct, "model_mape": pct,
               "baseline_mape": pct}),
-            ("Work distribution", moves, {}),
+            ("Last month's plan vs actual", self.backtest,
+             {"error_pct": pct, "predicted_sla_shortfall": pct, "actual_sla_attainment": pct,
+              "shrinkage": pct}),
+            ("Work distribution", self.plan.redistribution[MOVE_COLUMNS], {}),
             ("Forecast back-test", back_frame, {"mape": pct, "wape": pct, "total_error": pct}),
             ("Daily forecast", daily_frame, {}),
             ("Assumptions", self.assumptions_table(), {}),
             ("KPIs", self.kpis, {}),
         ]
+
+    excel_tables = tables
+
+
+
+def _check_production(dataset: Any, market: str, month: str) -> pd.DataFrame:
+    """The production to plan from; :class:`NoCapacityData` when there is none before ``month``."""
+    production = getattr(dataset, "production", None)
+    start, _ = month_bounds(month)
+    if production is None or len(production) == 0:
+        raise NoCapacityData(f"No production data: a capacity plan for {market} needs it.")
+    prod_m = production[(production["market"] == market).to_numpy(dtype=bool)]
+    if prod_m.empty or not (pd.to_datetime(prod_m["date"]) < start).any():
+        raise NoCapacityData(f"No production data for {market} before {_month_name(month)}: "
+                             "nothing to plan from.")
+    return production
+
+
+def _backtest(plan: CapacityPlan, production: pd.DataFrame, roster: pd.DataFrame | None,
+              period: str, assumptions: CapacityAssumptions | None, observe: bool,
+              cache: ResultCache | None) -> pd.DataFrame:
+    """The back-test of ``period`` (or the last complete month before the plan)."""
+    from reporting.capacity.backtest import backtest_frame
+
+    month = backtest_month(production, plan.market, period, plan.month)
+    if month is None:
+        return pd.DataFrame(columns=BACKTEST_COLUMNS)
+    if month == plan.month:  # a plan for a past month is its own back-test
+        return backtest_frame(plan, production)
+    return capacity_backtest(production, roster, plan.market, month, assumptions,
+                             observe_shrinkage=observe, cache=cache)
 
 
 def capacity_report(
@@ -679,6 +938,9 @@ def capacity_report(
     month: str,
     assumptions: CapacityAssumptions | None = None,
     *,
+    shrinkage: float | None = None,
+    backtest_period: str | None = None,
+    backtest: bool = True,
     accuracy_month: str | None = None,
     min_audits: int = 30,
     level: float = 0.95,
@@ -697,7 +959,17 @@ def capacity_report(
     month : str
         The month to plan, ``YYYY-MM`` (see :func:`plan_month`).
     assumptions : CapacityAssumptions, optional
-        Planning assumptions (defaults when omitted).
+        Planning assumptions (defaults when omitted). Its ``shrinkage`` is only the fallback
+        when shrinkage cannot be measured (see ``shrinkage``).
+    shrinkage : float, optional
+        None (default): measured from production before the plan (``observed``; the
+        assumption's value when too few reviewers can be measured: ``default``). A number
+        overrides it (``parameter``).
+    backtest_period : str, optional
+        The month to back-test: a plan run for period P back-tests P itself when P's production
+        is complete; otherwise (and by default) the last complete month before ``month``.
+    backtest : bool, default True
+        False skips the back-test (its forecasts cost as much as the plan's).
     accuracy_month : str, optional
         Month whose audits decide who is off track on a product line (default: the month before
         ``month``, the last complete month when planning ahead).
@@ -723,30 +995,62 @@ def capacity_report(
     month = _month(month, "month").strftime("%Y-%m")
     accuracy_month = (_month(accuracy_month, "accuracy_month").strftime("%Y-%m")
                       if accuracy_month else (_month(month) - 1).strftime("%Y-%m"))
-    production = getattr(dataset, "production", None)
-    start, _ = month_bounds(month)
-    if production is None or len(production) == 0:
-        raise NoCapacityData(f"No production data: a capacity plan for {market} needs it.")
-    prod_m = production[(production["market"] == market).to_numpy(dtype=bool)]
-    if prod_m.empty or not (pd.to_datetime(prod_m["date"]) < start).any():
-        raise NoCapacityData(f"No production data for {market} before {_month_name(month)}: "
-                             "nothing to plan from.")
+    production = _check_production(dataset, market, month)
     audits = dataset.audits
     acc = audits[((audits["market"] == market) & (audits["period"] == accuracy_month))
                  .to_numpy(dtype=bool)]
     judged = off_track_reviewers(acc, getattr(dataset, "targets", None), min_audits=min_audits,
                                  level=level, accuracy_sample_types=accuracy_sample_types)
     off = judged[judged["status"] == "off_track"]
-    plan = capacity_plan(production, getattr(dataset, "roster", None), market, month,
-                         assumptions, off if len(off) else None, cache=cache)
+    a = assumptions or CapacityAssumptions()
+    observe = shrinkage is None
+    if not observe:
+        a = dataclasses.replace(a, shrinkage=float(shrinkage))
+    roster = getattr(dataset, "roster", None)
+    plan = capacity_plan(production, roster, market, month, a, off if len(off) else None,
+                         cache=cache, observe_shrinkage=observe)
+    back = (_backtest(plan, production, roster, backtest_period or month, a, observe, cache)
+            if backtest else pd.DataFrame(columns=BACKTEST_COLUMNS))
     return CapacityReport(
-        market=market,
-        month=month,
-        accuracy_month=accuracy_month,
-        min_audits=int(min_audits),
-        plan=plan,
-        kpis=capacity_kpis(plan),
-        outlook=outlook_text(plan),
-        judged_pairs=len(judged),
-        off_track_pairs=len(off),
-    )
+        market=market, month=month, accuracy_month=accuracy_month, min_audits=int(min_audits),
+        plan=plan, kpis=capacity_kpis(plan), outlook=outlook_text(plan, back),
+        judged_pairs=len(judged), off_track_pairs=len(off), backtest=back)
+
+
+# --------------------------------------------------------------------------------------------
+# The report's shape: read(ctx, params) -> inputs, build(inputs, params) -> CapacityReport
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CapacityInputs:
+    """What :func:`read` gives :func:`build`: the data slice, the market and the months."""
+
+    dataset: Any
+    market: str
+    month: str
+    period: str
+    cache: ResultCache | None = None
+
+
+def read(ctx: Any, params: Mapping[str, Any]) -> CapacityInputs:
+    """The audits of the month before the plan and a year of production up to it
+    (:func:`read_capacity_data`); :class:`NoCapacityData` when there is nothing to plan from."""
+    market, period = params["market"], params["period"]
+    month = plan_month(period, int(params.get("months_ahead") or 0))
+    dataset = read_capacity_data(ctx, market, month)
+    _check_production(dataset, market, month)
+    return CapacityInputs(dataset, market, month, _month(period).strftime("%Y-%m"), ctx.cache)
+
+
+def build(inputs: CapacityInputs, params: Mapping[str, Any]) -> CapacityReport:
+    """The capacity report of ``inputs`` with the template's parameters (``shrinkage`` None:
+    observed; ``productive_hours_per_day``; ``min_audits``)."""
+    hours = params.get("productive_hours_per_day")
+    a = CapacityAssumptions(productive_hours_per_day=float(hours) if hours else 6.5)
+    shrinkage = params.get("shrinkage")
+    return capacity_report(
+        inputs.dataset, inputs.market, inputs.month, a,
+        shrinkage=None if shrinkage in (None, "") else float(shrinkage),
+        backtest_period=inputs.period, min_audits=int(params.get("min_audits") or 30),
+        cache=inputs.cache)
