@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reporting.core.kpis import get_kpi, resolve_targets, status_against_target
 from reporting.core.periods import month
 from reporting.metrics.intervals import wilson_interval
-from reporting.core.kpis import get_kpi, resolve_targets, status_against_target
 
 __all__ = [
     "AppealsSummary",

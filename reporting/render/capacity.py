@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from reporting.viz.style import STATUS_COLORS
+
 TEMPLATES = Path(__file__).parent / "templates" / "capacity"
 SECTIONS = ("outlook", "backtest", "capacity", "moves", "assumptions", "method")
 
@@ -28,7 +30,7 @@ def render_section(name: str, report: Any, **extra: Any) -> str:
     """The HTML of one section of ``report`` (a :class:`CapacityReport`)."""
     if name not in SECTIONS:
         raise ValueError(f"unknown capacity section {name!r}; one of {', '.join(SECTIONS)}")
-    return _env().get_template(f"{name}.html.j2").render(r=report, **extra)
+    return _env().get_template(f"{name}.html.j2").render(r=report, colors=STATUS_COLORS, **extra)
 
 
 def section(name: str, report: Any, **extra: Any):

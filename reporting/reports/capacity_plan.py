@@ -28,7 +28,6 @@ to read the report and the KPI records it writes.
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +44,7 @@ from reporting.core.cache import ResultCache
 from reporting.core.errors import NoData
 from reporting.core.periods import month as _month
 from reporting.metrics.compute import compute_kpis
-from reporting.reports.data_overview import kpi_records
-from reporting.viz.style import STATUS_COLORS
+from reporting.reports._records import kpi_records
 
 __all__ = [
     "CAPACITY_KPIS",
@@ -59,16 +57,13 @@ __all__ = [
     "build",
     "capacity_kpis",
     "capacity_report",
-    "html_grid",
     "off_track_reviewers",
     "outlook_text",
     "plan_month",
     "read",
     "read_capacity_data",
     "read_slices",
-    "risk_badge",
     "risk_view",
-    "with_note",
 ]
 
 #: KPI names written to results.json (scope market, or market + product_line).
@@ -521,78 +516,12 @@ def _gap_text(gap: float) -> str:
 
 
 def risk_view(risk: object) -> dict[str, str]:
-    """An SLA-risk badge as data: status key, colour, symbol and label (colour never alone)."""
+    """An SLA-risk badge as data: status key, symbol and label (the template adds the colour of
+    the status key: colour is never the only sign)."""
     if not isinstance(risk, str) or risk not in RISK_TEXT:
-        return {"key": "no_data", "colour": "#666666", "symbol": "○", "label": "n/a"}
+        return {"key": "no_data", "symbol": "○", "label": "n/a"}
     key, label = RISK_TEXT[risk]
-    return {"key": key, "colour": STATUS_COLORS[key], "symbol": _RISK_SYMBOL[risk],
-            "label": label}
-
-
-# --------------------------------------------------------------------------------------------
-# HTML helpers kept for the monthly business review, which still builds its capacity grid
-# in Python (reports/monthly_business_review.py is not converted yet). The capacity report
-# itself renders through Jinja; delete these when the MBR does too.
-# --------------------------------------------------------------------------------------------
-
-
-#: Compact cells for grids of badges and intervals, tighter still on paper (A4 portrait).
-GRID_CSS = (
-    "<style>"
-    ".jp-RenderedHTMLCommon table.qa-table.qa-grid td, table.qa-table.qa-grid td,"
-    ".jp-RenderedHTMLCommon table.qa-table.qa-grid th, table.qa-table.qa-grid th"
-    "{padding:3px 6px;vertical-align:top}"
-    "table.qa-grid .qa-note{font-size:11px}"
-    "@media print{table.qa-table.qa-grid{font-size:10.5px}"
-    ".jp-RenderedHTMLCommon table.qa-table.qa-grid td, table.qa-table.qa-grid td,"
-    ".jp-RenderedHTMLCommon table.qa-table.qa-grid th, table.qa-table.qa-grid th"
-    "{padding:2px 4px}"
-    "table.qa-grid .qa-status{font-size:10px;padding:0 4px}"
-    "table.qa-grid .qa-note{font-size:9.5px}}"
-    "</style>"
-)
-
-
-def risk_badge(risk: object) -> str:
-    """An SLA-risk badge in the status colours that always carries its text ("■ High risk")."""
-    if not isinstance(risk, str) or risk not in RISK_TEXT:
-        return '<span class="qa-status qa-no_data" style="border-color:#999999;color:#666666">' \
-               "○ n/a</span>"
-    key, label = RISK_TEXT[risk]
-    colour = STATUS_COLORS[key]
-    return (f'<span class="qa-status qa-{key}" style="border-color:{colour};color:{colour}">'
-            f"{_RISK_SYMBOL[risk]} {label}</span>")
-
-
-def html_grid(columns: Sequence[str], rows: Sequence[Sequence[str]], *,
-              numeric: Sequence[bool] | None = None, caption: str | None = None,
-              bold_last: bool = False) -> str:
-    """A house-style table whose cells are already HTML (escape text before passing it).
-
-    ``numeric[i]`` right-aligns column ``i``; ``bold_last`` sets the last row in bold (totals).
-    """
-    numeric = list(numeric) if numeric is not None else [False] * len(columns)
-    out = [GRID_CSS, '<table class="qa-table qa-grid">']
-    if caption:
-        out.append(f"<caption>{html.escape(caption)}</caption>")
-    out.append("<thead><tr>")
-    out += [f"<th>{c}</th>" for c in columns]
-    out.append("</tr></thead><tbody>")
-    for i, row in enumerate(rows):
-        style = ' style="font-weight:600"' if bold_last and i == len(rows) - 1 else ""
-        out.append(f"<tr{style}>")
-        for cell, num in zip(row, numeric, strict=True):
-            out.append(f'<td class="num" style="white-space:nowrap">{cell}</td>' if num
-                       else f"<td>{cell}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
-
-
-def with_note(value: str, note: str) -> str:
-    """A value with a small grey line under it (an interval or range)."""
-    return value if not note or note == "–" else f'{value}<br><span class="qa-note">{note}</span>'
-
+    return {"key": key, "symbol": _RISK_SYMBOL[risk], "label": label}
 
 
 # --------------------------------------------------------------------------------------------
