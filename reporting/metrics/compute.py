@@ -389,10 +389,9 @@ def compute_kpis(
 
     Notes
     -----
-    Targets are resolved per row with :func:`~reporting.core.kpis.resolve_targets`. When
-    ``market`` (``product_line``) is not a ``by`` column but the audits hold a single market
-    (product line), that value is used as the scope for target resolution.
-    See ``docs/kpis.md`` for every definition and interval method.
+    Targets are resolved per row (:func:`~reporting.core.kpis.resolve_targets`); a single market
+    (product line) in the audits is the target scope when it is not a ``by`` column. Every
+    definition and interval method: ``docs/kpis.md``.
     """
     _check_level(level)
     by_cols = _by_list(by)
@@ -414,6 +413,13 @@ def compute_kpis(
         row.insert(len(by_cols), "kpi", k)
         frames.append(row)
 
+    return _assemble(frames, wanted, by_cols, audits, targets, as_of)
+
+
+def _assemble(frames: list[pd.DataFrame], wanted: list[str], by_cols: list[str],
+              audits: pd.DataFrame, targets: pd.DataFrame | None, as_of: object | None
+              ) -> pd.DataFrame:
+    """The KPI frame from one frame per KPI: scope-major order, targets, status and labels."""
     out_cols = [*by_cols, *_RESULT_COLS, *_META_COLS]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in out_cols})

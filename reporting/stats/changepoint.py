@@ -198,40 +198,38 @@ def detect_change_points(
     bkps = algo.fit(signal).predict(pen=pen)
     cps = [b for b in bkps if 0 < b < T]
     if max_changes is not None and len(cps) > max_changes:
-        bounds = [0, *cps, T]
-        gains = []
-        for i, b in enumerate(cps):
-            a, c = bounds[i], bounds[i + 2]
-            gains.append(cost.error(a, c) - cost.error(a, b) - cost.error(b, c))
-        keep = sorted(np.argsort(gains)[::-1][:max_changes])
-        cps = [cps[i] for i in keep]
+        cps = _strongest(cps, T, cost, max_changes)
+    rows = _change_rows(cps, x, n, dates, level)
+    if not rows:
+        return empty
+    out = pd.DataFrame(rows, columns=CHANGE_POINT_COLUMNS)
+    out.attrs.update({"phi": phi, "penalty": pen, "method": method})
+    return out
+
+
+def _strongest(cps: list[int], T: int, cost: BinomialCost, keep: int) -> list[int]:  # noqa: N803
+    """The ``keep`` change points with the largest likelihood gain, in time order."""
     bounds = [0, *cps, T]
+    gains = [cost.error(bounds[i], bounds[i + 2]) - cost.error(bounds[i], b)
+             - cost.error(b, bounds[i + 2]) for i, b in enumerate(cps)]
+    return [cps[i] for i in sorted(np.argsort(gains)[::-1][:keep])]
+
+
+def _change_rows(cps: list[int], x: np.ndarray, n: np.ndarray, dates: pd.Series, level: float
+                 ) -> list[dict[str, object]]:
+    """One record per change point: the adjacent segments compared."""
+    bounds = [0, *cps, len(x)]
     rows = []
     for i, b in enumerate(cps):
         a, c = bounds[i], bounds[i + 2]
         x1, n1 = int(x[a:b].sum()), int(n[a:b].sum())
         x2, n2 = int(x[b:c].sum()), int(n[b:c].sum())
         r = compare_proportions(x1, n1, x2, n2, level=level)
-        rows.append(
-            {
-                "date": dates[b],
-                "before": r.from_,
-                "after": r.to,
-                "diff": r.diff,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "p_value": r.p_value,
-                "n_before": n1,
-                "n_after": n2,
-                "segment_start": dates[b],
-                "segment_end": dates[c - 1],
-            }
-        )
-    if not rows:
-        return empty
-    out = pd.DataFrame(rows, columns=CHANGE_POINT_COLUMNS)
-    out.attrs.update({"phi": phi, "penalty": pen, "method": method})
-    return out
+        rows.append({"date": dates[b], "before": r.from_, "after": r.to, "diff": r.diff,
+                     "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value,
+                     "n_before": n1, "n_after": n2, "segment_start": dates[b],
+                     "segment_end": dates[c - 1]})
+    return rows
 
 
 def _applies(values: pd.Series, wanted: str | None) -> np.ndarray:
