@@ -146,7 +146,8 @@ def test_spark_extract_equals_duckdb(spark, folder, duck_frames):
     frames, _ = duck_frames
     with connect(f"spark://{folder}", spark=spark) as eng:
         got = extract_frames(eng, **WINDOW)
-    assert set(got) == set(frames) == {"audits", "production", "roster", "targets", "events"}
+    assert set(got) == set(frames) == {"audits", "production", "roster", "targets", "events",
+                                      "appeals", "coaching"}  # wave 2 tables too
     for name in frames:
         pd.testing.assert_frame_equal(got[name], frames[name], obj=name)
 
