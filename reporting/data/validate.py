@@ -17,6 +17,7 @@ from .normalize import ProblemCollector, normalize_table, to_text
 from .problems import Problem, ValidationReport
 from .readers import DataSource, RawSource, RawTable, read_source
 from .schema import CONTRACT, TABLES
+from .validate_cases import validate_double_audits
 
 __all__ = ["CheckedSource", "check_source", "validate_dataset"]
 
@@ -85,6 +86,9 @@ def check_source(data: DataSource, *, full: bool = True) -> CheckedSource:
             out.frames[name] = frame
     if full:
         out.problems.extend(_cross_checks(out.frames, raw))
+        audits = raw.tables.get("audits")  # double audits (wave 2, case_id)
+        out.problems.extend(validate_double_audits(out.frames.get("audits"),
+                                                   getattr(audits, "file", None)))
     return out
 
 
