@@ -25,7 +25,7 @@ from reporting.people.flags import bh_qvalues
 
 __all__ = ["audit_pairs", "auditor_calibration", "confusion_by_policy"]
 
-_AUDITOR_COLUMNS = ["auditor_id", "n", "leniency", "leniency_low", "leniency_high",
+_AUDITOR_COLUMNS = ["auditor_id", "n", "n_others_reject", "n_others_pass", "leniency", "leniency_low", "leniency_high",
                     "peers_leniency", "severity", "severity_low", "severity_high",
                     "peers_severity", "q_leniency", "q_severity", "flagged", "reason"]
 
@@ -99,7 +99,8 @@ def auditor_calibration(audits: pd.DataFrame, tolerance: float = 0.05, fdr: floa
     Returns
     -------
     DataFrame
-        One row per auditor with shared cases: ``auditor_id, n`` (pairs), ``leniency`` and
+        One row per auditor with shared cases: ``auditor_id, n`` (pairs), the denominators
+        ``n_others_reject`` and ``n_others_pass``, ``leniency`` and
         ``severity`` with ``_low``/``_high`` bounds, the peers' rates, BH-adjusted ``q_``
         values, ``flagged`` and a ``reason`` in words.
     """
@@ -110,6 +111,7 @@ def auditor_calibration(audits: pd.DataFrame, tolerance: float = 0.05, fdr: floa
     total = r.sum()
     out = pd.DataFrame(index=r.index)
     out["n"] = r["n"]
+    out["n_others_reject"], out["n_others_pass"] = r["len_n"], r["sev_n"]
     for name, k, n in (("leniency", "len_k", "len_n"), ("severity", "sev_k", "sev_n")):
         out[name] = r[k] / r[n].replace(0, np.nan)
         low, high = wilson_interval(r[k].to_numpy(), r[n].to_numpy(), level)

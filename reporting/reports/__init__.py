@@ -96,5 +96,7 @@ for _spec in (
     ReportSpec("individual_performance", "Team performance (restricted: each team's own report)",
                50, "reporting.reports.individual_performance", restricted=True),
     ReportSpec("data_overview", "Data overview", 60, "reporting.reports.data_overview"),
+    ReportSpec("auditor_calibration", "Auditor calibration (restricted: names auditors)", 55,
+               "reporting.reports.auditor_calibration", restricted=True),
 ):
     register(_spec)
