@@ -9,6 +9,7 @@ import pytest
 from reporting.metrics.latent_truth import (
     REVIEWER,
     accuracy_corrected,
+    accuracy_corrected_kpis,
     case_labels,
     dawid_skene,
 )
@@ -101,3 +102,16 @@ def test_without_case_ids_every_audit_is_its_own_case():
     audits = simulate(np.random.default_rng(5), n_cases=300, double=0.0).drop(columns="case_id")
     labels = case_labels(audits)
     assert labels["case"].nunique() == 300 and (labels["rater"] == REVIEWER).sum() == 300
+
+
+def test_kpi_rows_per_scope_for_the_market_report_and_the_mbr():
+    rng = np.random.default_rng(6)
+    a = pd.concat([simulate(rng, n_cases=800).assign(market="JP"),
+                   simulate(rng, n_cases=800, double=0.0).assign(market="GB")])
+    a["case_id"] = a["market"] + a["case_id"]
+    rows = accuracy_corrected_kpis(a, n_boot=30)
+    assert rows["market"].tolist() == ["JP"]  # GB has no double audits: no corrected figure
+    row = rows.iloc[0]
+    assert row["kpi"] == "accuracy_corrected" and row["n"] == 800
+    assert row["ci_low"] < row["value"] < row["ci_high"]
+    assert accuracy_corrected_kpis(a.drop(columns="case_id")).empty

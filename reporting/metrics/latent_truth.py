@@ -31,6 +31,7 @@ __all__ = [
     "CorrectedAccuracy",
     "LatentTruthFit",
     "accuracy_corrected",
+    "accuracy_corrected_kpis",
     "case_labels",
     "dawid_skene",
 ]
@@ -295,3 +296,37 @@ def accuracy_corrected(audits: pd.DataFrame, level: float = 0.95, n_boot: int = 
     raw_low, raw_high = wilson_interval(correct, len(sample), level)
     return CorrectedAccuracy(value, float(low), float(high), correct / len(sample),
                              float(raw_low), float(raw_high), len(sample), level, fit)
+
+
+def accuracy_corrected_kpis(audits: pd.DataFrame, by: tuple[str, ...] = ("market",),
+                            level: float = 0.95, n_boot: int = 200, min_double: int = 30
+                            ) -> pd.DataFrame:
+    """KPI rows ``<by>, kpi, value, ci_low, ci_high, n`` of ``accuracy_corrected`` per scope,
+    for the market report and the MBR to show beside raw ``accuracy``.
+
+    Parameters
+    ----------
+    audits : DataFrame
+        The month's audits of every sample type (calibration audits inform the model).
+    by : tuple of str
+        Scope columns (one model per scope: auditors differ by market).
+    level, n_boot
+        As :func:`accuracy_corrected`.
+    min_double : int
+        Scopes with fewer double-audited cases get no row (without double audits the model
+        cannot tell auditor error from reviewer error).
+    """
+    cols = [*by, "kpi", "value", "ci_low", "ci_high", "n"]
+    if "case_id" not in audits.columns or "auditor_id" not in audits.columns:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for key, scope in audits.groupby(list(by), observed=True, sort=True):
+        doubles = scope["case_id"].dropna().duplicated().sum()
+        if doubles < min_double:
+            continue
+        res = accuracy_corrected(scope, level=level, n_boot=n_boot)
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key, strict=True)), "kpi": "accuracy_corrected",
+                     "value": res.value, "ci_low": res.ci_low, "ci_high": res.ci_high,
+                     "n": res.n})
+    return pd.DataFrame(rows, columns=cols)
