@@ -69,6 +69,7 @@ def test_a_calibrated_market_flags_no_one(run_dir):
 def test_html_leads_with_the_decision_and_tables_are_written(run_dir):
     html = (run_dir / "auditor_calibration-JP" / "report.html").read_text(encoding="utf-8")
     assert "Measured accuracy in JP" in html and "Recalibrate auditor" in html
+    assert "All policies" in html  # the agreement table, one row per scope
     assert html.index("What to do") < html.index("How this was computed")
     sheets = pd.ExcelFile(run_dir / "auditor_calibration-JP" / "tables.xlsx").sheet_names
     assert {"Agreement", "Auditors", "Disputed cases", "Actions"} <= set(sheets)

@@ -82,6 +82,18 @@ class CalibrationReport:
     corrected: CorrectedAccuracy
     window: tuple[str, ...]
 
+    @property
+    def agreement_wide(self) -> pd.DataFrame:
+        """The agreement table to read: one row per scope (all policies first), a column per
+        measure, AC1's interval beside it."""
+        ag = self.agreement.assign(policy=self.agreement["policy"].replace("", "All policies"))
+        wide = ag.pivot(index="policy", columns="measure", values="value")
+        ac1 = ag[ag["measure"] == "gwet_ac1"].set_index("policy")
+        wide["ac1_low"], wide["ac1_high"] = ac1["ci_low"], ac1["ci_high"]
+        wide["cases"] = ag.groupby("policy")["n"].max()
+        order = ["All policies"] + sorted(p for p in wide.index if p != "All policies")
+        return wide.reindex(order).reset_index()
+
     def records(self) -> dict[str, Any]:
         """results.json: ``kpis``, ``agreement``, ``auditors``, ``actions``."""
         kpis = [{"scope": {"market": self.market}, **{c: r[c] for c in
