@@ -96,6 +96,11 @@ def test_bad_double_audits_are_named(over, code, words):
     assert "A1, A2" in p.message and p.file == "audits.csv"
 
 
+def test_a_repeated_audit_row_is_a_duplicate_audit_id_not_a_double_audit():
+    rows = _case_rows()
+    assert validate_double_audits(pd.concat([rows, rows.iloc[[0]]], ignore_index=True)) == []
+
+
 def test_good_double_audits_and_no_case_id_pass():
     assert validate_double_audits(_case_rows()) == []
     assert validate_double_audits(_case_rows().drop(columns="case_id")) == []

@@ -49,6 +49,9 @@ def validate_double_audits(audits: pd.DataFrame | None, file: str | None = None
     """
     if audits is None or "case_id" not in audits.columns or audits["case_id"].isna().all():
         return []
+    # a repeated audit_id is one audit written twice (reported as a duplicate audit_id), not
+    # a second opinion: only distinct audits make a double audit
+    audits = audits.drop_duplicates("audit_id") if "audit_id" in audits.columns else audits
     multi = audits[audits["case_id"].notna()
                    & audits["case_id"].duplicated(keep=False)].copy()
     if multi.empty:
