@@ -325,7 +325,8 @@ def test_routing_rule(parquet_sample, monkeypatch, tmp_path):
     assert large_source(parquet_sample) is None  # 100k audits: the pandas path
     monkeypatch.setattr(ex, "LARGE_AUDIT_ROWS", 50_000)
     src = large_source(parquet_sample)
-    assert isinstance(src, LargeSource) and "100,481 audits" in src.reason
+    # 100,481 audits + 12,831 calibration double audits (issue 14)
+    assert isinstance(src, LargeSource) and "113,312 audits" in src.reason
     monkeypatch.setenv(ROUTE_ENV, "never")
     assert large_source(parquet_sample) is None
     monkeypatch.setenv(ROUTE_ENV, "always")

@@ -43,10 +43,11 @@ def test_pack_builds_every_report(pack, sample_dataset):
     jobs = _manifest(pack)["jobs"]
     kinds = {j["template"] for j in jobs}
     assert kinds == {"monthly_business_review", "market_accuracy", "trend_root_cause",
-                     "appeals", "capacity_plan", "individual_performance"}
+                     "appeals", "capacity_plan", "individual_performance", "auditor_calibration"}
     markets = sorted(sample_dataset.audits["market"].unique())
     leads = sorted(sample_dataset.roster["team_lead"].dropna().unique())
-    assert len(jobs) == 1 + 4 * len(markets) + len(leads)  # appeals per market (issue 15)
+    # per market: accuracy, trend, capacity, appeals (issue 15), auditor calibration (issue 14)
+    assert len(jobs) == 1 + 5 * len(markets) + len(leads)
     assert all(j["status"] == "ok" for j in jobs)
     for j in jobs:
         assert {"report.html", "report.pdf", "tables.xlsx", "results.json",

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from . import sample_appeals  # issue-15 hook: appeals and coaching (sample_appeals.py)
 from .dataset import Dataset
+from .sample_calibration import add_double_audits, calibrated_schema  # issue 14 hook
 from .schema import TABLES
 
 __all__ = [
@@ -831,11 +832,13 @@ def _iter_audits(ctx: _Context) -> Iterator[pa.Table]:
                 tbl = _audit_chunk(ctx, part, _rng(ctx.seed, 2, mi, ki, piece), next_id)
                 tbl = sample_appeals.coach_audits(ctx, tbl)  # issue-15 hook (sample_appeals.py)
                 next_id += tbl.num_rows
-                yield tbl
+                # issue 14 hook: case_id, calibration double audits, planted auditors
+                yield add_double_audits(tbl, ctx.seed, (mi, ki, piece), ctx.auditors_per_market)
             if mo == months[-1] and MARKETS[ki] == "US":
                 extra = _low_volume_audits(ctx, next_id)
                 next_id += extra.num_rows
-                yield extra
+                yield add_double_audits(extra, ctx.seed, (mi, ki, 999), ctx.auditors_per_market,
+                                        share=0.0)  # issue 14 hook: case_id only
 
 
 # ---------------------------------------------------------------------------------
@@ -1117,7 +1120,7 @@ def write_sample_data(
             other = out / f"{name}.{'parquet' if ext == 'csv' else 'csv'}"
             if other.exists():
                 other.unlink()
-        writer = _ChunkWriter(out / f"audits.{ext}", AUDIT_SCHEMA, fmt)
+        writer = _ChunkWriter(out / f"audits.{ext}", calibrated_schema(AUDIT_SCHEMA), fmt)
         try:
             for chunk in _iter_audits(ctx):
                 writer.write(chunk)

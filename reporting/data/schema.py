@@ -249,6 +249,8 @@ AUDITS = TableSpec(
         ),
         C("severity", "category", required=False, nullable=True, allowed=SEVERITIES),
         C("auditor_id", "str", required=False, nullable=True),
+        # wave 2: several audits of one case = double audits (checked by validate_double_audits)
+        C("case_id", "str", required=False, nullable=True),
     ),
     required=True,
     id_column="audit_id",

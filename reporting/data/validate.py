@@ -17,6 +17,7 @@ from .normalize import ProblemCollector, normalize_table, to_text
 from .problems import Problem, ValidationReport
 from .readers import DataSource, RawSource, RawTable, read_source
 from .schema import CONTRACT, TABLES
+from .validate_cases import validate_double_audits
 from .validate_wave2 import wave2_problems
 
 __all__ = ["CheckedSource", "check_source", "validate_dataset"]
@@ -87,6 +88,9 @@ def check_source(data: DataSource, *, full: bool = True) -> CheckedSource:
     if full:
         out.problems.extend(_cross_checks(out.frames, raw))
         out.problems.extend(wave2_problems(out.frames, raw.tables))
+        audits = raw.tables.get("audits")  # double audits (wave 2, case_id)
+        out.problems.extend(validate_double_audits(out.frames.get("audits"),
+                                                   getattr(audits, "file", None)))
     return out
 
 

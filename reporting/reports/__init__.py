@@ -97,5 +97,7 @@ for _spec in (
                50, "reporting.reports.individual_performance", restricted=True),
     ReportSpec("data_overview", "Data overview", 60, "reporting.reports.data_overview"),
     ReportSpec("appeals", "Appeals", 35, "reporting.reports.appeals"),
+    ReportSpec("auditor_calibration", "Auditor calibration (restricted: names auditors)", 55,
+               "reporting.reports.auditor_calibration", restricted=True),
 ):
     register(_spec)
