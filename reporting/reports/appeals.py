@@ -27,6 +27,7 @@ from reporting.metrics.appeals import (
     overturn_rates,
     resolution_time,
 )
+from reporting.reports._records import kpi_records
 
 #: What the report needs and the contract's columns, for the "missing table" notice.
 APPEALS_COLUMNS = ("appeal_id, market, policy, appeal_date, outcome (upheld/overturned), "
@@ -95,8 +96,6 @@ class AppealsReport:
 
     def records(self) -> dict[str, Any]:
         """results.json: ``kpis`` (with scope), ``appeals_summary``, ``actions``, ``audit_link``."""
-        from reporting.reports.data_overview import kpi_records
-
         k = self.kpis()
         scope = [c for c in ("market", "policy", "product_line") if c in k.columns]
         link = None if self.link is None else {

@@ -49,6 +49,7 @@ from reporting.metrics.compute import (
     compute_kpis,
     count_accuracy,
 )
+from reporting.reports._records import kpi_records
 from reporting.reports.capacity_plan import (
     HISTORY_MONTHS,
     NoCapacityData,
@@ -405,8 +406,6 @@ class MBRReport:
         """results.json: every field the MBR wrote before (``kpis`` per market, ``changes``,
         ``root_causes``, ``findings``, ``capacity``, ``summary``) and ``actions``,
         ``gap_drivers``, ``follow_up`` (contract 2)."""
-        from reporting.reports.data_overview import kpi_records
-
         findings = self.findings.drop(columns=["headlines"], errors="ignore")
         return {
             "kpis": kpi_records(self.kpi_records(), ["market"]),
@@ -414,6 +413,8 @@ class MBRReport:
             "root_causes": self.root_causes_records(),
             "findings": findings,
             "capacity": self.capacity_records(),
+            "assumptions": self.assumptions_records(),
+            "backtest": self.backtest_records(),
             "summary": list(self.summary),
             "actions": self.actions,
             "gap_drivers": self.gap_drivers,
@@ -444,7 +445,21 @@ class MBRReport:
 
     def capacity_records(self) -> pd.DataFrame:
         """The capacity outlook per market (numbers; the sentence is in ``outlook``)."""
-        return self.capacity.reset_index(drop=True)
+        return self.capacity.drop(columns=_CAPACITY_RECORDS, errors="ignore").reset_index(
+            drop=True)
+
+    def assumptions_records(self) -> list[dict[str, Any]]:
+        """results.json ``assumptions``: each market plan's shrinkage (``observed``, ``default``
+        or ``parameter``) and other planning assumptions."""
+        if "_assumptions" not in self.capacity.columns:
+            return []
+        return [a for a in self.capacity["_assumptions"] if isinstance(a, dict)]
+
+    def backtest_records(self) -> list[dict[str, Any]]:
+        """results.json ``backtest``: each market's plan for a past month against what came."""
+        if "_backtest" not in self.capacity.columns:
+            return []
+        return [r for rows in self.capacity["_backtest"] if isinstance(rows, list) for r in rows]
 
     # -- views: plain data for the templates of reporting.render.sections -----------------------
     def decisions_view(self) -> dict[str, Any]:
@@ -591,7 +606,7 @@ class MBRReport:
     def excel_tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
         """``(sheet name, frame, formats)`` for tables.xlsx (numbers, not text)."""
         findings = self.findings
-        cap = self.capacity
+        cap = self.capacity_records()
         pct = "0.0%"
         return [
             ("Scorecard", self.scorecard_frame(), {}),
@@ -897,6 +912,8 @@ _CAPACITY_COLUMNS = ["market", "month", "forecast_cases", "forecast_low", "forec
                      "gap_fte", "utilisation", "sla_risk", "backlog_cases_per_day",
                      "expected_sla_shortfall", "moved_fte", "shrinkage", "observed_attendance",
                      "status", "outlook"]
+#: Per-market records of the capacity plan carried in the capacity frame (not shown as columns).
+_CAPACITY_RECORDS = ["_assumptions", "_backtest"]
 
 
 def _capacity(dataset: Any, markets: list[str], plan_month: str, period: str,
@@ -928,12 +945,16 @@ def _capacity(dataset: Any, markets: list[str], plan_month: str, period: str,
             "observed_attendance": rep.plan.capacity.observed_attendance,
             "status": total_status.iloc[0] if len(total_status) else "no_data",
             "outlook": rep.outlook,
+            # the plan's assumptions and last month's plan against what happened (contract 2);
+            # kept beside the row, out of the capacity table and its sheet
+            "_assumptions": rep.assumptions_record(),
+            "_backtest": rep.backtest_records(),
         })
     out = pd.DataFrame(rows)
-    for c in _CAPACITY_COLUMNS:
+    for c in [*_CAPACITY_COLUMNS, *_CAPACITY_RECORDS]:
         if c not in out.columns:
-            out[c] = np.nan
-    return out[_CAPACITY_COLUMNS]
+            out[c] = None if c in _CAPACITY_RECORDS else np.nan
+    return out[[*_CAPACITY_COLUMNS, *_CAPACITY_RECORDS]]
 
 
 def _first_actions(actions: pd.DataFrame | None, markets: list[str], kpis: pd.DataFrame
@@ -1259,7 +1280,8 @@ def _capacity_frame(parts: dict[str, list], capacity: bool, any_production: bool
         return pd.concat(parts["cap"], ignore_index=True)
     if capacity:
         notes.append("No production data: no capacity outlook.")
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in _CAPACITY_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in [*_CAPACITY_COLUMNS,
+                                                               *_CAPACITY_RECORDS]})
 
 
 def _decision_frames(parts: dict[str, list]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from reporting.core.periods import month as _month
+from reporting.reports._records import kpi_records
 from reporting.stats._common import (
     KPI_LABELS,
     format_p,
@@ -1039,8 +1040,6 @@ class TrendRootCauseReport:
         the suggested actions as text in ``suggested_actions``) and, per contract 2,
         ``actions`` (``market, action, owner, expected_gain_pp, evidence``), ``headline`` and
         ``gap_drivers``."""
-        from reporting.reports.data_overview import kpi_records
-
         return {
             "periods": {"period": self.period, "compare_to": self.compare_to},
             "kpis": kpi_records(self.kpis, ["market"]),
