@@ -115,3 +115,29 @@ def test_kpi_rows_per_scope_for_the_market_report_and_the_mbr():
     assert row["kpi"] == "accuracy_corrected" and row["n"] == 800
     assert row["ci_low"] < row["value"] < row["ci_high"]
     assert accuracy_corrected_kpis(a.drop(columns="case_id")).empty
+
+
+def test_corrected_row_sits_after_accuracy_and_is_judged_against_its_target():
+    from reporting.metrics.compute import compute_kpis
+    from reporting.metrics.latent_truth import beside_accuracy
+
+    rng = np.random.default_rng(8)
+    a = pd.concat([simulate(rng, n_cases=1200).assign(market="JP"),
+                   simulate(rng, n_cases=600, double=0.0).assign(market="GB")])
+    a["case_id"] = a["market"] + a["case_id"]
+    targets = pd.DataFrame({"kpi": ["accuracy"], "target": [0.96], "market": ["JP"],
+                            "product_line": ["*"]})
+    kpis = compute_kpis(a, targets=targets, by="market", accuracy_sample_types=None,
+                        kpis=["accuracy", "missed_violation_rate"])
+    out = beside_accuracy(kpis, a, ["market"])
+    jp = out[out["market"] == "JP"]["kpi"].tolist()
+    assert jp == ["accuracy", "accuracy_corrected", "missed_violation_rate"]
+    assert "accuracy_corrected" not in set(out.loc[out["market"] == "GB", "kpi"])
+    row = out[out["kpi"] == "accuracy_corrected"].iloc[0]
+    assert row["target"] == 0.96 and row["label"] == "Accuracy corrected for auditor error"
+    # the lenient auditor hides reviewers' misses: the corrected figure is nearer the truth
+    raw = out[(out["market"] == "JP") & (out["kpi"] == "accuracy")].iloc[0]["value"]
+    assert abs(row["value"] - true_accuracy()) < abs(raw - true_accuracy())
+    expected = ("on_track" if row["ci_low"] >= 0.96 else
+                "off_track" if row["ci_high"] < 0.96 else "at_risk")
+    assert row["status"] == expected

@@ -315,6 +315,20 @@ _DEFS: tuple[KPI, ...] = (
         source="production",
     ),
     KPI(
+        "accuracy_corrected",
+        "Accuracy corrected for auditor error",
+        "Accuracy against the most likely correct decision of each case, estimated from every "
+        "audit of it (double audits by different auditors) and the reviewer's decision "
+        "(Dawid-Skene); judged against the accuracy target.",
+        "higher",
+        "rate",
+        0.95,
+        "proportion",
+        "percentile bootstrap over cases, refitting the model each time",
+        sample="all",
+        computed_by="reporting.metrics.latent_truth",
+    ),
+    KPI(
         "overturn_rate",
         "Overturn rate (appeals)",
         "Share of decided appeals that were overturned: overturned / (upheld + overturned), "

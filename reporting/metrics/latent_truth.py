@@ -330,3 +330,30 @@ def accuracy_corrected_kpis(audits: pd.DataFrame, by: tuple[str, ...] = ("market
                      "value": res.value, "ci_low": res.ci_low, "ci_high": res.ci_high,
                      "n": res.n})
     return pd.DataFrame(rows, columns=cols)
+
+
+def beside_accuracy(kpis: pd.DataFrame, audits: pd.DataFrame, by: list[str],
+                    level: float = 0.95) -> pd.DataFrame:
+    """``kpis`` (a KPI frame with ``by`` scope columns) with an ``accuracy_corrected`` row right
+    after each scope's ``accuracy`` row, judged against that accuracy target.
+
+    Scopes without enough double audits get no row (see :func:`accuracy_corrected_kpis`).
+    """
+    from reporting.core.kpis import KPIS, status_against_target
+
+    corrected = accuracy_corrected_kpis(audits, by=tuple(by), level=level)
+    if corrected.empty or kpis.empty:
+        return kpis
+    kpis = kpis.reset_index(drop=True)
+    acc = kpis.loc[kpis["kpi"] == "accuracy", [*by, "target"]].reset_index(names="_at")
+    rows = corrected.merge(acc, on=by, how="inner")
+    spec = KPIS["accuracy_corrected"]
+    rows["status"] = status_against_target(
+        rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float),
+        rows["target"].to_numpy(dtype=float), np.full(len(rows), spec.direction, dtype=object),
+        n=rows["n"].to_numpy(dtype=float))
+    rows = rows.assign(label=spec.label, direction=spec.direction, unit=spec.unit)
+    rows.index = rows["_at"].to_numpy(dtype=float) + 0.5  # just after its accuracy row
+    out = pd.concat([kpis, rows.reindex(columns=kpis.columns)])
+    out["n"] = out["n"].astype("int64")
+    return out.sort_index(kind="stable").reset_index(drop=True)

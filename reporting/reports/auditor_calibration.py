@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from reporting.core.errors import NoData
+from reporting.core.kpis import resolve_target, status_against_target
 from reporting.core.periods import previous_period
 from reporting.metrics.agreement import MEASURES, agreement_measures
 from reporting.metrics.intervals import sample_size_for_margin
-from reporting.core.kpis import resolve_target, status_against_target
 from reporting.metrics.latent_truth import CorrectedAccuracy, accuracy_corrected
 from reporting.people.auditors import auditor_calibration, confusion_by_policy
 

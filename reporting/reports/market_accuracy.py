@@ -22,6 +22,7 @@ See ``docs/reports.md`` (section *market_accuracy*) for how to read the report.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from reporting.core.errors import NoData
 from reporting.core.kpis import KPIS
 from reporting.data.normalize import to_text
 from reporting.metrics.compute import accuracy_table, compute_kpis, error_mix, weekly_accuracy
+from reporting.metrics.latent_truth import beside_accuracy
 from reporting.metrics.summary import (
     TARGET_DEFAULT,
     Headline,
@@ -408,9 +410,24 @@ class MarketAccuracyReport:
                       "significant": c["significant"], "from": self.compare_to}
         others = self.kpis[(self.kpis["kpi"] != "accuracy") & self.kpis["kpi"].isin(CARD_KPIS)
                            & (self.kpis["status"] == "off_track")]
-        return accuracy_headline(self.scope_label, acc, change=change, breakdown=self.by_policy,
+        head = accuracy_headline(self.scope_label, acc, change=change, breakdown=self.by_policy,
                                  mix=self.error_mix, events=self.events, others_off=others,
                                  min_n=min_n)
+        corrected = self.corrected_sentence()
+        return dataclasses.replace(head, points=(*head.points, corrected)) if corrected else head
+
+    def corrected_sentence(self) -> str:
+        """One sentence on accuracy corrected for auditor error, when double audits allow it."""
+        acc, cor = self.kpi("accuracy"), self.kpi("accuracy_corrected")
+        if acc is None or cor is None:
+            return ""
+        diff = 100 * (float(cor["value"]) - float(acc["value"]))
+        status = str(cor["status"]).replace("_", " ")
+        return (f"Corrected for auditor error (cases audited twice), accuracy is "
+                f"{_fmt(cor['value'], 'accuracy')} ({_fmt(cor['ci_low'], 'accuracy')}"
+                f" to {_fmt(cor['ci_high'], 'accuracy')}), {status}: the {abs(diff):.1f} pp "
+                f"{'gain' if diff >= 0 else 'loss'} is how the audits were judged, not how the "
+                "reviewers worked (the auditor calibration report says which auditors).")
 
     def changes_record(self) -> pd.DataFrame:
         """The changes frame as recorded in results.json (``kpi, from, to, diff, ci_low,
@@ -772,7 +789,8 @@ def market_accuracy_report(
     types = accuracy_sample_types
 
     scope = ["market"] + (["product_line"] if product_line is not None else [])
-    kpis = _kpi_frame(cur, prod_cur, targets, scope, level, types)
+    kpis = beside_accuracy(_kpi_frame(cur, prod_cur, targets, scope, level, types), cur, scope,
+                           level)
     previous = _kpi_frame(prev, prod_prev, targets, scope, level, types)
     pl_kpis = _kpi_frame(cur, prod_cur, targets, ["market", "product_line"], level, types)
     pol_kpis = _kpi_frame(cur, None, targets, [*scope, "policy"], level, types)

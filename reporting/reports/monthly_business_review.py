@@ -49,6 +49,7 @@ from reporting.metrics.compute import (
     compute_kpis,
     count_accuracy,
 )
+from reporting.metrics.latent_truth import beside_accuracy
 from reporting.reports._records import kpi_records
 from reporting.reports.capacity_plan import (
     HISTORY_MONTHS,
@@ -93,6 +94,7 @@ SCORECARD_KPIS: tuple[tuple[str, str], ...] = (
     ("cases_handled", "Cases handled"),
     ("audit_volume", "Audits"),
     ("accuracy", "Accuracy"),
+    ("accuracy_corrected", "Accuracy corrected for auditor error"),
     ("missed_violation_rate", "Missed violations"),
     ("over_enforcement_rate", "Over-enforcement"),
     ("productivity", "Productivity (cases/h)"),
@@ -657,7 +659,7 @@ def _kpis(cur: pd.DataFrame, prod: pd.DataFrame | None, targets: Any, markets: l
         k = compute_kpis(a, p, targets, by=["market"], level=level, accuracy_sample_types=types)
         # a market without production in the month has no production KPIs in its own report
         k = k[~(k["kpi"].isin(PRODUCTION_KPIS) & ~k["market"].isin(has_prod))]
-        parts.append(k[cols])
+        parts.append(beside_accuracy(k, a, ["market"], level)[cols])
     out = pd.concat(parts, ignore_index=True)
     order = {m: i for i, m in enumerate(markets)}
     out["_o"] = out["market"].map(order)
