@@ -131,3 +131,21 @@ def test_the_planted_coaching_stories_are_told_apart(sample_dataset):
     coached_markets = set(ds.audits.loc[ds.audits["reviewer_id"].isin(
         ds.coaching["reviewer_id"]), "market"])
     assert coached_markets == {REAL_MARKET, NULL_MARKET}
+
+
+def test_team_report_records_the_coaching_effect_of_its_reviewers(sample_dataset):
+    """The planted real coaching (8 US reviewers) reaches the team report as a
+    ``coaching_effect`` record in the contract's fields, with the naive figure beside it."""
+    from reporting.reports import individual_performance as ip
+
+    rep = ip.build(ip.TeamInputs(sample_dataset), {"period": "2026-10", "market": "US"})
+    records = rep.records()["coaching_effect"]
+    assert records, rep.coaching_sentences
+    fields = {"scope", "n_coached", "n_comparison", "estimate_pp", "ci_low_pp", "ci_high_pp",
+              "naive_pp", "method"}
+    assert all(fields <= set(r) for r in records)
+    real = max(records, key=lambda r: r["n_coached"])
+    assert real["ci_low_pp"] > 0  # the planted effect is found
+    assert "regression to the mean" in " ".join(rep.coaching_sentences)
+    log = rep.coaching_log
+    assert set(log["reviewer_id"]) <= set(sample_dataset.audits["reviewer_id"])

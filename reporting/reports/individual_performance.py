@@ -19,6 +19,7 @@ only *counts* them (no ids). ``market`` mode is an ad-hoc view for the owner of 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,11 @@ import pandas as pd
 from reporting.core.errors import NoData
 from reporting.core.periods import previous_period as months_before
 from reporting.people._common import LOWER_IS_BETTER, in_sample, prepare_audits, previous_month
+from reporting.people.coaching import (
+    CoachingEffect,
+    coaching_before_after,
+    coaching_effects,
+)
 from reporting.people.cohorts import coaching_table, cohort_findings, top_error_policy
 from reporting.people.evidence import (
     history_table,
@@ -305,11 +311,19 @@ def read(ctx: Any, params: Mapping[str, Any]) -> TeamInputs:
 
 def build(inputs: TeamInputs, params: Mapping[str, Any]) -> TeamReport:
     """The team report of ``params`` (``team_lead`` or ``market``, ``period``, ``min_audits``,
-    ``fdr``) from :func:`read`'s inputs."""
-    return team_performance_report(
+    ``fdr``) from :func:`read`'s inputs, with the effect of the coaching logged for the team."""
+    report = team_performance_report(
         inputs.dataset, params["period"], team_lead=params.get("team_lead"),
         market=params.get("market"), min_audits=int(params.get("min_audits") or 30),
         fdr=float(params.get("fdr") or 0.05))
+    coaching = getattr(inputs.dataset, "coaching", None)
+    if coaching is None or len(coaching) == 0 or not report.has_audits:
+        return report
+    audits = report.selection.audits
+    team = coaching[coaching["reviewer_id"].astype(str).isin(
+        set(audits["reviewer_id"].astype(str)))]
+    return dataclasses.replace(report, coaching_effects=tuple(coaching_effects(audits, team)),
+                               coaching_log=coaching_before_after(audits, team))
 
 
 # --------------------------------------------------------------------------- the report
@@ -407,6 +421,10 @@ class TeamReport:
     history_start: str
     notes: tuple[str, ...] = field(default=())
     how_notes: tuple[str, ...] = field(default=())
+    #: did the coaching logged for the team work (group level, corrected for regression to the
+    #: mean) and each coaching given with the reviewer's accuracy before and after (issue 15)
+    coaching_effects: tuple[CoachingEffect, ...] = ()
+    coaching_log: pd.DataFrame | None = None
 
     @property
     def headline(self) -> str:
@@ -483,7 +501,15 @@ class TeamReport:
             "reviewers": self.evidence.reindex(columns=REVIEWER_RECORD_COLUMNS),
             "cohorts": self.findings,
             "actions": self.actions.assign(**{self.scope: self.value}),
+            "coaching_effect": [e.record() for e in self.coaching_effects],
         }
+
+    @property
+    def coaching_sentences(self) -> list[str]:
+        """What the coaching logged for the team did, one sentence a coaching month."""
+        if not self.coaching_effects:
+            return ["No coaching was logged for this team's reviewers in the data."]
+        return [e.sentence() for e in self.coaching_effects]
 
     def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
         """What goes to tables.xlsx, one sheet each (rates as fractions, percent formats)."""
@@ -503,6 +529,8 @@ class TeamReport:
             ("Cohorts", cohorts, {}),
             ("Flags", self.flags_export, {}),
             ("Recognition", self.recognition, {}),
+            ("Coaching given", self.coaching_log if self.coaching_log is not None
+             else pd.DataFrame(), {"before_accuracy": pct, "after_accuracy": pct}),
         ]
 
 
