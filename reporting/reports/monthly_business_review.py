@@ -43,6 +43,7 @@ from reporting.core.errors import NoData
 from reporting.core.kpis import KPIS
 from reporting.core.periods import month as _month
 from reporting.data.normalize import to_text
+from reporting.metrics.appeals import appeals_summary
 from reporting.metrics.compute import (
     PRODUCTION_KPIS,
     accuracy_from_counts,
@@ -402,6 +403,8 @@ class MBRReport:
         default_factory=lambda: pd.DataFrame(columns=["market", *DRIVER_COLUMNS]))
     follow_ups: tuple[dict[str, Any], ...] = ()
     previous_source: str = ""
+    #: each market's appeals in the month (``appeals_summary`` records; issue 15)
+    appeals: tuple[dict[str, Any], ...] = ()
 
     # -- what the engine records (results.json) and writes (tables.xlsx) -----------------------
     def records(self) -> dict[str, Any]:
@@ -421,6 +424,7 @@ class MBRReport:
             "actions": self.actions,
             "gap_drivers": self.gap_drivers,
             "follow_up": list(self.follow_ups),
+            "appeals": list(self.appeals),
         }
 
     def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
@@ -1159,6 +1163,9 @@ def mbr_report(
     actions, drivers = _decision_frames(parts)
     summary = _summary(period, compare_to, plan_month, markets, kpis, changes, findings, cap,
                        alpha, actions)
+    appeals = _appeals(getattr(getattr(dataset, "base", dataset), "appeals", None), period,
+                       markets, src.targets, level)
+    summary = [*summary, *_appeals_lines(appeals)]
     return MBRReport(
         period=period, compare_to=compare_to, plan_month=plan_month, markets=tuple(markets),
         level=level, alpha=alpha, kpis=kpis, volume=pd.concat(parts["volume"], ignore_index=True),
@@ -1166,8 +1173,33 @@ def mbr_report(
         root_causes=root_causes.reset_index(drop=True), capacity=cap, summary=tuple(summary),
         notes=tuple(notes), actions=actions, gap_drivers=drivers,
         follow_ups=tuple(follow_up(previous_actions, changes, _month_name(compare_to))),
-        previous_source=previous_source,
+        previous_source=previous_source, appeals=tuple(appeals),
     )
+
+
+def _appeals(appeals: pd.DataFrame | None, period: str, markets: list[str], targets: Any,
+             level: float) -> list[dict[str, Any]]:
+    """Each market's appeals resolved in ``period`` (no individual's figures)."""
+    if appeals is None or len(appeals) == 0:
+        return []
+    out = []
+    for m in markets:
+        summary = appeals_summary(appeals, period, m, targets, level)
+        if summary is not None and summary.appealed:
+            out.append(summary.record())
+    return out
+
+
+def _appeals_lines(records: list[dict[str, Any]]) -> list[str]:
+    """One summary line on the markets whose decisions are overturned on appeal too often."""
+    off = [r for r in records if r.get("status") == "off_track"]
+    if not off:
+        return []
+    parts = [f"{r['scope'].get('market')} {100 * r['overturn_rate']:.1f}%"
+             + (f" (most in {r['worst_policy']})" if r.get("worst_policy") else "")
+             for r in off]
+    return [f"Appeals: decisions are overturned more often than the target allows in "
+            f"{_join(parts)}; see each market's appeals report."]
 
 
 @dataclass(frozen=True, eq=False)
