@@ -97,6 +97,13 @@ def _sample_mask(audits: pd.DataFrame, types: Sequence[str] | None) -> pd.Series
     return st.isin([str(t).strip().lower() for t in types]).astype(bool)
 
 
+def accuracy_sample(audits: pd.DataFrame, types: Sequence[str] | None) -> pd.DataFrame:
+    """The audits accuracy-type KPIs are computed on (``sample_type`` in ``types``, NA counting
+    as ``random``; every audit when ``types`` is None): the reports select the same rows."""
+    mask = _sample_mask(audits, types)
+    return audits if bool(mask.all()) else audits[mask.to_numpy(dtype=bool)]
+
+
 def _scope_frame(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Scope columns as plain (non-categorical) columns plus the constant scope key."""
     out = pd.DataFrame(index=df.index)

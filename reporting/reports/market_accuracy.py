@@ -33,8 +33,13 @@ import pandas as pd
 
 from reporting.core.errors import NoData
 from reporting.core.kpis import KPIS
-from reporting.data.normalize import to_text
-from reporting.metrics.compute import accuracy_table, compute_kpis, error_mix, weekly_accuracy
+from reporting.metrics.compute import (
+    accuracy_sample,
+    accuracy_table,
+    compute_kpis,
+    error_mix,
+    weekly_accuracy,
+)
 from reporting.metrics.latent_truth import beside_accuracy
 from reporting.metrics.summary import (
     TARGET_DEFAULT,
@@ -171,16 +176,6 @@ def _scope_production(production: pd.DataFrame | None, market: str, product_line
         p = p[(p["product_line"].astype("string") == product_line).fillna(False)
               .to_numpy(dtype=bool)]
     return _in_dates(p, "date", start, end)
-
-
-def _sample(audits: pd.DataFrame, types: Sequence[str] | None) -> pd.DataFrame:
-    """The accuracy sample (as in :func:`~reporting.metrics.compute.compute_kpis`)."""
-    if types is None or "sample_type" not in audits.columns:
-        return audits
-    if isinstance(types, str):
-        types = (types,)
-    st = to_text(audits["sample_type"], lower=True).fillna("random")
-    return audits[st.isin([str(t).strip().lower() for t in types]).to_numpy(dtype=bool)]
 
 
 def _market_events(events: pd.DataFrame | None, market: str, product_line: str | None,
@@ -796,7 +791,7 @@ def market_accuracy_report(
     pol_kpis = _kpi_frame(cur, None, targets, [*scope, "policy"], level, types)
 
     # Changes: both periods' accuracy samples, so 'from'/'to' equal the KPI values shown.
-    changes = period_changes(_sample(prev, types), _sample(cur, types), kpis=CHANGE_KPIS,
+    changes = period_changes(accuracy_sample(prev, types), accuracy_sample(cur, types), kpis=CHANGE_KPIS,
                              level=level, random_only=False)
 
     by_pl, by_policy, by_queue, by_pp, overall = _breakdowns(cur, scope, level, targets, market,
@@ -819,7 +814,7 @@ def market_accuracy_report(
         policy_kpis=pol_kpis.reset_index(drop=True), by_product_line=by_pl,
         by_policy=by_policy, by_queue=by_queue, by_policy_product=by_pp,
         sample_adequacy=adequacy, error_mix=mix, weekly=weekly, events=events, summary=summary,
-        n_audits=len(cur), n_sample=len(_sample(cur, types)),
+        n_audits=len(cur), n_sample=len(accuracy_sample(cur, types)),
         audits=cur.drop(columns=private).reset_index(drop=True),
     )
 

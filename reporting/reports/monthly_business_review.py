@@ -42,11 +42,11 @@ from reporting.core.cache import ResultCache
 from reporting.core.errors import NoData
 from reporting.core.kpis import KPIS
 from reporting.core.periods import month as _month
-from reporting.data.normalize import to_text
 from reporting.metrics.appeals import appeals_summary
 from reporting.metrics.compute import (
     PRODUCTION_KPIS,
     accuracy_from_counts,
+    accuracy_sample,
     compute_kpis,
     count_accuracy,
 )
@@ -67,7 +67,13 @@ from reporting.stats.actions import (
     secondary_line,
 )
 from reporting.stats.change import CHANGES_COLUMNS, period_changes
-from reporting.stats.decomposition import COMBINE, decompose_all, rank_root_causes
+from reporting.stats.decomposition import (
+    COMBINE,
+    DEFAULT_COMBINATIONS,
+    DEFAULT_DIMENSIONS,
+    decompose_all,
+    rank_root_causes,
+)
 from reporting.stats.events import coinciding_events, event_phrase
 from reporting.stats.gap import (
     DRIVER_COLUMNS,
@@ -120,15 +126,8 @@ SHOWN_CHANGES: tuple[str, ...] = (
     "handling_time_mean",
 )
 #: Dimensions of the findings: those of the trend_root_cause report (never reviewer_id).
-FINDING_DIMENSIONS: tuple[str, ...] = (
-    "policy",
-    "product_line",
-    "queue",
-    "tenure_band",
-    "team_lead",
-    "site",
-)
-FINDING_COMBINATION: tuple[str, str] = ("policy", "tenure_band")
+FINDING_DIMENSIONS: tuple[str, ...] = DEFAULT_DIMENSIONS
+FINDING_COMBINATION: tuple[str, ...] = DEFAULT_COMBINATIONS[0]
 #: KPIs whose gap to target is explained and acted on (proportions of audits with a target).
 GAP_KPIS: tuple[str, ...] = ("accuracy", "missed_violation_rate", "over_enforcement_rate")
 #: Dimensions searched for the drivers of a gap (small groups merged first, as for findings).
@@ -223,16 +222,6 @@ def _join(items: Sequence[str]) -> str:
 
 def _higher_is_better(kpi: str) -> bool:
     return KPIS[kpi].direction == "higher" if kpi in KPIS else True
-
-
-def _sample(audits: pd.DataFrame, types: Sequence[str] | None) -> pd.DataFrame:
-    """The accuracy sample, as compute_kpis and the market_accuracy report select it."""
-    if types is None or "sample_type" not in audits.columns:
-        return audits
-    if isinstance(types, str):
-        types = (types,)
-    st = to_text(audits["sample_type"], lower=True).fillna("random")
-    return audits[st.isin([str(t).strip().lower() for t in types]).to_numpy(dtype=bool)]
 
 
 def _in_month(frame: pd.DataFrame, col: str, period: str) -> pd.DataFrame:
@@ -1289,14 +1278,14 @@ def _analyse_market(m: str, c_m: pd.DataFrame, p_m: pd.DataFrame, prod_cur_m: An
         parts["no_audits"].append(m)
     ch = pd.DataFrame(columns=["kpi", "diff", "p_value", "significant"])
     acc_row = None
-    if len(_sample(c_m, types)) and len(_sample(p_m, types)):
-        ch = period_changes(_sample(p_m, types), _sample(c_m, types), kpis=CHANGE_KPIS,
+    if len(accuracy_sample(c_m, types)) and len(accuracy_sample(p_m, types)):
+        ch = period_changes(accuracy_sample(p_m, types), accuracy_sample(c_m, types), kpis=CHANGE_KPIS,
                             level=level, alpha=alpha, random_only=False)
         parts["changes"].append(ch.assign(market=m))
         acc_row = ch[ch["kpi"] == "accuracy"].iloc[0]
     pair = pd.concat([p_m, c_m], ignore_index=True)
     row, rc = _finding(m, pair, period, compare_to, acc_row, level, alpha, min_reviewers)
-    dec = _decisions(m, _sample(c_m, types), kpis_m, ch, src.events, period, compare_to, level,
+    dec = _decisions(m, accuracy_sample(c_m, types), kpis_m, ch, src.events, period, compare_to, level,
                      alpha, min_reviewers)
     row.update(text=dec["text"], kpi="accuracy", events=dec["events"],
                headlines=dec["headlines"])

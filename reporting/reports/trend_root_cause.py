@@ -47,6 +47,8 @@ from reporting.stats.changepoint import detect_change_points, match_events
 from reporting.stats.control import RULE_DESCRIPTIONS, daily_accuracy_series, p_chart
 from reporting.stats.decomposition import (
     COMBINE,
+    DEFAULT_COMBINATIONS,
+    DEFAULT_DIMENSIONS,
     decompose_all,
     dimension_values,
     effect_totals,
@@ -78,16 +80,9 @@ SMALL_GROUPS = "(small groups)"
 #: Suffix of a segment into which a too-small pool of small groups was folded.
 WITH_SMALL = "(+ small groups)"
 #: Single dimensions decomposed by the report (reviewer_id never is: see the privacy rule).
-REPORT_DIMENSIONS: tuple[str, ...] = (
-    "policy",
-    "product_line",
-    "queue",
-    "tenure_band",
-    "team_lead",
-    "site",
-)
+REPORT_DIMENSIONS: tuple[str, ...] = DEFAULT_DIMENSIONS
 #: The combined dimension decomposed as well (a problem confined to one cell stands out).
-REPORT_COMBINATION: tuple[str, str] = ("policy", "tenure_band")
+REPORT_COMBINATION: tuple[str, ...] = DEFAULT_COMBINATIONS[0]
 #: Factors of the multi-factor check.
 GLM_FACTORS: tuple[str, ...] = ("policy", "product_line", "tenure_band")
 #: Months of daily accuracy on the control chart (this period and the ones before it).
