@@ -1150,11 +1150,10 @@ def mbr_report(
                    level, accuracy_sample_types)
     cap = _capacity_frame(parts, capacity, any_production, notes)
     actions, drivers = _decision_frames(parts)
-    summary = _summary(period, compare_to, plan_month, markets, kpis, changes, findings, cap,
-                       alpha, actions)
     appeals = _appeals(getattr(getattr(dataset, "base", dataset), "appeals", None), period,
                        markets, src.targets, level)
-    summary = [*summary, *_appeals_lines(appeals)]
+    summary = [*_summary(period, compare_to, plan_month, markets, kpis, changes, findings, cap,
+                         alpha, actions), *_appeals_lines(appeals)]
     return MBRReport(
         period=period, compare_to=compare_to, plan_month=plan_month, markets=tuple(markets),
         level=level, alpha=alpha, kpis=kpis, volume=pd.concat(parts["volume"], ignore_index=True),
