@@ -35,6 +35,7 @@ CONVENTIONS = {
     "productivity": "higher",
     "sla_attainment": "higher",
     "overturn_rate": "lower",  # issue 15 (appeals)
+    "accuracy_corrected": "higher",  # issue 14 (auditor calibration)
 }
 DEFAULT_TARGETS = {
     "accuracy": 0.95,
@@ -52,6 +53,7 @@ DEFAULT_TARGETS = {
     "productivity": 40.0,
     "sla_attainment": 0.95,
     "overturn_rate": 0.15,
+    "accuracy_corrected": 0.95,  # judged against the accuracy target
 }
 
 

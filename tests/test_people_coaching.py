@@ -134,11 +134,12 @@ def test_the_planted_coaching_stories_are_told_apart(sample_dataset):
 
 
 def test_team_report_records_the_coaching_effect_of_its_reviewers(sample_dataset):
-    """The planted real coaching (8 US reviewers) reaches the team report as a
+    """The planted real coaching (8 reviewers of one market) reaches the team report as a
     ``coaching_effect`` record in the contract's fields, with the naive figure beside it."""
+    from reporting.data.sample_appeals import REAL_MARKET
     from reporting.reports import individual_performance as ip
 
-    rep = ip.build(ip.TeamInputs(sample_dataset), {"period": "2026-10", "market": "US"})
+    rep = ip.build(ip.TeamInputs(sample_dataset), {"period": "2026-10", "market": REAL_MARKET})
     records = rep.records()["coaching_effect"]
     assert records, rep.coaching_sentences
     fields = {"scope", "n_coached", "n_comparison", "estimate_pp", "ci_low_pp", "ci_high_pp",
