@@ -3,36 +3,26 @@ with formatted strings by the functions here. The notebook displays what they re
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from IPython.display import HTML
 
+from reporting.render import jinja
 from reporting.viz.style import STATUS_COLORS, STATUS_LABELS
 
 __all__ = ["caution_html", "decisions_html", "method_html", "rates_html", "resolution_html",
            "summary_html"]
 
-_DIR = Path(__file__).parent / "templates" / "appeals"
 _SYMBOLS = {"on_track": "●", "at_risk": "▲", "off_track": "■"}
 
 
-@lru_cache(maxsize=1)
-def _env():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_DIR)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True)
-    env.globals.update(colors=STATUS_COLORS, labels=STATUS_LABELS, symbols=_SYMBOLS)
-    return env
 
 
 def render(name: str, **context: Any) -> HTML:
     """Render ``templates/appeals/<name>.html.j2`` with ``context``."""
-    return HTML(_env().get_template(f"{name}.html.j2").render(**context))
+    return HTML(jinja.render(f"appeals/{name}.html.j2", colors=STATUS_COLORS, labels=STATUS_LABELS,
+                             symbols=_SYMBOLS, **context))
 
 
 def _pct(x: float, decimals: int = 0) -> str:

@@ -7,30 +7,19 @@ here, so nothing is escaped by hand. A notebook cell shows a section with
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
+from reporting.render import jinja
 from reporting.viz.style import STATUS_COLORS
 
-TEMPLATES = Path(__file__).parent / "templates" / "capacity"
 SECTIONS = ("outlook", "backtest", "capacity", "moves", "assumptions", "method")
-
-
-@lru_cache(maxsize=1)
-def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                       autoescape=select_autoescape(default=True, default_for_string=True),
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def render_section(name: str, report: Any, **extra: Any) -> str:
     """The HTML of one section of ``report`` (a :class:`CapacityReport`)."""
     if name not in SECTIONS:
         raise ValueError(f"unknown capacity section {name!r}; one of {', '.join(SECTIONS)}")
-    return _env().get_template(f"{name}.html.j2").render(r=report, colors=STATUS_COLORS, **extra)
+    return jinja.render(f"capacity/{name}.html.j2", r=report, colors=STATUS_COLORS, **extra)
 
 
 def section(name: str, report: Any, **extra: Any):

@@ -13,13 +13,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from reporting.render import jinja
 from reporting.reports import REPORTS
-
-TEMPLATES = Path(__file__).parent / "templates"
 
 #: Build status in quiet words (business status is the RAG table, not this column).
 BUILD_TEXT = {"ok": "built", "skipped": "reused (unchanged)", "failed": "failed",
@@ -31,15 +29,6 @@ IDENTIFYING = (("market", "Market"), ("markets", "Markets"), ("team_lead", "Team
 RAG = {"on_track": ("●", "On track"), "at_risk": ("▲", "At risk"),
        "off_track": ("■", "Off track")}
 STATUS_REPORT = "market_accuracy"
-
-
-@cache
-def _environment():
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                       autoescape=select_autoescape(["html", "j2"], default=True),
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def _scope_text(params: Mapping[str, Any]) -> str:
@@ -198,7 +187,7 @@ def render_index(manifest: Mapping[str, Any], out_dir: str | Path | None = None)
     """
     jobs = list(manifest.get("jobs", []))
     status = business_status(manifest, Path(out_dir)) if out_dir is not None else None
-    return _environment().get_template("pack/index.html.j2").render(
+    return jinja.render("pack/index.html.j2",
         period=str(manifest.get("period", "")), run_id=str(manifest.get("run_id", "")),
         data_hash=str(manifest.get("data_hash", ""))[:12],
         updated_at=str(manifest.get("updated_at", "")), build_summary=_build_summary(jobs),

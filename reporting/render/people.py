@@ -8,31 +8,21 @@ Each function returns an ``IPython.display.HTML`` for the notebook cell that sho
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
+from reporting.render import jinja
 from reporting.viz.people import STATUS_STYLES
 
 __all__ = ["render", "headline", "cards", "table", "history", "notes", "message"]
 
 
-@cache
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reporting.render", "templates/people"),
-        autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.globals["styles"] = STATUS_STYLES
-    return env
-
-
 def render(name: str, **context: Any) -> HTML:
     """Render ``templates/people/<name>.html.j2`` with ``context``."""
-    return HTML(_env().get_template(f"{name}.html.j2").render(**context))
+    return HTML(jinja.render(f"people/{name}.html.j2", styles=STATUS_STYLES, **context))
 
 
 def headline(report: Any) -> HTML:

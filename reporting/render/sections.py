@@ -8,12 +8,9 @@ module is the only place that turns them into HTML, with the templates under
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
+from reporting.render import jinja
 from reporting.viz.style import STATUS_COLORS, STATUS_LABELS
 
 __all__ = [
@@ -29,28 +26,19 @@ __all__ = [
     "summary_html",
 ]
 
-TEMPLATES = Path(__file__).parent / "templates"
 SYMBOLS = {"on_track": "●", "at_risk": "▲", "off_track": "■", "high": "■", "medium": "▲",
            "low": "●"}
 MOVED_WORDS = {"improved": "Improved", "worsened": "Worse", "no_change": "No real change yet",
                "unknown": "Cannot tell"}
 
 
-@lru_cache(maxsize=1)
-def _env() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                      autoescape=select_autoescape(["html", "j2"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    colours = dict(STATUS_COLORS)
-    colours.setdefault("no_data", "#999999")
-    env.globals.update(colours=colours, symbols=SYMBOLS,
-                       labels={**STATUS_LABELS, "no_data": STATUS_LABELS.get("no_data", "No data")})
-    return env
+_COLOURS = {"no_data": "#999999", **STATUS_COLORS}
+_LABELS = {"no_data": "No data", **STATUS_LABELS}
 
 
 def render_section(template: str, **context: Any) -> str:
     """Render ``template`` (a path under ``render/templates``) with ``context``."""
-    return _env().get_template(template).render(**context)
+    return jinja.render(template, strict=False, colours=_COLOURS, symbols=SYMBOLS, labels=_LABELS, **context)
 
 
 def decisions_html(report: Any) -> str:
