@@ -27,8 +27,9 @@ chromium:
 demo: install chromium
 	$(VENV)/bin/reporting demo
 
+# Two test processes (pytest-xdist), a test file to each: kernels wait on I/O, the machine has 2 cores.
 test: install-test chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lab: $(PY)
 	$(PIP) install -q -e '.[lab]'
