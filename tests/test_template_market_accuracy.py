@@ -3,6 +3,7 @@ unit tests of its report assembly, ``reporting.reports.market_accuracy``, on a h
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -485,3 +486,27 @@ def test_report_opens_with_decisions(run_dir):
     assert html.index("What to do") < html.index('id="Headline-KPIs"') < html.index(
         'id="How-this-was-computed"')
     assert "(built-in default)" in html  # precision and recall targets nobody set
+
+
+def _with_corrected(report, shift: float):
+    """``report`` with an ``accuracy_corrected`` KPI ``shift`` above its audited accuracy."""
+    acc = report.kpis[report.kpis["kpi"] == "accuracy"].iloc[[0]].copy()
+    acc["kpi"] = "accuracy_corrected"
+    acc[["value", "ci_low", "ci_high"]] += shift
+    return dataclasses.replace(report, kpis=pd.concat([report.kpis, acc], ignore_index=True))
+
+
+def test_audit_error_behind_the_gap_becomes_the_calibrate_auditors_action(small_report):
+    # Issue 13: when the audits, not the reviewers, explain part of the gap, what to do says so.
+    head = _with_corrected(small_report, 0.03).headline()
+    assert [a["expected_gain_pp"] for a in head.actions] == pytest.approx([5.0, 3.0])  # most first
+    retrain, calibrate = head.actions
+    assert calibrate["action"].startswith("Calibrate BR's auditors")
+    assert "to about 93.0%" in calibrate["action"] and calibrate["owner"] == "QA lead"
+    assert "Corrected for auditor error" in head.points[-1]
+
+
+def test_small_or_negative_audit_error_adds_no_action(small_report):
+    for shift in (0.005, -0.03):
+        head = _with_corrected(small_report, shift).headline()
+        assert len(head.actions) == 1 and not head.actions[0]["action"].startswith("Calibrate")

@@ -409,7 +409,33 @@ class MarketAccuracyReport:
                                  mix=self.error_mix, events=self.events, others_off=others,
                                  min_n=min_n)
         corrected = self.corrected_sentence()
-        return dataclasses.replace(head, points=(*head.points, corrected)) if corrected else head
+        if not corrected:
+            return head
+        extra = self.auditor_action()
+        actions = sorted((*head.actions, extra) if extra else head.actions,
+                         key=lambda a: -float(a.get("expected_gain_pp") or 0))
+        return dataclasses.replace(head, points=(*head.points, corrected), actions=tuple(actions))
+
+    def auditor_action(self, min_gain_pp: float = 1.0) -> dict[str, Any] | None:
+        """The action when audit error explains at least ``min_gain_pp`` of the measured gap:
+        calibrate the auditors. Its expected gain is on *measured* accuracy (what the audits
+        will show once auditors judge as the consensus does); the reviewers' work is unchanged."""
+        acc, cor = self.kpi("accuracy"), self.kpi("accuracy_corrected")
+        if acc is None or cor is None or _isnan(cor["value"]) or _isnan(acc["value"]):
+            return None
+        gain = 100 * (float(cor["value"]) - float(acc["value"]))
+        if gain < min_gain_pp or acc["status"] == "on_track":
+            return None
+        return {
+            "action": (f"Calibrate {self.scope_label}'s auditors (the auditor calibration report "
+                       f"names who judges differently from the consensus). Expected gain: "
+                       f"+{gain:.1f} pp on measured accuracy (to about "
+                       f"{_fmt(cor['value'], 'accuracy')}); the reviewers' work is unchanged."),
+            "owner": "QA lead",
+            "expected_gain_pp": round(gain, 2),
+            "evidence": (f"accuracy corrected for auditor error {_fmt(cor['value'], 'accuracy')} "
+                         f"against {_fmt(acc['value'], 'accuracy')} as audited"),
+        }
 
     def corrected_sentence(self) -> str:
         """One sentence on accuracy corrected for auditor error, when double audits allow it."""
