@@ -299,28 +299,27 @@ def test_plan_refuses_secrets(tmp_path, deliver):
 # -- corrections ---------------------------------------------------------------------------------
 
 def test_rebuilt_period_with_changed_data_logs_corrections(sample_dataset, tmp_path):
-    """The same report built twice into one folder, the second time with 400 of BR's October
-    audits removed: corrections.json names the changed figures, by how much, and both hashes."""
+    """The same report (the smallest template, which publishes each market's accuracy) built
+    twice into one folder, the second time with 400 of BR's October audits removed:
+    corrections.json names the changed figures, by how much, and both hashes."""
     import dataclasses
 
     from reporting import build_report
 
     out = tmp_path / "2026-10"
     kw = {"out": out, "formats": "html", "progress": False, "log": lambda m: None}
-    first = build_report("market_accuracy", {"market": "BR", "period": "2026-10"},
-                         dataset=sample_dataset, **kw)
+    first = build_report("data_overview", {"period": "2026-10"}, dataset=sample_dataset, **kw)
     assert first.ok and not (out / "corrections.json").exists()
     before = load_pack(out)
     a = sample_dataset.audits
     drop = a[(a["market"] == "BR") & (a["period"].astype(str) == "2026-10")].index[:400]
     changed = dataclasses.replace(sample_dataset, audits=a.drop(drop).reset_index(drop=True))
-    assert build_report("market_accuracy", {"market": "BR", "period": "2026-10"},
-                        dataset=changed, **kw).ok
+    assert build_report("data_overview", {"period": "2026-10"}, dataset=changed, **kw).ok
     after = load_pack(out)
     log = json.loads((out / "corrections.json").read_text())
     assert len(log) == 1 and log[0]["old_data_hash"] == before.data_hash
     assert log[0]["new_data_hash"] == after.data_hash != before.data_hash
-    jid = "market_accuracy-BR"
+    jid = "data_overview"
     acc = next(c for c in log[0]["changes"] if c["kpi"] == "accuracy"
                and c["scope"] == {"market": "BR"})
     old = next(k for k in before.results[jid]["kpis"] if k["kpi"] == "accuracy"
@@ -329,6 +328,7 @@ def test_rebuilt_period_with_changed_data_logs_corrections(sample_dataset, tmp_p
                and k["scope"] == {"market": "BR"})
     assert acc["old_value"] == old["value"] and acc["new_value"] == new["value"]
     assert acc["change"] == pytest.approx(new["value"] - old["value"])
-    assert old["n"] != new["n"]
+    assert old["n"] - new["n"] == 400
+    assert {c["scope"]["market"] for c in log[0]["changes"]} == {"BR"}  # only BR's data changed
     page = (out / "changes.html").read_text()
     assert "Corrections to numbers published for 2026-10" in page and before.data_hash[:12] in page
