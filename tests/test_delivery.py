@@ -102,6 +102,7 @@ def test_diff_finds_the_planted_changes_and_keeps_individuals_off_pack_pages(pac
     assert packs["planted"]["new"] not in page and "R99999" not in page  # counts only
     team_page = (packs["new"] / TEAM / "changes.html").read_text()
     assert packs["planted"]["new"] in team_page and "R99999" in team_page
+    assert not (packs["new"] / TEAM / "changes.html").stat().st_mode & 0o004  # not world-readable
     assert 'href="changes.html"' in (packs["new"] / "index.html").read_text()
     assert packs["planted"]["new"] not in json.dumps(d.records())
 

@@ -27,6 +27,8 @@ MARKET = "market_accuracy"
 TEAM = "individual_performance"
 #: Scope keys that name a person: such figures never leave their own report's folder.
 INDIVIDUAL_KEYS = ("reviewer_id", "auditor_id")
+#: Mode of files naming individuals, as the engine writes restricted reports' files.
+PRIVATE = 0o640
 #: Changes smaller than this are rounding, not corrections (rates are fractions).
 TOLERANCE = 1e-9
 
@@ -284,16 +286,16 @@ def log_corrections(published: Pack, rebuilt: Pack) -> dict[str, Any] | None:
     for jid in sorted({c["report"] for c in personal}):
         _append(rebuilt.path / jid / "corrections.json",
                 {**entry, "changes": [c for c in personal if c["report"] == jid],
-                 "individual_changes": 0})
+                 "individual_changes": 0}, PRIVATE)
     _append(rebuilt.path / "corrections.json", entry)
     return entry
 
 
-def _append(path: Path, entry: Mapping[str, Any]) -> None:
+def _append(path: Path, entry: Mapping[str, Any], mode: int = 0o644) -> None:
     from reporting.core.iorw import write_json
 
     log = read_json(path, default=[]) or []
-    write_json(path, [*log, entry] if isinstance(log, list) else [entry])
+    write_json(path, [*log, entry] if isinstance(log, list) else [entry], mode=mode)
 
 
 def is_individual(record: Mapping[str, Any]) -> bool:
@@ -346,6 +348,7 @@ def write_changes(out_dir: str | Path, published: Pack | None = None) -> PackDif
         write_text(out_dir / jid / "changes.html", render_team_changes(
             str((res.get("params") or {}).get("team_lead")), rebuilt.period,
             diff.old_period if diff and team and team.compared else None,
-            team.new_flags if team else (), team.cleared_flags if team else (), own))
+            team.new_flags if team else (), team.cleared_flags if team else (), own),
+            mode=PRIVATE)
     write_text(out_dir / "index.html", render_index(dict(rebuilt.manifest), out_dir=out_dir))
     return diff
