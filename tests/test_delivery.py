@@ -333,3 +333,27 @@ def test_rebuilt_period_with_changed_data_logs_corrections(sample_dataset, tmp_p
     assert {c["scope"]["market"] for c in log[0]["changes"]} == {"BR"}  # only BR's data changed
     page = (out / "changes.html").read_text()
     assert "Corrections to numbers published for 2026-10" in page and before.data_hash[:12] in page
+
+
+def test_cli_run_delivers_a_complete_pack(sample_data, fixture_templates, webhook_server,
+                                          tmp_path, monkeypatch):
+    """`reporting run` sends when every report is built: --dry-run shows the webhook message and
+    posts nothing; a plain run posts it once (the smallest template: one kernel, one report)."""
+    from click.testing import CliRunner
+
+    from reporting.cli import main
+
+    url, posts, _ = webhook_server
+    monkeypatch.setenv("REPORTING_WEBHOOK_URL", url)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"jobs": [{"template": "hello", "params": {"market": "US"}}],
+                                    "deliver": {"webhook": True}}))
+    args = ["run", str(plan), "--period", "2026-10", "--data", str(sample_data),
+            "--out", str(tmp_path / "2026-10"), "--format", "html"]
+    dry = CliRunner().invoke(main, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would send webhook (business status)" in dry.output and posts == []
+    sent = CliRunner().invoke(main, args)
+    assert sent.exit_code == 0, sent.output
+    assert "sent: webhook (business status)" in sent.output
+    assert len(posts) == 1 and json.loads(posts[0][1])["text"].startswith("QA reports 2026-10")
