@@ -244,6 +244,13 @@ def _deliver_after(plan_obj, result, only: dict[str, str], dry_run: bool) -> int
         click.secho(f"not delivered: {reason} (send it later with `reporting deliver`)",
                     fg="yellow", err=True)
         return 0
+    from reporting.run.deliver import already_delivered
+
+    when = None if dry_run else already_delivered(result.runs[0].out_dir)
+    if when:
+        click.echo(f"not delivered again: this pack, from the same data, was sent on {when} "
+                   "(`reporting deliver` sends it again)")
+        return 0
     return _send(result.runs[0].out_dir, plan_obj, dry_run)
 
 

@@ -99,6 +99,7 @@ def test_diff_finds_the_planted_changes_and_keeps_individuals_off_pack_pages(pac
 
     page = (packs["new"] / "changes.html").read_text()
     assert "Accuracy" in page and "Ana Souza" in page
+    assert "Since 2026-09: worse in BR (accuracy); 1 team has new flags." in page
     assert packs["planted"]["new"] not in page and "R99999" not in page  # counts only
     team_page = (packs["new"] / TEAM / "changes.html").read_text()
     assert packs["planted"]["new"] in team_page and "R99999" in team_page
@@ -357,3 +358,5 @@ def test_cli_run_delivers_a_complete_pack(sample_data, fixture_templates, webhoo
     assert sent.exit_code == 0, sent.output
     assert "sent: webhook (business status)" in sent.output
     assert len(posts) == 1 and json.loads(posts[0][1])["text"].startswith("QA reports 2026-10")
+    again = CliRunner().invoke(main, args)  # e.g. a scheduler's retry: the same pack, same data
+    assert again.exit_code == 0 and "not delivered again" in again.output and len(posts) == 1

@@ -68,10 +68,50 @@ def correction_rows(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
                      "old": _format(c.get("old_value"), unit) or "–",
                      "new": _format(c.get("new_value"), unit) or "–",
                      "change": _change(c.get("change"), unit),
-                     "status": ("" if c.get("old_status") == c.get("new_status") else
+                     "status": (f"still {_status(c.get('new_status'))['words'].lower()}"
+                                if c.get("old_status") == c.get("new_status") else
                                 f"{_status(c.get('old_status'))['words']} → "
                                 f"{_status(c.get('new_status'))['words']}")})
     return rows
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _kpis_said(kpis: list[str]) -> str:
+    """"accuracy", "accuracy and 2 other KPIs", "3 KPIs": short enough to read aloud."""
+    if len(kpis) == 1:
+        return kpis[0]
+    if "accuracy" in kpis:
+        rest = len(kpis) - 1
+        return f"accuracy and {rest} other KPI{'' if rest == 1 else 's'}"
+    return f"{len(kpis)} KPIs"
+
+
+def headline(diff: Mapping[str, Any]) -> str:
+    """The page's first sentence, in a lead's words: which markets got worse or better on a KPI
+    with a target, how many teams have new flags, how many findings are new. E.g. "Since 2026-09:
+    worse in BR (accuracy and 6 other KPIs) and US (3 KPIs), better in US (missed-violation
+    rate); 1 team has new flags; 2 findings are new." """
+    rank = {"on_track": 0, "at_risk": 1, "off_track": 2}
+    worse: dict[str, list[str]] = {}
+    better: dict[str, list[str]] = {}
+    for c in diff.get("status_changes") or []:
+        a, b = rank.get(str(c.get("from_status"))), rank.get(str(c.get("to_status")))
+        if a is not None and b is not None:
+            (worse if b > a else better).setdefault(str(c["market"]), []).append(
+                _label(str(c["kpi"])).lower())
+    parts = [f"{word} in " + _listing([f"{m} ({_kpis_said(k)})" for m, k in sorted(d.items())])
+             for word, d in (("worse", worse), ("better", better)) if d]
+    if not parts:
+        parts = ["no market changed status on a KPI with a target"]
+    teams = sum(1 for t in diff.get("flags") or [] if t.get("compared") and t.get("new_flags"))
+    new = sum(1 for f in diff.get("findings") or [] if f.get("new"))
+    text = f"Since {diff['old']['period']}: {', '.join(parts)}"
+    text += f"; {teams} team{' has' if teams == 1 else 's have'} new flags" if teams else ""
+    text += f"; {new} finding{' is' if new == 1 else 's are'} new" if new else ""
+    return text + "."
 
 
 def render_changes(diff: Mapping[str, Any] | None, corrections: Sequence[Mapping[str, Any]],
@@ -91,7 +131,7 @@ def render_changes(diff: Mapping[str, Any] | None, corrections: Sequence[Mapping
     if diff is not None:
         teams = [t for t in diff.get("flags") or [] if t.get("new_flags") or t.get("cleared_flags")
                  or not t.get("compared")]
-        view = {"old_period": diff["old"]["period"],
+        view = {"old_period": diff["old"]["period"], "headline": headline(diff),
                 "status": status_rows(diff.get("status_changes") or []),
                 "teams": [{**t, "href": f"{t['report_id']}/changes.html"} for t in teams],
                 "n_teams": len(diff.get("flags") or []),

@@ -330,8 +330,20 @@ def deliver_pack(pack_dir: str | Path, plan, *, dry_run: bool = False,
                 post_webhook(m, conf.webhook_url or "")
                 sent.append(_logged(m))
     finally:
-        _log_delivery(Path(pack_dir), sent)
+        data_hash = str(load_pack(pack_dir).data_hash)
+        _log_delivery(Path(pack_dir), [{**e, "data_hash": data_hash} for e in sent])
     return messages
+
+
+def already_delivered(pack_dir: str | Path) -> str | None:
+    """When the pack, as built from its current data, was already sent (the time of the first
+    message sent), else None: a re-run of a delivered pack does not send it twice."""
+    pack_dir = Path(pack_dir)
+    data_hash = load_pack(pack_dir).data_hash
+    log = read_json(pack_dir / "delivery.json", default=[]) or []
+    sent = [e for e in log if isinstance(e, dict) and e.get("status") == "sent"
+            and e.get("data_hash") == data_hash]
+    return str(sent[0].get("at")) if sent else None
 
 
 def _logged(m: Outgoing) -> dict[str, Any]:
