@@ -288,6 +288,19 @@ def test_settings_from_environment_and_config_file(tmp_path):
     assert conf.team_leads_file == tmp_path / "leads.csv"
 
 
+def test_alerts_need_somewhere_to_go(tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump({"jobs": [{"template": "data_overview"}],
+                                    "alerts": [{"rule": "new_flag"}]}))
+    with pytest.raises(PlanError, match="deliver: section"):
+        load_plan(path)
+    path.write_text(yaml.safe_dump({"jobs": [{"template": "data_overview"}],
+                                    "deliver": {"webhook": True},
+                                    "alerts": [{"rule": "no_such_rule"}]}))
+    with pytest.raises(PlanError, match="off_track_months"):
+        load_plan(path)
+
+
 @pytest.mark.parametrize("deliver", [{"webhook": "https://hooks.example.com/x"},
                                      {"email": {"to": ["a@example.com"], "smtp_password": "x"}},
                                      {"smtp": {"host": "mail"}}])

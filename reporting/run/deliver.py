@@ -259,8 +259,10 @@ def email_message(out: Outgoing, sender: str) -> EmailMessage:
     return msg
 
 
-def send_emails(messages: Sequence[Outgoing], conf: DeliverySettings, timeout: float = 30) -> None:
-    """Send over one SMTP connection (STARTTLS and login when configured).
+def send_emails(messages: Sequence[Outgoing], conf: DeliverySettings, timeout: float = 30,
+                sent: list[Outgoing] | None = None) -> None:
+    """Send over one SMTP connection (STARTTLS and login when configured); each message sent is
+    appended to ``sent`` (so a failure half-way still logs what went out).
 
     Raises
     ------
@@ -277,6 +279,8 @@ def send_emails(messages: Sequence[Outgoing], conf: DeliverySettings, timeout: f
                 smtp.login(conf.smtp_user, conf.smtp_password)
             for out in messages:
                 smtp.send_message(email_message(out, conf.mail_from))
+                if sent is not None:
+                    sent.append(out)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"email via {conf.smtp_host}:{conf.smtp_port} failed: "
                             f"{exc}") from None
@@ -321,17 +325,17 @@ def deliver_pack(pack_dir: str | Path, plan, *, dry_run: bool = False,
     if dry_run or not messages:
         return messages
     _check_config(messages, conf)
-    sent: list[dict[str, Any]] = []
+    done: list[Outgoing] = [m for m in messages if m.problem]  # logged as not sent
     try:
-        send_emails([m for m in messages if m.kind == "email" and not m.problem], conf)
-        sent += [_logged(m) for m in messages if m.kind == "email"]
+        send_emails([m for m in messages if m.kind == "email" and not m.problem], conf,
+                    sent=done)
         for m in messages:
             if m.kind == "webhook":
                 post_webhook(m, conf.webhook_url or "")
-                sent.append(_logged(m))
+                done.append(m)
     finally:
         data_hash = str(load_pack(pack_dir).data_hash)
-        _log_delivery(Path(pack_dir), [{**e, "data_hash": data_hash} for e in sent])
+        _log_delivery(Path(pack_dir), [{**_logged(m), "data_hash": data_hash} for m in done])
     return messages
 
 

@@ -84,10 +84,16 @@ def check_deliver(section: Any, path: Path) -> dict[str, Any] | None:
     return out
 
 
-def check_alerts(section: Any, path: Path) -> tuple[dict[str, Any], ...]:
-    """The checked ``alerts:`` rules (empty when the plan has none)."""
+def check_alerts(section: Any, path: Path, deliver: Mapping[str, Any] | None = None
+                 ) -> tuple[dict[str, Any], ...]:
+    """The checked ``alerts:`` rules (empty when the plan has none). Alerts go where the
+    ``deliver:`` section sends (``email.to``, the webhook): without either they would go nowhere,
+    which is an error."""
     if section is None:
         return ()
+    if not deliver or not (deliver["email"]["to"] or deliver["webhook"]):
+        raise PlanError(f"plan {path}, alerts: they are sent to deliver.email.to and the webhook; "
+                        "give the plan a deliver: section with either")
     if not isinstance(section, list):
         raise PlanError(f"plan {path}, alerts: a list of rules ({', '.join(sorted(RULES))})")
     out = []

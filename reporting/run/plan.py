@@ -62,9 +62,10 @@ def load_plan(path: str | Path) -> Plan:
         if fan is not None and fan not in FAN_OUT:
             raise PlanError(f"plan {path}, job {i}: for_each must be one of {sorted(FAN_OUT)}")
     formats = doc.get("formats")
+    deliver = check_deliver(doc.get("deliver"), path)
     return Plan(str(doc.get("name") or path.stem), tuple(doc["jobs"]),
-                tuple(formats) if formats else None, path,
-                check_deliver(doc.get("deliver"), path), check_alerts(doc.get("alerts"), path))
+                tuple(formats) if formats else None, path, deliver,
+                check_alerts(doc.get("alerts"), path, deliver))
 
 
 def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
