@@ -347,6 +347,8 @@ def test_rebuilt_period_with_changed_data_logs_corrections(sample_dataset, tmp_p
     assert {c["scope"]["market"] for c in log[0]["changes"]} == {"BR"}  # only BR's data changed
     page = (out / "changes.html").read_text()
     assert "Corrections to numbers published for 2026-10" in page and before.data_hash[:12] in page
+    # `reporting diff` between the two builds of the month says the same.
+    assert diff_packs(before, after).records()["corrections"] == log[0]["changes"]
 
 
 def test_cli_run_delivers_a_complete_pack(sample_data, fixture_templates, webhook_server,
