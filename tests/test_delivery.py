@@ -353,8 +353,9 @@ def test_rebuilt_period_with_changed_data_logs_corrections(sample_dataset, tmp_p
 
 def test_cli_run_delivers_a_complete_pack(sample_data, fixture_templates, webhook_server,
                                           tmp_path, monkeypatch):
-    """`reporting run` sends when every report is built: --dry-run shows the webhook message and
-    posts nothing; a plain run posts it once (the smallest template: one kernel, one report)."""
+    """`reporting run` sends only a complete pack: with a failed report it sends nothing; once
+    every report is built, --dry-run shows the webhook message and posts nothing, a plain run
+    posts it once, and a re-run does not post it again (the smallest template, 2 reports)."""
     from click.testing import CliRunner
 
     from reporting.cli import main
@@ -362,10 +363,20 @@ def test_cli_run_delivers_a_complete_pack(sample_data, fixture_templates, webhoo
     url, posts, _ = webhook_server
     monkeypatch.setenv("REPORTING_WEBHOOK_URL", url)
     plan = tmp_path / "plan.yaml"
-    plan.write_text(yaml.safe_dump({"jobs": [{"template": "hello", "params": {"market": "US"}}],
-                                    "deliver": {"webhook": True}}))
+
+    def write_plan(fail: bool) -> None:
+        plan.write_text(yaml.safe_dump({
+            "jobs": [{"template": "hello", "params": {"market": "US"}},
+                     {"template": "hello", "params": {"market": "DE", "fail": fail}}],
+            "deliver": {"webhook": True}}))
+
+    write_plan(fail=True)
     args = ["run", str(plan), "--period", "2026-10", "--data", str(sample_data),
             "--out", str(tmp_path / "2026-10"), "--format", "html"]
+    failed = CliRunner().invoke(main, args)
+    assert failed.exit_code == 1 and "not delivered: a report failed" in failed.output
+    assert posts == []
+    write_plan(fail=False)
     dry = CliRunner().invoke(main, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would send webhook (business status)" in dry.output and posts == []
