@@ -172,7 +172,7 @@ def status_changes(old: Pack, new: Pack) -> list[dict[str, Any]]:
         a, b = before.get(key) or {}, after.get(key) or {}
         if a.get("status") == b.get("status"):
             continue
-        if not a.get("status") and not b.get("target") or not b and not a.get("target"):
+        if a.get("target") is None and b.get("target") is None:
             continue  # a KPI without a target has no status to change
         out.append({"market": key[0], "kpi": key[1], "from_status": a.get("status"),
                     "to_status": b.get("status"), "from_value": a.get("value"),
