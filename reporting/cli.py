@@ -138,9 +138,11 @@ def templates() -> None:
             click.echo(f"    {p.name}: {p.type} ({default})" + (f"  {p.help}" if p.help else ""))
 
 
-def _outcome(build: Callable[[], object], data: object = None) -> int:
+def _outcome(build: Callable[[], object], data: object = None,
+             then: Callable[[object], int] | None = None) -> int:
     """Run ``build`` (a call of the Python API) and turn its outcome into messages and an exit
-    code: 0 all built, 1 a report failed or the run was refused (the message says why)."""
+    code: 0 all built, 1 a report failed or the run was refused (the message says why).
+    ``then(result)`` runs after a build (delivery) and may raise the exit code."""
     from reporting.data import DataValidationError
 
     try:
@@ -153,7 +155,8 @@ def _outcome(build: Callable[[], object], data: object = None) -> int:
         failed = run.failed
         click.echo(f"{len(run.results) - len(failed)} ok, {len(failed)} failed; "
                    f"index: {run.index_path}")
-    return 0 if result.ok else 1
+    code = 0 if result.ok else 1
+    return max(code, then(result)) if then else code
 
 
 def _log(message: str) -> None:
@@ -199,9 +202,13 @@ def common(fn):
 @click.option("--only", multiple=True, help="Only jobs whose parameter matches, e.g. market=BR.")
 @click.option("--executor", default=None, metavar="dask://HOST:PORT",
               help="Run the reports on a Dask cluster (workers need the same paths).")
+@click.option("--no-deliver", is_flag=True,
+              help="Do not send what the plan's deliver: and alerts: sections send.")
+@click.option("--dry-run", is_flag=True,
+              help="Build the pack, then show what delivery would send instead of sending it.")
 @common
 def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, resume, isolate,
-        pseudonymise) -> None:
+        pseudonymise, no_deliver, dry_run) -> None:
     """Build every report of a PLAN (YAML in params/) for a period."""
     from reporting import build_pack
     from reporting.run.plan import load_plan
@@ -219,8 +226,112 @@ def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, re
         code = _outcome(lambda: build_pack(
             plan_obj, period, data=data, out=out, formats=formats, jobs=n_jobs, only=only_map,
             force=force, timeout=timeout, isolate=isolate, pseudonymise=pseudonymise,
-            executor=pool, log=_log), data)
+            executor=pool, log=_log), data,
+            then=None if no_deliver else lambda result: _deliver_after(plan_obj, result, only_map,
+                                                                       dry_run))
     sys.exit(code)
+
+
+def _deliver_after(plan_obj, result, only: dict[str, str], dry_run: bool) -> int:
+    """Deliver a complete pack (every report built, the whole plan, one period); else say why
+    not. Returns the exit code of delivery."""
+    if not (plan_obj.deliver or plan_obj.alerts):
+        return 0
+    reason = ("a report failed" if not result.ok else "--only built part of the plan" if only
+              else "a back-fill of several periods is not delivered" if len(result.runs) > 1
+              else None)
+    if reason:
+        click.secho(f"not delivered: {reason} (send it later with `reporting deliver`)",
+                    fg="yellow", err=True)
+        return 0
+    from reporting.run.deliver import already_delivered
+
+    when = None if dry_run else already_delivered(result.runs[0].out_dir)
+    if when:
+        click.echo(f"not delivered again: this pack, from the same data, was sent on {when} "
+                   "(`reporting deliver` sends it again)")
+        return 0
+    return _send(result.runs[0].out_dir, plan_obj, dry_run)
+
+
+def _send(pack_dir, plan_obj, dry_run: bool) -> int:
+    from reporting.run.deliver import deliver_pack
+
+    try:
+        messages = deliver_pack(pack_dir, plan_obj, dry_run=dry_run)
+    except ReportingError as exc:
+        click.secho(f"error: delivery: {exc}", fg="red", err=True)
+        return 1
+    for m in messages:
+        if dry_run:
+            click.echo(f"would send {m.describe()}\n")
+        else:
+            click.echo(f"{'not sent' if m.problem else 'sent'}: {m.kind} ({m.about})"
+                       + (f" to {', '.join(m.to)}" if m.to else "")
+                       + (f": {m.problem}" if m.problem else ""))
+    if not messages:
+        click.echo("nothing to deliver: the plan's deliver: section sends nothing for this pack")
+    return 1 if any(m.problem for m in messages) and not dry_run else 0
+
+
+@main.command()
+@click.argument("pack", type=click.Path(exists=True, file_okay=False))
+@click.option("--plan", "plan", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The plan whose deliver: and alerts: sections say what to send.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+def deliver(pack, plan, dry_run) -> None:
+    """Send a built PACK to its readers (again), as the plan's deliver: section says."""
+    from reporting.run.plan import load_plan
+
+    try:
+        plan_obj = load_plan(plan)
+    except ReportingError as exc:
+        _fail(str(exc))
+    sys.exit(_send(pack, plan_obj, dry_run))
+
+
+@main.command()
+@click.argument("old", type=click.Path(exists=True, file_okay=False))
+@click.argument("new", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def diff(old, new, as_json) -> None:
+    """What changed between two packs: status per market and KPI, flags per team (counts),
+    findings, last month's actions and what followed; corrections for a rebuilt period."""
+    import json
+
+    from reporting.run.diff import diff_packs, load_pack
+
+    try:
+        result = diff_packs(load_pack(old), load_pack(new))
+    except ReportingError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(result.records(), indent=2, ensure_ascii=False, default=str))
+        return
+    for line in _diff_lines(result.records()):
+        click.echo(line)
+
+
+def _diff_lines(rec: dict) -> list[str]:
+    old, new = rec["old"], rec["new"]
+    out = [f"{old['period']} ({old['data_hash'][:12]}) -> {new['period']} "
+           f"({new['data_hash'][:12]})"]
+    if old["period"] == new["period"]:
+        out.append("same period: corrections" if old["data_hash"] != new["data_hash"]
+                   else "same period, same data: nothing was corrected")
+        out += [f"  {c['report']} {c['scope']} {c['kpi']}: {c['old_value']} -> "
+                f"{c['new_value']}" for c in rec["corrections"]]
+    out.append(f"status changes: {len(rec['status_changes'])}")
+    out += [f"  {c['market']} {c['kpi']}: {c['from_status'] or 'none'} -> "
+            f"{c['to_status'] or 'none'}" for c in rec["status_changes"]]
+    out.append("flags per team (new / cleared):")
+    out += [f"  {t['team_lead']}: {t['new_flags']} / {t['cleared_flags']}"
+            + ("" if t["compared"] else " (no earlier report)") for t in rec["flags"]]
+    out.append("findings:")
+    out += [f"  {'NEW ' if f['new'] else ''}{f['market']}: {f['text']}" for f in rec["findings"]]
+    out.append("last month's actions and what followed:")
+    out += [f"  {a.get('text')}" for a in rec["follow_up"]]
+    return out
 
 
 @main.command()

@@ -57,3 +57,8 @@ def describe_os_error(exc: OSError, what: str) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
     where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
     return f"cannot write {what}: {reason}{where}"
+
+
+class DeliveryError(ReportingError):
+    """A pack could not be delivered: no SMTP server or webhook configured, a server that refused
+    the message, an unreadable team-lead address file."""

@@ -191,4 +191,5 @@ def render_index(manifest: Mapping[str, Any], out_dir: str | Path | None = None)
         period=str(manifest.get("period", "")), run_id=str(manifest.get("run_id", "")),
         data_hash=str(manifest.get("data_hash", ""))[:12],
         updated_at=str(manifest.get("updated_at", "")), build_summary=_build_summary(jobs),
-        status=status, groups=_groups(jobs))
+        status=status, groups=_groups(jobs),
+        changes=out_dir is not None and (Path(out_dir) / "changes.html").is_file())

@@ -26,9 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reporting.core.errors import DataError, OutputError, ParameterError, PeriodWithoutData, shorten
+from reporting.core.errors import (
+    DataError,
+    OutputError,
+    ParameterError,
+    PeriodWithoutData,
+    describe_os_error,
+    shorten,
+)
 from reporting.core.periods import parse_period_range
 from reporting.core.settings import settings
+from reporting.run.diff import published_pack, write_changes
 from reporting.run.execute import JobResult
 from reporting.run.jobs import ReportJob
 from reporting.run.runner import RunLock, RunSummary, make_snapshot, run_jobs, worker_count
@@ -251,10 +259,16 @@ def _run_period(jobs_fn: JobsFn, period: str, ds, out_dir: Path, opts: _RunOptio
         if not jobs:
             raise ParameterError("no reports to build: check the plan and --only")
         opts.log(f"{label} {period}: {len(jobs)} report(s) -> {out_dir}")
-        return run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
-                        formats=opts.formats, n_jobs=opts.jobs, timeout=opts.timeout,
-                        force=opts.force, isolate=opts.isolate, executor=opts.executor,
-                        kernel_pool=pool, lock=lock, progress=opts.progress)
+        published = published_pack(out_dir)  # the numbers readers have, before any is replaced
+        summary = run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
+                           formats=opts.formats, n_jobs=opts.jobs, timeout=opts.timeout,
+                           force=opts.force, isolate=opts.isolate, executor=opts.executor,
+                           kernel_pool=pool, lock=lock, progress=opts.progress)
+        try:
+            write_changes(out_dir, published)
+        except OSError as exc:
+            opts.log(f"warning: {describe_os_error(exc, 'the changes page')}")
+        return summary
 
 
 def _options(formats, jobs, timeout, force, isolate, pseudonymise, executor, progress,

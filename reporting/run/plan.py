@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from reporting.core.errors import ParameterError, PlanError, shorten
+from reporting.run.delivery_plan import check_alerts, check_deliver
 from reporting.run.jobs import ReportJob
 from reporting.run.templates import coerce_parameters, load_template
 
@@ -35,6 +36,8 @@ class Plan:
     jobs: tuple[Mapping[str, Any], ...]
     formats: tuple[str, ...] | None = None
     path: Path | None = None
+    deliver: Mapping[str, Any] | None = None
+    alerts: tuple[Mapping[str, Any], ...] = ()
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -59,8 +62,10 @@ def load_plan(path: str | Path) -> Plan:
         if fan is not None and fan not in FAN_OUT:
             raise PlanError(f"plan {path}, job {i}: for_each must be one of {sorted(FAN_OUT)}")
     formats = doc.get("formats")
+    deliver = check_deliver(doc.get("deliver"), path)
     return Plan(str(doc.get("name") or path.stem), tuple(doc["jobs"]),
-                tuple(formats) if formats else None, path)
+                tuple(formats) if formats else None, path, deliver,
+                check_alerts(doc.get("alerts"), path, deliver))
 
 
 def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
