@@ -12,7 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reporting.render.index import RAG, _environment, _format, _kpi_meta
+from reporting.render import jinja
+from reporting.render.index import RAG, _format, _kpi_meta
 
 
 def _label(kpi: str) -> str:
@@ -142,7 +143,7 @@ def render_changes(diff: Mapping[str, Any] | None, corrections: Sequence[Mapping
               "rows": correction_rows(e.get("changes") or []),
               "individual": int(e.get("individual_changes") or 0)}
              for e in reversed(list(corrections))]
-    return _environment().get_template("pack/changes.html.j2").render(
+    return jinja.render("pack/changes.html.j2",
         period=period, diff=view, corrections=fixes)
 
 
@@ -158,6 +159,6 @@ def render_team_changes(team_lead: str, period: str, old_period: str | None,
 
     fixes = [{"reason": e.get("reason"), "at": e.get("corrected_at"),
               "rows": correction_rows(e.get("changes") or [])} for e in reversed(list(corrections))]
-    return _environment().get_template("pack/team_changes.html.j2").render(
+    return jinja.render("pack/team_changes.html.j2",
         team_lead=team_lead, period=period, old_period=old_period, new=rows(new_flags),
         cleared=rows(cleared_flags), corrections=fixes)

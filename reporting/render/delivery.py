@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reporting.render.index import RAG, _environment, business_status
+from reporting.render import jinja
+from reporting.render.index import RAG, business_status
 
 #: Colours of the statuses, inline (mail clients drop <style> blocks).
 COLOURS = {"on_track": ("#006e4f", "#ffffff"), "at_risk": ("#8a5a00", "#fff6dd"),
@@ -56,7 +57,7 @@ def summary_email(manifest: Mapping[str, Any], pack_dir, mbr: Mapping[str, Any],
     """
     from reporting.render.changes import status_rows
 
-    return _environment().get_template("deliver/summary_email.html.j2").render(
+    return jinja.render("deliver/summary_email.html.j2",
         period=str(manifest.get("period", "")), status=_styled(business_status(manifest, pack_dir)),
         summary=[str(s) for s in mbr.get("summary") or []][:6],
         findings=[f for f in mbr.get("findings") or [] if isinstance(f, dict)],
@@ -84,7 +85,7 @@ def team_email(team_lead: str, period: str, team: Mapping[str, Any], links: Mapp
                      "bg": bg, "symbol": symbol, "words": words,
                      "value": _format(k.get("value"), unit),
                      "target": _format(k.get("target"), unit)})
-    return _environment().get_template("deliver/team_email.html.j2").render(
+    return jinja.render("deliver/team_email.html.j2",
         team_lead=team_lead, period=period, rows=rows,
         counts=[(s.replace("_", " "), counts[s]) for s in EVIDENCE_ORDER if s in counts]
         + [(s.replace("_", " "), n) for s, n in sorted(counts.items()) if s not in EVIDENCE_ORDER],
@@ -95,7 +96,7 @@ def team_email(team_lead: str, period: str, team: Mapping[str, Any], links: Mapp
 def alerts_email(period: str, alerts: Sequence[Mapping[str, Any]],
                  links: Mapping[str, Any]) -> str:
     """HTML body of the alerts email."""
-    return _environment().get_template("deliver/alerts_email.html.j2").render(
+    return jinja.render("deliver/alerts_email.html.j2",
         period=period, alerts=list(alerts), links=links)
 
 
