@@ -104,11 +104,24 @@ def _register_engine() -> None:
             client = (WarmKernelClient if warm else PapermillNotebookClient)(nb_man, **final)
             if tracker is not None:
                 tracker["client"], tracker["nb_man"] = client, nb_man
+                _track_cells(nb_man, tracker)
             if warm:
                 return client.execute()
             return client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
 
     papermill_engines.register(ENGINE_NAME, TrackedEngine)
+
+
+def _track_cells(nb_man, tracker: dict[str, Any]) -> None:
+    """Remember which cell is running (papermill marks every cell completed when it ends, even
+    the one a killed kernel never finished)."""
+    start = nb_man.cell_start
+
+    def cell_start(cell, cell_index=None, **kwargs):
+        tracker["cell_index"] = cell_index
+        return start(cell, cell_index, **kwargs)
+
+    nb_man.cell_start = cell_start
 
 
 def _kernel_pid(tracker: dict[str, Any]) -> int | None:
@@ -119,13 +132,16 @@ def _kernel_pid(tracker: dict[str, Any]) -> int | None:
         getattr(provisioner, "process", None), "pid", None)
 
 
-def _interrupt_kernel(tracker: dict[str, Any]) -> None:
+def _interrupt_kernel(tracker: dict[str, Any]) -> bool:
     """Interrupt the job's kernel (SIGINT, as Jupyter's interrupt button): the running cell ends
-    with ``KeyboardInterrupt`` and papermill saves the notebook so far, as on its own timeout."""
+    with ``KeyboardInterrupt`` and papermill saves the notebook so far, as on its own timeout.
+    False when there is no kernel yet."""
     pid = _kernel_pid(tracker)
-    if pid:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGINT)
+    if not pid:
+        return False
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGINT)
+    return True
 
 
 def _kill_kernel(tracker: dict[str, Any]) -> None:
@@ -214,6 +230,8 @@ def run_job(
         result.error = _describe(exc, run.timed_out.is_set(), timeout)
         run.discard_kernel()  # never reuse a kernel that saw a failure
         _keep_failure(job, staging, final_dir, result)
+        if run.timed_out.is_set() and result.debug_notebook:
+            result.error += f"; the notebook so far is in {result.debug_notebook}"
     finally:
         run.finished.set()
         timer.cancel()
@@ -241,12 +259,15 @@ class _Execution:
         # measured >8 s): keep trying until there is one to kill or the job has ended, else the
         # report would run on to its end past the timeout.
         self.timed_out.set()
-        _interrupt_kernel(self.tracker)
-        if self.finished.wait(INTERRUPT_GRACE):
-            return
+        interrupted = None
         while not self.finished.is_set():
-            _kill_kernel(self.tracker)
-            self.finished.wait(0.5)
+            if self.tracker.get("cell_index") is None:
+                _kill_kernel(self.tracker)  # no cell has run yet: nothing to keep
+            elif interrupted is None:
+                interrupted = time.monotonic() if _interrupt_kernel(self.tracker) else None
+            elif time.monotonic() - interrupted > INTERRUPT_GRACE:
+                _kill_kernel(self.tracker)
+            self.finished.wait(0.25)
 
     def discard_kernel(self) -> None:
         if self.kernel is not None and self.kernels is not None:
@@ -286,7 +307,7 @@ class _Execution:
             nb = nbformat.read(executed, as_version=4)
         except BaseException:
             if self.timed_out.is_set() and not executed.exists():
-                _save_partial(self.tracker.get("nb_man"), executed, self.timeout)
+                _save_partial(self.tracker, executed, self.timeout)
             raise
         finally:
             client = self.tracker.get("client")
@@ -317,18 +338,16 @@ class _Execution:
         raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def _save_partial(nb_man, executed: Path, timeout: float) -> None:
+def _save_partial(tracker: dict[str, Any], executed: Path, timeout: float) -> None:
     """The notebook as far as it ran, for a job whose kernel had to be killed: the running cell
     gets an error output saying so (papermill keeps such a notebook on its own timeout)."""
-    if nb_man is None:
-        return
+    nb_man, index = tracker.get("nb_man"), tracker.get("cell_index")
+    if nb_man is None or index is None:
+        return  # no cell had started: there is nothing to keep
     nb = nbformat.from_dict(nb_man.nb)
-    running = [c for c in nb.cells if c.get("metadata", {}).get("papermill", {}).get("status")
-               == "running"]
     message = f"the report was stopped after {timeout:.0f} s (--timeout)"
-    for cell in running[:1]:
-        cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-            "error", ename="TimeoutError", evalue=message, traceback=[f"TimeoutError: {message}"]))
+    nb.cells[index].setdefault("outputs", []).append(nbformat.v4.new_output(
+        "error", ename="TimeoutError", evalue=message, traceback=[f"TimeoutError: {message}"]))
     nbformat.write(nb, str(executed))
 
 
@@ -398,7 +417,7 @@ def _keep_failure(job: ReportJob, staging: Path, final_dir: Path, result: JobRes
 def _describe(exc: BaseException, timed_out: bool, timeout: float) -> str:
     if timed_out:
         return (f"timed out after {timeout:.0f} s: the kernel was stopped (raise --timeout if the "
-                "report is just slow); the notebook so far is in failed.ipynb")
+                "report is just slow)")
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):

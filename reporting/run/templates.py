@@ -220,6 +220,8 @@ def list_templates(directory: Path | None = None) -> list[Template]:
 
 
 def _coerce_list(param: Parameter, value: Any) -> list:
+    if isinstance(value, (dict, set)):
+        raise ValueError
     if isinstance(value, (list, tuple)):
         items = list(value)
     else:
