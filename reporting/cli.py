@@ -135,7 +135,8 @@ def templates() -> None:
         click.echo(f"  {tpl.title}" + (f": {tpl.description}" if tpl.description else ""))
         for p in tpl.user_parameters():
             default = "required" if p.required else f"default {p.default!r}"
-            click.echo(f"    {p.name}: {p.type} ({default})" + (f"  {p.help}" if p.help else ""))
+            kind = p.type if p.typed else f"{p.type}, unchecked"  # unannotated: as papermill
+            click.echo(f"    {p.name}: {kind} ({default})" + (f"  {p.help}" if p.help else ""))
 
 
 def _outcome(build: Callable[[], object], data: object = None) -> int:
