@@ -58,6 +58,7 @@ def test_unannotated_parameters_take_their_literal_type_and_pass_through():
     values = coerce_parameters(tpl, {})
     assert values["secs"] == 1 and type(values["secs"]) is int
     assert injected_parameters(tpl, values) == {}
+    assert injected_parameters(tpl, values, passed={"secs"}) == {"secs": 1}  # given: injected
     # Papermill passes what it is given, whatever the default's type.
     got = coerce_parameters(tpl, {"msg": None, "n": 1, "flag": True, "code": "007"})
     assert got["msg"] is None and got["n"] == 1 and got["flag"] is True and got["code"] == "007"
@@ -137,20 +138,22 @@ def _tiny_data(folder: Path) -> None:
     (folder / "audits.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-def _install_kernel_copy(tmp_path: Path, env: dict[str, str]) -> None:
-    """python3's kernelspec installed again as ``qa-compat-py`` (in a temporary Jupyter data
-    folder), with an environment variable that proves which kernelspec a notebook ran in."""
+def _install_kernel_copy(tmp_path: Path, env: dict[str, str], name: str, language: str) -> None:
+    """python3's kernelspec installed again as ``name`` (in a temporary Jupyter data folder),
+    with an environment variable that proves which kernelspec a notebook ran in. With
+    ``language`` "R" it stands in for an R kernel (no R here): what the engine does differs by
+    the notebook's language, and the code of the fixture is valid in both."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     source = Path(KernelSpecManager().get_kernel_spec("python3").resource_dir)
-    copy = tmp_path / "spec"
+    copy = tmp_path / f"spec-{name}"
     shutil.copytree(source, copy)
     spec = json.loads((copy / "kernel.json").read_text(encoding="utf-8"))
-    spec.update(display_name="QA compat Python", env={"QA_COMPAT_KERNEL": "qa-compat-py"})
+    spec.update(display_name=name, language=language, env={"QA_COMPAT_KERNEL": name})
     (copy / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     jupyter = Path(sys.executable).with_name("jupyter")
-    subprocess.run([str(jupyter), "kernelspec", "install", "--user", "--name", "qa-compat-py",
-                    str(copy)], env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run([str(jupyter), "kernelspec", "install", "--user", "--name", name, str(copy)],
+                   env=env, check=True, capture_output=True, timeout=60)
 
 
 def _printed(executed: Path, prefix: str) -> str:
@@ -175,11 +178,13 @@ def _injected(executed: Path) -> list[str] | None:
 
 def test_a_plan_of_outside_notebooks_with_relative_paths(tmp_path):
     env = _env(tmp_path)
-    _install_kernel_copy(tmp_path, env)
+    _install_kernel_copy(tmp_path, env, "qa-compat-py", "python")
+    _install_kernel_copy(tmp_path, env, "qa-compat-r", "R")
     _tiny_data(tmp_path / "data")
     notebooks = tmp_path / "plans" / "notebooks"
     notebooks.mkdir(parents=True)
-    for name in ("untyped", "collections", "no_injection", "other_kernel", "fails"):
+    for name in ("untyped", "collections", "no_injection", "other_kernel", "other_language",
+                 "fails"):
         shutil.copy(COMPAT / f"{name}.ipynb", notebooks)
     (tmp_path / "plans" / "compat.yaml").write_text(
         "name: compat\njobs:\n"
@@ -187,6 +192,7 @@ def test_a_plan_of_outside_notebooks_with_relative_paths(tmp_path):
         "  - template: notebooks/collections.ipynb\n"
         "  - template: notebooks/no_injection.ipynb\n"
         "  - template: notebooks/other_kernel.ipynb\n"
+        "  - template: notebooks/other_language.ipynb\n    params: {a: 7, b: 2}\n"
         "  - template: notebooks/fails.ipynb\n", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "reporting", "run", "plans/compat.yaml", "--period", "2026-10",
@@ -198,10 +204,13 @@ def test_a_plan_of_outside_notebooks_with_relative_paths(tmp_path):
     assert proc.returncode == 1, proc.stderr  # one notebook fails on purpose; the rest are built
     assert {k: v[0] for k, v in status.items()} == {
         "untyped": "ok", "collections": "ok", "no_injection": "ok", "other_kernel": "ok",
-        "fails": "failed"}, status
+        "other_language": "ok", "fails": "failed"}, status
     # papermill: 'Exception encountered at "In [2]"' (no injected cell: nothing was passed)
     assert status["fails"][1] == "In [2]: ValueError: broken on purpose"
-    assert "Passed unknown parameter" not in proc.stderr
+    # The engine's folders never trip papermill's warning; papermill itself warns of every
+    # parameter of a notebook whose language it cannot inspect (a, b of the R stand-in).
+    warned = [ln for ln in proc.stderr.splitlines() if "Passed unknown parameter" in ln]
+    assert warned == ["Passed unknown parameter: a", "Passed unknown parameter: b"], warned
 
     untyped = _values(out / "untyped" / "executed.ipynb")
     assert untyped["secs"] == ["1", "int"] and untyped["msg"] == ["None", "NoneType"]
@@ -215,6 +224,9 @@ def test_a_plan_of_outside_notebooks_with_relative_paths(tmp_path):
     # The notebook's own kernelspec ran it; the engine's folders came as environment variables.
     assert _printed(out / "other_kernel" / "executed.ipynb", "KERNEL ") == "qa-compat-py"
     assert _printed(out / "other_kernel" / "executed.ipynb", "DIRS ") == "True False"
+    # Another language: its own (fresh) kernel, any parameter name accepted, as papermill does.
+    assert _printed(out / "other_language" / "executed.ipynb", "KERNEL ") == "qa-compat-r"
+    assert _printed(out / "other_language" / "executed.ipynb", "SUM ") == "9"
     assert (out / "fails" / "failed.ipynb").exists()
 
 
