@@ -135,7 +135,8 @@ def templates() -> None:
         click.echo(f"  {tpl.title}" + (f": {tpl.description}" if tpl.description else ""))
         for p in tpl.user_parameters():
             default = "required" if p.required else f"default {p.default!r}"
-            click.echo(f"    {p.name}: {p.type} ({default})" + (f"  {p.help}" if p.help else ""))
+            kind = p.type if p.typed else f"{p.type}, unchecked"  # unannotated: as papermill
+            click.echo(f"    {p.name}: {kind} ({default})" + (f"  {p.help}" if p.help else ""))
 
 
 def _outcome(build: Callable[[], object], data: object = None,
@@ -337,17 +338,33 @@ def _diff_lines(rec: dict) -> list[str]:
 @main.command()
 @click.argument("template")
 @click.option("-p", "--param", "params", nargs=2, multiple=True, metavar="NAME VALUE",
-              help="A parameter, e.g. -p market BR -p period 2026-10.")
+              help="A parameter, e.g. -p market BR -p period 2026-10 (for a parameter without "
+                   "a type annotation, read as papermill reads it: True, None, 1, 1.5, text).")
+@click.option("-r", "--param-raw", "raw", nargs=2, multiple=True, metavar="NAME RAW",
+              help="A parameter kept as text, e.g. -r code 007.")
+@click.option("-f", "--parameters-file", "files", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="A YAML file of parameters (NAME: VALUE).")
+@click.option("-y", "--parameters-yaml", "yamls", multiple=True, metavar="YAML",
+              help="Parameters as a YAML string, e.g. -y '{lst: [1, 2]}'.")
 @common
-def report(template, params, data, out, fmt, n_jobs, timeout, force, resume, isolate,
-           pseudonymise) -> None:
-    """Build one report from TEMPLATE, ad hoc."""
-    from reporting import build_report
+def report(template, params, raw, files, yamls, data, out, fmt, n_jobs, timeout, force, resume,
+           isolate, pseudonymise) -> None:
+    """Build one report from TEMPLATE (a name, or the path of any notebook), ad hoc.
 
-    code = _outcome(lambda: build_report(
-        template, dict(params), data=data, out=out, formats=_formats(fmt), force=force,
-        timeout=timeout, isolate=isolate, pseudonymise=pseudonymise, log=_log), data)
-    sys.exit(code)
+    Parameters merge as papermill merges them: -f files, then -y, then -p, then -r.
+    """
+    from reporting import build_report
+    from reporting.run.templates import cli_parameters, load_template
+
+    def build():
+        values = cli_parameters(load_template(template), files=files, yamls=yamls,
+                                params=params, raw=raw)
+        return build_report(template, values, data=data, out=out, formats=_formats(fmt),
+                            force=force, timeout=timeout, isolate=isolate,
+                            pseudonymise=pseudonymise, log=_log)
+
+    sys.exit(_outcome(build, data))
 
 
 @main.command()

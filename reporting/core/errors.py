@@ -19,6 +19,11 @@ class TemplateNotFound(ReportingError):
     """No template of that name in the templates folder."""
 
 
+class KernelNotFound(ReportingError):
+    """A notebook's kernelspec names a kernel that is not installed here (checked before any
+    report runs, as papermill's ``NoSuchKernel``)."""
+
+
 class RunLocked(ReportingError):
     """Another run is writing to the same output folder."""
 

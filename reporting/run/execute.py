@@ -3,6 +3,7 @@ timeout enforced from outside the kernel, rendering, and an atomic commit of the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,10 +30,15 @@ from reporting.run.kernels import (
     kernel_environment,
     wait_until_ready,
 )
+from reporting.run.templates import injected_parameters
 
 KERNEL_NAME = settings().kernel
 ENGINE_NAME = "qa-tracked"
+# The engine's folders reach every notebook as environment variables; a notebook that declares
+# ``data_dir`` / ``report_dir`` in its parameters cell also gets them injected.
+ENGINE_ENV = {"data_dir": "REPORTING_DATA_DIR", "report_dir": "REPORTING_REPORT_DIR"}
 NO_DATA = NoData.__name__  # the class a template raises when it has no data
+INTERRUPT_GRACE = 3.0  # seconds an interrupted kernel has to stop before it is killed
 
 
 @dataclass
@@ -97,7 +103,8 @@ def _register_engine() -> None:
             warm = kernel_env is None
             client = (WarmKernelClient if warm else PapermillNotebookClient)(nb_man, **final)
             if tracker is not None:
-                tracker["client"] = client
+                tracker["client"], tracker["nb_man"] = client, nb_man
+                _track_cells(nb_man, tracker)
             if warm:
                 return client.execute()
             return client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
@@ -105,15 +112,43 @@ def _register_engine() -> None:
     papermill_engines.register(ENGINE_NAME, TrackedEngine)
 
 
+def _track_cells(nb_man, tracker: dict[str, Any]) -> None:
+    """Remember which cell is running (papermill marks every cell completed when it ends, even
+    the one a killed kernel never finished)."""
+    start = nb_man.cell_start
+
+    def cell_start(cell, cell_index=None, **kwargs):
+        tracker["cell_index"] = cell_index
+        return start(cell, cell_index, **kwargs)
+
+    nb_man.cell_start = cell_start
+
+
+def _kernel_pid(tracker: dict[str, Any]) -> int | None:
+    client = tracker.get("client")
+    km = getattr(client, "km", None)
+    provisioner = getattr(km, "provisioner", None)
+    return tracker.get("pid") or getattr(provisioner, "pid", None) or getattr(
+        getattr(provisioner, "process", None), "pid", None)
+
+
+def _interrupt_kernel(tracker: dict[str, Any]) -> bool:
+    """Interrupt the job's kernel (SIGINT, as Jupyter's interrupt button): the running cell ends
+    with ``KeyboardInterrupt`` and papermill saves the notebook so far, as on its own timeout.
+    False when there is no kernel yet."""
+    pid = _kernel_pid(tracker)
+    if not pid:
+        return False
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGINT)
+    return True
+
+
 def _kill_kernel(tracker: dict[str, Any]) -> None:
     """SIGKILL the job's kernel and anything it started."""
     import psutil
 
-    client = tracker.get("client")
-    km = getattr(client, "km", None)
-    provisioner = getattr(km, "provisioner", None)
-    pid = tracker.get("pid") or getattr(provisioner, "pid", None) or getattr(
-        getattr(provisioner, "process", None), "pid", None)
+    pid = _kernel_pid(tracker)
     if not pid:
         return
     try:
@@ -195,6 +230,8 @@ def run_job(
         result.error = _describe(exc, run.timed_out.is_set(), timeout)
         run.discard_kernel()  # never reuse a kernel that saw a failure
         _keep_failure(job, staging, final_dir, result)
+        if run.timed_out.is_set() and result.debug_notebook:
+            result.error += f"; the notebook so far is in {result.debug_notebook}"
     finally:
         run.finished.set()
         timer.cancel()
@@ -216,13 +253,21 @@ class _Execution:
         self.kernel: WarmKernel | None = None
 
     def watchdog(self) -> None:
+        # First an interrupt, so the notebook so far is kept with the interrupted cell; a kernel
+        # deaf to it (stuck in C code, or catching KeyboardInterrupt) is killed after a grace.
         # The deadline can pass before the job's kernel exists (a slow start on a busy machine:
         # measured >8 s): keep trying until there is one to kill or the job has ended, else the
         # report would run on to its end past the timeout.
         self.timed_out.set()
+        interrupted = None
         while not self.finished.is_set():
-            _kill_kernel(self.tracker)
-            self.finished.wait(0.5)
+            if self.tracker.get("cell_index") is None:
+                _kill_kernel(self.tracker)  # no cell has run yet: nothing to keep
+            elif interrupted is None:
+                interrupted = time.monotonic() if _interrupt_kernel(self.tracker) else None
+            elif time.monotonic() - interrupted > INTERRUPT_GRACE:
+                _kill_kernel(self.tracker)
+            self.finished.wait(0.25)
 
     def discard_kernel(self) -> None:
         if self.kernel is not None and self.kernels is not None:
@@ -236,16 +281,22 @@ class _Execution:
         workdir, executed = self.staging / "work", self.staging / "executed.ipynb"
         t0 = time.perf_counter()
         extra: dict[str, Any] = {}
-        if self.kernels is not None:
-            self.kernel = self.kernels.acquire()
+        engine = {"data_dir": str(data_dir), "report_dir": str(self.staging)}
+        env = {ENGINE_ENV[k]: v for k, v in engine.items()}
+        tpl = self.job.template
+        if self.kernels is not None and tpl.language == "python":
+            self.kernel = self.kernels.acquire(tpl.kernel)
             self.tracker["pid"] = self.kernel.pid
-            self.kernel.reset(workdir)
+            self.kernel.reset(workdir, env)
             extra["km"] = self.kernel.km
             self.timings["startup"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-        else:
-            extra["kernel_env"] = kernel_environment()
-        parameters = dict(self.job.params, data_dir=str(data_dir), report_dir=str(self.staging))
+        else:  # a fresh kernel (--isolate, or a language the warm reset cannot speak)
+            extra["kernel_env"] = dict(kernel_environment(), **env)
+        # Only what the caller passed or the engine changed, and the engine's folders only to a
+        # notebook that declares them (papermill warns of any other name it is given).
+        parameters = injected_parameters(tpl, self.job.params, self.job.passed)
+        parameters.update({k: v for k, v in engine.items() if tpl.declares(k)})
         no_data = False
         try:
             nb = self._papermill(parameters, executed, workdir, extra)
@@ -254,6 +305,10 @@ class _Execution:
                 raise
             no_data = True
             nb = nbformat.read(executed, as_version=4)
+        except BaseException:
+            if self.timed_out.is_set() and not executed.exists():
+                _save_partial(self.tracker, executed, self.timeout)
+            raise
         finally:
             client = self.tracker.get("client")
             if self.kernel is not None and client is not None and client.kc is not None:
@@ -269,7 +324,8 @@ class _Execution:
             try:
                 return pm.execute_notebook(
                     str(self.job.template.path), str(executed), parameters=parameters,
-                    engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False,
+                    engine_name=ENGINE_NAME, kernel_name=self.job.template.kernel,
+                    progress_bar=False,
                     request_save_on_cell_execute=False, tracker=self.tracker,
                     resources={"metadata": {"path": str(workdir)}}, **extra)
             except RuntimeError as exc:
@@ -280,6 +336,19 @@ class _Execution:
                         or "before replying to kernel_info" not in str(exc)):
                     raise
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _save_partial(tracker: dict[str, Any], executed: Path, timeout: float) -> None:
+    """The notebook as far as it ran, for a job whose kernel had to be killed: the running cell
+    gets an error output saying so (papermill keeps such a notebook on its own timeout)."""
+    nb_man, index = tracker.get("nb_man"), tracker.get("cell_index")
+    if nb_man is None or index is None:
+        return  # no cell had started: there is nothing to keep
+    nb = nbformat.from_dict(nb_man.nb)
+    message = f"the report was stopped after {timeout:.0f} s (--timeout)"
+    nb.cells[index].setdefault("outputs", []).append(nbformat.v4.new_output(
+        "error", ename="TimeoutError", evalue=message, traceback=[f"TimeoutError: {message}"]))
+    nbformat.write(nb, str(executed))
 
 
 def _render(job: ReportJob, nb, no_data: bool, staging: Path, *, formats: tuple[str, ...],
@@ -347,11 +416,13 @@ def _keep_failure(job: ReportJob, staging: Path, final_dir: Path, result: JobRes
 
 def _describe(exc: BaseException, timed_out: bool, timeout: float) -> str:
     if timed_out:
-        return f"timed out after {timeout:.0f} s: the kernel was stopped (raise --timeout if the report is just slow)"
+        return (f"timed out after {timeout:.0f} s: the kernel was stopped (raise --timeout if the "
+                "report is just slow)")
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        # papermill's own words: the cell's execution count, as Jupyter shows it
+        return f"In [{exc.exec_count}]: {exc.ename}: {exc.evalue}"
     name = type(exc).__name__
     if name == "DeadKernelError":
         return "the kernel died while running the report (killed, or out of memory)"

@@ -42,6 +42,9 @@ class ReportJob:
     template: Template
     params: dict[str, Any] = field(hash=False)
     fan_out: tuple[str, ...] = ()  # the parameter names this job was fanned out over
+    # The parameters the caller gave (injected even when equal to the notebook's default, as
+    # papermill injects what it is given); the others are injected only when the engine changed them.
+    passed: frozenset[str] = field(default=frozenset(), hash=False, compare=False)
 
     @property
     def id(self) -> str:

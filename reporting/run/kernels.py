@@ -28,10 +28,19 @@ gc.collect()
 gc.freeze()  # the imported libraries are permanent: later collections skip their objects
 """
 
-RESET = """
+# Any Python kernel: the new report's folder and engine values, an empty namespace, and cells
+# numbered from 1 again (a failure names "In [2]" as papermill does, not the 40th cell the
+# kernel ran).
+RESET_BASE = """
 import os as _os
 _os.chdir({workdir!r})  # first: the previous report's folder is gone
+_os.environ.update({env!r})
 get_ipython().run_line_magic("reset", "-f")
+get_ipython().execution_count = 1
+"""
+
+# The project's kernel: the libraries the warm-up imported, back to their defaults.
+RESET = RESET_BASE + """
 import os as _os, warnings as _w, matplotlib as _mpl, matplotlib.pyplot as _plt, pandas as _pd
 _plt.close("all")
 _mpl.rcdefaults()
@@ -75,6 +84,30 @@ def kernel_environment() -> dict[str, str]:
 START_ATTEMPTS = 3
 
 
+def check_kernel(name: str, notebook: Path) -> None:
+    """Refuse, before anything runs, a notebook whose kernel is not installed (papermill would
+    fail with ``NoSuchKernel`` only when it starts it).
+
+    Raises
+    ------
+    KernelNotFound
+        Naming the kernel, the notebook and the kernels that are installed.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from reporting.core.errors import KernelNotFound
+
+    specs = KernelSpecManager()
+    try:
+        specs.get_kernel_spec(name)
+    except NoSuchKernel:
+        installed = ", ".join(sorted(specs.find_kernel_specs())) or "none"
+        raise KernelNotFound(
+            f"{notebook} runs in the kernel {name!r}, which is not installed here (installed "
+            f"kernels: {installed}): install it (`jupyter kernelspec list` shows what is "
+            "there) or change the notebook's kernel") from None
+
+
 class KernelError(RuntimeError):
     """The warm kernel could not be started or reset."""
 
@@ -116,8 +149,12 @@ async def wait_until_ready(kc, timeout: float = 60) -> None:
 class WarmKernel:
     """A kernel owned by one thread (its event loop is that thread's)."""
 
-    def __init__(self, kernel_name: str, cwd: Path) -> None:
+    def __init__(self, kernel_name: str, cwd: Path, project: bool = True) -> None:
         self.owner = threading.get_ident()
+        self.kernel_name = kernel_name
+        # The project's kernel imports the report libraries once; another Python kernel (a
+        # team's own environment) may not have them, and is only reset between notebooks.
+        self.project = project
         self.km = AsyncKernelManager(kernel_name=kernel_name)
         # The kernel's own stderr (a TCP notice, shutdown chatter) is noise for report readers;
         # a report's errors reach its notebook through the protocol, not through stderr.
@@ -126,7 +163,7 @@ class WarmKernel:
         self.healthy = True
         self._ready = False
         try:
-            self._run(WARM_UP)
+            self._run(WARM_UP if project else "pass")
         except BaseException:
             self.shutdown()  # a kernel that never became ready is not left running
             raise
@@ -169,9 +206,10 @@ class WarmKernel:
         self.healthy = False
         raise KernelError(f"the kernel did not answer within {timeout:.0f} s")
 
-    def reset(self, workdir: Path) -> None:
-        """Wipe state left by the previous report and move to ``workdir``."""
-        self._run(RESET.format(workdir=str(workdir)))
+    def reset(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+        """Wipe state left by the previous report, move to ``workdir`` and set ``env``."""
+        code = RESET if self.project else RESET_BASE
+        self._run(code.format(workdir=str(workdir), env=dict(env or {})))
 
     def alive(self) -> bool:
         return self.healthy and run_sync(self.km.is_alive)()
@@ -236,24 +274,34 @@ class KernelPool:
         kernel = self._spare.get()  # waits for a launch already under way
         return kernel if kernel is not None and kernel.alive() else None
 
-    def acquire(self) -> WarmKernel:
-        kernel: WarmKernel | None = getattr(self._local, "kernel", None)
+    def acquire(self, kernel_name: str | None = None) -> WarmKernel:
+        """This thread's warm kernel of ``kernel_name`` (default: the pool's), started if
+        needed: a worker keeps one warm kernel per kernelspec it has run."""
+        name = kernel_name or self.kernel_name
+        mine: dict[str, WarmKernel] = self._mine()
+        kernel = mine.get(name)
         if kernel is not None and not kernel.alive():
             self.discard(kernel)
             kernel = None
         if kernel is None:
-            kernel = self._take_spare() or self._start()
-            self._local.kernel = kernel
+            kernel = (self._take_spare() if name == self.kernel_name else None) or self._start(name)
+            mine[name] = kernel
         return kernel
 
-    def _start(self) -> WarmKernel:
+    def _mine(self) -> dict[str, WarmKernel]:
+        if not hasattr(self._local, "kernels"):
+            self._local.kernels = {}
+        return self._local.kernels
+
+    def _start(self, kernel_name: str | None = None) -> WarmKernel:
         """A new warm kernel; a kernel that dies while starting is replaced (up to
         ``START_ATTEMPTS`` times): nothing of a report has run yet, so a retry is safe."""
+        name = kernel_name or self.kernel_name
         self.scratch.mkdir(parents=True, exist_ok=True)
         errors: list[str] = []
         for _attempt in range(START_ATTEMPTS):
             try:
-                kernel = WarmKernel(self.kernel_name, self.scratch)
+                kernel = WarmKernel(name, self.scratch, project=name == self.kernel_name)
             except Exception as exc:  # noqa: BLE001 - e.g. "Kernel died before replying"
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
@@ -266,7 +314,7 @@ class KernelPool:
                 raise KernelError("the kernel pool was closed")
             return kernel
         raise KernelError(
-            f"could not start a {self.kernel_name!r} kernel in {START_ATTEMPTS} attempts "
+            f"could not start a {name!r} kernel in {START_ATTEMPTS} attempts "
             f"({errors[-1]}); check that ipykernel is installed in this environment "
             "(`python -m ipykernel --version`)"
         )
@@ -274,8 +322,9 @@ class KernelPool:
     def discard(self, kernel: WarmKernel) -> None:
         kernel.healthy = False
         kernel.shutdown()
-        if getattr(self._local, "kernel", None) is kernel:
-            self._local.kernel = None
+        mine = self._mine()
+        if mine.get(kernel.kernel_name) is kernel:
+            del mine[kernel.kernel_name]
 
     def close(self) -> None:
         """Stop every kernel, waiting for launches still under way (a kernel must never

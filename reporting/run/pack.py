@@ -222,14 +222,27 @@ class _RunOptions:
     log: Log
 
 
+def _absolute(data: str | os.PathLike | None) -> str | os.PathLike | None:
+    """``data`` as an absolute path; engine URLs (``duckdb:///...``) as they are."""
+    from reporting.data.engines import is_engine_url
+
+    if not data or is_engine_url(str(data)):
+        return data
+    return Path(data).expanduser().resolve()
+
+
 def _run(jobs_fn: JobsFn, periods: list[str], *, data, dataset, out, opts: _RunOptions,
-         label: str, check: bool, n_reports: int | None) -> PackResult:
+         label: str, check: bool, n_reports: int | None, warm: bool = True) -> PackResult:
     """Load once, check the periods, then each period under its lock (see the module doc)."""
     if opts.jobs is not None and opts.jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {opts.jobs}")
+    # Paths are made absolute here, once: kernels run in folders of their own, where a relative
+    # --out or --data would name nothing (or something else).
+    data, out = _absolute(data), (Path(out).expanduser().resolve() if out else None)
     # Warm kernels start while the data loads, as many as the workers the run can use.
     prestart, _ = worker_count(opts.jobs, n_reports)
-    with _warm_kernels(prestart, not opts.isolate and opts.executor is None) as pool:
+    with _warm_kernels(prestart if warm else 0,
+                       not opts.isolate and opts.executor is None) as pool:
         ds = dataset if dataset is not None else load_data(data, periods=periods, large=True,
                                                           log=opts.log)
         if check and hasattr(ds, "audits"):
@@ -347,18 +360,22 @@ def build_pack(
     opts = _options(formats or ",".join(plan_obj.formats or ("html", "xlsx")), jobs, timeout,
                     force, isolate, pseudonymise, executor, progress, log)
     periods = _parse_periods(period)
-    _check_only_keys(plan_obj, only)
+    _check_plan(plan_obj, only)
     return _run(lambda p, cat: expand_plan(plan_obj, p, cat, only), periods, data=data,
                 dataset=dataset, out=out, opts=opts, label=plan_obj.name, check=True,
                 n_reports=None)
 
 
-def _check_only_keys(plan, only: Mapping[str, str]) -> None:
-    """An ``only`` key that no template of the plan has is refused before the data is read."""
-    from reporting.run.templates import load_template
+def _check_plan(plan, only: Mapping[str, str]) -> None:
+    """Before the data is read: every notebook's kernel is installed, and an ``only`` key that
+    no template of the plan has is refused."""
+    from reporting.run.kernels import check_kernel
+    from reporting.run.plan import plan_template
 
-    keys = sorted({p.name for entry in plan.jobs
-                   for p in load_template(entry["template"]).user_parameters()})
+    templates = [plan_template(plan, entry) for entry in plan.jobs]
+    for tpl in templates:
+        check_kernel(tpl.kernel, tpl.path)
+    keys = sorted({p.name for tpl in templates for p in tpl.user_parameters()})
     unknown = [k for k in only if k not in keys]
     if unknown:
         raise ParameterError(
@@ -392,12 +409,16 @@ def build_report(
     PackResult
         With one result: ``result.results[0].status`` is ``ok`` or ``failed`` (with ``error``).
     """
+    from reporting.run.execute import KERNEL_NAME
+    from reporting.run.kernels import check_kernel
     from reporting.run.templates import coerce_parameters, load_template
 
     tpl = load_template(template)
     values = {k: v for k, v in dict(params).items()}
     coerce_parameters(tpl, values)  # names and types first: no data load, no kernel
-    has_period = tpl.parameter("period") is not None
+    check_kernel(tpl.kernel, tpl.path)
+    # An unannotated `period` of a team's notebook is theirs, as papermill would leave it.
+    has_period = tpl.parameter("period") is not None and tpl.parameter("period").typed
     period_text = str(values.get("period") or "last-month") if has_period else "this-month"
     periods = _parse_periods(period_text)
     opts = _options(formats, 1, timeout, force, isolate, pseudonymise, None, progress, log)
@@ -407,7 +428,8 @@ def build_report(
         coerced = coerce_parameters(tpl, vals, catalog)
         fan = tuple(k for k in ("market", "team_lead", "product_line")
                     if coerced.get(k) not in (None, ""))
-        return [ReportJob(tpl, coerced, fan)]
+        return [ReportJob(tpl, coerced, fan, frozenset(vals))]
 
     return _run(jobs_fn, periods, data=data, dataset=dataset, out=out, opts=opts,
-                label=tpl.name, check=has_period, n_reports=1)
+                label=tpl.name, check=has_period, n_reports=1,
+                warm=tpl.kernel == KERNEL_NAME and tpl.language == "python")

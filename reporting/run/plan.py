@@ -25,7 +25,7 @@ import yaml
 from reporting.core.errors import ParameterError, PlanError, shorten
 from reporting.run.delivery_plan import check_alerts, check_deliver
 from reporting.run.jobs import ReportJob
-from reporting.run.templates import coerce_parameters, load_template
+from reporting.run.templates import Template, coerce_parameters, load_template
 
 FAN_OUT = {"market": "markets", "team_lead": "team_leads", "product_line": "product_lines"}
 
@@ -68,6 +68,13 @@ def load_plan(path: str | Path) -> Plan:
                 check_alerts(doc.get("alerts"), path, deliver))
 
 
+def plan_template(plan: Plan, entry: Mapping[str, Any]) -> Template:
+    """The template of a plan entry: a name of the templates folder, or a path to a notebook
+    (``template: notebooks/churn.ipynb``), relative to the plan file's folder."""
+    base = plan.path.resolve().parent if plan.path is not None else None
+    return load_template(str(entry["template"]), base=base)
+
+
 def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
                 only: Mapping[str, str] | None = None) -> list[ReportJob]:
     """One ReportJob per template and fan-out value, parameters checked before any kernel.
@@ -78,7 +85,7 @@ def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
     """
     jobs: list[ReportJob] = []
     for entry in plan.jobs:
-        template = load_template(entry["template"])
+        template = plan_template(plan, entry)
         base = dict(entry.get("params") or {})
         if template.parameter("period") is not None:
             base.setdefault("period", period)
@@ -89,10 +96,11 @@ def expand_plan(plan: Plan, period: str, catalog: Mapping[str, Any],
             if fan:
                 params[fan] = value
             coerced = coerce_parameters(template, params, catalog)
+            passed = frozenset(params)
             # The folder is named by the fan-out value, or by the scope given explicitly
             # (a job per team lead written out by hand gets one folder each).
             id_keys = (fan,) if fan else tuple(k for k in FAN_OUT if base.get(k) is not None)
-            jobs.append(ReportJob(template, coerced, id_keys))
+            jobs.append(ReportJob(template, coerced, id_keys, passed))
     return filter_only(jobs, only) if only else jobs
 
 

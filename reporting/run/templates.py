@@ -14,10 +14,12 @@ error, never a warning.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from reporting.core.errors import ParameterError, TemplateNotFound, shorten
 from reporting.core.periods import parse_period
@@ -47,17 +49,25 @@ def templates_dir() -> Path:
 
 @dataclass(frozen=True)
 class Parameter:
-    """One declared template parameter."""
+    """One declared template parameter.
+
+    ``typed``: the cell annotates it (``n: int = 3``), and values are coerced and checked against
+    that type before any kernel starts. An unannotated parameter (``n = 3``, a team's papermill
+    notebook) takes the type of its default's literal for display (``int``; ``any`` for ``None``
+    or an expression), and its values are passed through as papermill would pass them.
+    """
 
     name: str
-    type: str  # "str", "int", "float", "bool", "list"
+    type: str  # "str", "int", "float", "bool", "list", "dict", "any"
     default: Any
     help: str = ""
     optional: bool = False
+    typed: bool = True
+    item: str | None = None  # element type of an annotated list, e.g. "str" for list[str]
 
     @property
     def required(self) -> bool:
-        return self.default is None and not self.optional
+        return self.typed and self.default is None and not self.optional
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,9 @@ class Template:
     restricted: bool = False
     # Groups of parameters of which exactly one must be given (e.g. team_lead or market).
     one_of: tuple[tuple[str, ...], ...] = ()
+    # The kernelspec the notebook runs in, and its language (from the notebook's metadata).
+    kernel: str = "python3"
+    language: str = "python"
 
     def user_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.name not in ENGINE_PARAMETERS)
@@ -80,35 +93,78 @@ class Template:
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
 
+    @property
+    def inspectable(self) -> bool:
+        """papermill reads parameters cells of Python notebooks only: other languages accept
+        any name, as papermill does (its inspection of them is not implemented)."""
+        return self.language == "python"
 
-def _type_of(inferred: str | None) -> tuple[str, bool]:
-    text = (inferred or "None").replace(" ", "")
+    def declares(self, name: str) -> bool:
+        return self.parameter(name) is not None
+
+
+_ITEM_TYPES = ("str", "int", "float", "bool")
+
+
+def _type_of(inferred: str | None) -> tuple[str, bool, str | None] | None:
+    """(type, optional, list item type) of an annotation; None when there is none."""
+    if inferred in (None, "None"):
+        return None
+    text = inferred.replace(" ", "")
     optional = text.startswith("Optional[") or text.endswith("|None") or text.startswith("None|")
     core = text.removeprefix("Optional[").removesuffix("]") if text.startswith("Optional[") else text
     core = core.replace("|None", "").replace("None|", "")
-    if core.startswith(("list", "List", "tuple")):
-        return "list", optional
-    if core in ("int", "float", "bool", "str"):
-        return core, optional
-    return "str", optional
+    if core.startswith(("list", "List", "tuple", "Tuple")):
+        item = core[core.find("[") + 1:-1] if "[" in core else None
+        return "list", optional, item if item in _ITEM_TYPES else None
+    if core.startswith(("dict", "Dict")):
+        return "dict", optional, None
+    if core in _ITEM_TYPES:
+        return core, optional, None
+    return "any", optional, None  # an annotation nobody checks (papermill checks none)
 
 
-def _literal(default: str | None) -> Any:
+def _literal(default: str | None) -> tuple[Any, bool]:
+    """The default's value and whether it is a literal (``[1, 2]`` is, ``np.nan`` is not)."""
     if default is None:
-        return None
+        return None, True
     import ast
 
     try:
-        return ast.literal_eval(default)
-    except (ValueError, SyntaxError):
-        return default
+        return ast.literal_eval(default), True
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return default, False
+
+
+def _inferred(value: Any, literal: bool) -> str:
+    """The type papermill's ``--help-notebook`` would show for an unannotated literal."""
+    if not literal or value is None:
+        return "any"
+    if isinstance(value, tuple):
+        return "list"
+    name = type(value).__name__
+    return name if name in (*_ITEM_TYPES, "list", "dict") else "any"
+
+
+def _parameter(pname: str, info: Mapping[str, Any]) -> Parameter:
+    default, literal = _literal(info.get("default"))
+    helptext = (info.get("help") or "").strip()
+    annotated = _type_of(info.get("inferred_type_name"))
+    if annotated is None:
+        return Parameter(pname, _inferred(default, literal), default, helptext, True, typed=False)
+    ptype, optional, item = annotated
+    return Parameter(pname, ptype, default, helptext, optional or default is not None,
+                     typed=ptype != "any", item=item)
 
 
 def _notebook_text(path: Path) -> tuple[str, str, dict]:
     """Title (first markdown heading), description (first paragraph under it) and the
-    notebook's ``reporting`` metadata (``restricted``, ``one_of``)."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    meta = dict(nb.get("metadata", {}).get("reporting", {}))
+    notebook's metadata."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TemplateNotFound(f"{path} is not a readable notebook: {exc}") from None
+    meta = dict(nb.get("metadata", {}))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "markdown":
             src = "".join(cell.get("source", ""))
@@ -120,26 +176,41 @@ def _notebook_text(path: Path) -> tuple[str, str, dict]:
     return path.stem.replace("_", " ").title(), "", meta
 
 
-def load_template(name: str, directory: Path | None = None) -> Template:
-    """Read a template's parameter schema (papermill's inspection of the ``parameters`` cell)."""
+def _kernel_of(meta: Mapping[str, Any]) -> tuple[str, str]:
+    """The notebook's kernelspec name and language. A Python 3 notebook (or one without a
+    kernelspec) runs in ``$REPORTING_KERNEL`` (default ``python3``)."""
+    spec = meta.get("kernelspec") or {}
+    language = str(spec.get("language") or (meta.get("language_info") or {}).get("name")
+                   or "python").lower()
+    name = str(spec.get("name") or "python3")
+    return (settings().kernel if name == "python3" else name), language
+
+
+def load_template(name: str, directory: Path | None = None, base: Path | None = None) -> Template:
+    """Read a template's parameter schema (papermill's inspection of the ``parameters`` cell).
+
+    ``name`` is a template of the templates folder, or a path to any ``.ipynb`` (relative to
+    ``base``, default the current folder).
+    """
     from papermill.inspection import inspect_notebook
 
     directory = directory or templates_dir()
-    path = Path(name) if name.endswith(".ipynb") else directory / f"{name}.ipynb"
+    if name.endswith(".ipynb"):
+        path = Path(name).expanduser()
+        path = (path if path.is_absolute() else (base or Path.cwd()) / path).resolve()
+    else:
+        path = directory / f"{name}.ipynb"
     if not path.is_file():
         known = ", ".join(t.stem for t in sorted(directory.glob("*.ipynb"))) or "none"
-        raise TemplateNotFound(f"no template named {shorten(name)} in {directory} (templates: {known})")
-    inspected = inspect_notebook(str(path))
-    params = []
-    for pname, info in inspected.items():
-        ptype, optional = _type_of(info.get("inferred_type_name"))
-        default = _literal(info.get("default"))
-        params.append(Parameter(pname, ptype, default, (info.get("help") or "").strip(),
-                                optional or default is not None))
+        where = f"at {path}" if name.endswith(".ipynb") else f"named {shorten(name)} in {directory}"
+        raise TemplateNotFound(f"no template {where} (templates: {known})")
     title, description, meta = _notebook_text(path)
-    one_of = tuple(tuple(group) for group in meta.get("one_of", []))
-    return Template(path.stem, path, title, description, tuple(params),
-                    bool(meta.get("restricted", False)), one_of)
+    params = tuple(_parameter(k, v) for k, v in inspect_notebook(str(path)).items())
+    own = dict(meta.get("reporting", {}))
+    one_of = tuple(tuple(group) for group in own.get("one_of", []))
+    kernel, language = _kernel_of(meta)
+    return Template(path.stem, path, title, description, params,
+                    bool(own.get("restricted", False)), one_of, kernel, language)
 
 
 def list_templates(directory: Path | None = None) -> list[Template]:
@@ -148,9 +219,29 @@ def list_templates(directory: Path | None = None) -> list[Template]:
     return [load_template(p.stem, directory) for p in sorted(directory.glob("*.ipynb"))]
 
 
+def _coerce_list(param: Parameter, value: Any) -> list:
+    if isinstance(value, (dict, set)):
+        raise ValueError
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        text = str(value).strip()
+        if text.startswith("["):  # a YAML/JSON list on the command line: -p lst "[1, 2]"
+            items = yaml.safe_load(text)
+            if not isinstance(items, list):
+                raise ValueError
+        else:
+            items = [v.strip() for v in text.split(",") if v.strip()] if text else []
+            return items if param.item in (None, "str") else [
+                _coerce_one(Parameter(param.name, param.item, None), v) for v in items]
+    if param.item is None:
+        return items  # list: the elements as given ([1, 2] stays [1, 2])
+    return [_coerce_one(Parameter(param.name, param.item, None), v) for v in items]
+
+
 def _coerce_one(param: Parameter, value: Any) -> Any:
-    if value is None:
-        return None
+    if value is None or not param.typed:
+        return value  # unannotated: passed through as papermill passes it
     kind = param.type
     try:
         if kind == "str":
@@ -177,16 +268,103 @@ def _coerce_one(param: Parameter, value: Any) -> Any:
                 raise ValueError
             return float(value)
         if kind == "list":
-            if isinstance(value, (list, tuple)):
-                return [str(v).strip() for v in value]
-            text = str(value).strip()
-            return [v.strip() for v in text.split(",") if v.strip()] if text else []
-    except (TypeError, ValueError):
+            return _coerce_list(param, value)
+        if kind == "dict":
+            parsed = yaml.safe_load(value) if isinstance(value, str) else value
+            if isinstance(parsed, dict):
+                return parsed
+            raise ValueError
+    except (TypeError, ValueError, ParameterError, yaml.YAMLError):
         pass
     raise ParameterError(
-        f"parameter {param.name!r} expects {kind}, got {shorten(value)}"
-        + (f" ({param.help})" if param.help else "")
+        f"parameter {param.name!r} expects {kind}"
+        + (f"[{param.item}]" if kind == "list" and param.item else "")
+        + f", got {shorten(value)}" + (f" ({param.help})" if param.help else "")
     )
+
+
+def resolve_cli_value(text: str) -> Any:
+    """A ``-p NAME VALUE`` value for an unannotated parameter, as papermill's command line reads
+    it: ``True``/``False``/``None`` are those values, ``01`` is the int 1, ``1.5`` a float, and
+    anything else stays text (``-r`` keeps even those as text)."""
+    special = {"True": True, "False": False, "None": None}
+    if text in special:
+        return special[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def cli_parameters(template: Template, *, files: Sequence[str | Path] = (),
+                   yamls: Sequence[str] = (), params: Sequence[tuple[str, str]] = (),
+                   raw: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The caller's values from ``-f FILE``, ``-y YAML``, ``-p NAME VALUE`` and ``-r NAME RAW``,
+    merged in that order (later wins), as papermill merges them.
+
+    YAML values keep their YAML types (dates stay text, as papermill reads them); ``-p`` text is
+    left for the annotated type's strict check, or resolved as papermill does for an unannotated
+    parameter (:func:`resolve_cli_value`); ``-r`` is always text.
+    """
+    merged: dict[str, Any] = {}
+    sources = [(f"parameters file {f}", _read_yaml_file(Path(f))) for f in files]
+    sources += [(f"-y {shorten(y)}", _yaml_mapping(y, f"-y {shorten(y)}")) for y in yamls]
+    for _where, doc in sources:
+        merged.update(doc)
+    for name, text in params:
+        param = template.parameter(name)
+        merged[name] = text if param is not None and param.typed else resolve_cli_value(text)
+    merged.update(dict(raw))
+    return merged
+
+
+class _NoDatesLoader(yaml.SafeLoader):
+    """YAML without implicit dates: ``period: 2026-10-01`` stays text (papermill does the same)."""
+
+    yaml_implicit_resolvers = {
+        k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def _yaml_mapping(text: str, where: str) -> dict[str, Any]:
+    try:
+        doc = yaml.load(text, Loader=_NoDatesLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{where} is not valid YAML: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ParameterError(f"{where} must be a mapping of NAME: VALUE, got {shorten(doc)}")
+    return {str(k): v for k, v in doc.items()}
+
+
+def _read_yaml_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParameterError(f"parameters file {path} cannot be read: {exc.strerror}") from None
+    return _yaml_mapping(text, f"parameters file {path}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def injected_parameters(template: Template, params: Mapping[str, Any],
+                        passed: Iterable[str] = ()) -> dict[str, Any]:
+    """What the engine injects into the notebook: the values the caller passed, and those the
+    engine changed (a coerced or resolved value that is not the cell's default), nothing else:
+    papermill injects only what it is given."""
+    passed = set(passed)
+    out = {}
+    for name, value in params.items():
+        param = template.parameter(name)
+        if name in passed or param is None or not _same(value, param.default):
+            out[name] = value
+    return out
 
 
 def _period(name: str, value: Any) -> str:
@@ -224,12 +402,13 @@ def coerce_parameters(
     for name in values:
         if name in ENGINE_PARAMETERS:
             problems.append(f"parameter {name!r} is set by the engine, not by the caller")
-        elif name not in known:
+        elif name not in known and template.inspectable:
             problems.append(
                 f"template {template.name!r} has no parameter {shorten(name)} "
                 f"(parameters: {', '.join(known) or 'none'})"
             )
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {name: value for name, value in values.items()
+                           if name not in known and name not in ENGINE_PARAMETERS}
     for name, param in known.items():
         raw = values.get(name, param.default)
         try:
@@ -237,13 +416,13 @@ def coerce_parameters(
             if value is None and param.required:
                 raise ParameterError(f"parameter {name!r} is required" +
                                      (f": {param.help}" if param.help else ""))
-            if name in PERIOD_PARAMETERS and value not in (None, ""):
+            if name in PERIOD_PARAMETERS and param.typed and value not in (None, ""):
                 value = _period(name, value)
             out[name] = value
         except ParameterError as exc:
             problems.append(str(exc))
             continue
-        key = DATA_CHECKED.get(name)
+        key = DATA_CHECKED.get(name) if param.typed else None
         if catalog is not None and key and value not in (None, "", []):
             allowed = set(catalog.get(key) or [])
             for v in value if isinstance(value, list) else [value]:
