@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from reporting.viz.style import STATUS_COLORS
 
 TEMPLATES = Path(__file__).parent / "templates" / "capacity"
-SECTIONS = ("outlook", "backtest", "capacity", "moves", "assumptions", "method")
+SECTIONS = ("outlook", "backtest", "capacity", "ramp", "moves", "assumptions", "method")
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +30,10 @@ def render_section(name: str, report: Any, **extra: Any) -> str:
     """The HTML of one section of ``report`` (a :class:`CapacityReport`)."""
     if name not in SECTIONS:
         raise ValueError(f"unknown capacity section {name!r}; one of {', '.join(SECTIONS)}")
-    return _env().get_template(f"{name}.html.j2").render(r=report, colors=STATUS_COLORS, **extra)
+    from reporting.capacity.ramp import MIN_REVIEWERS
+
+    return _env().get_template(f"{name}.html.j2").render(r=report, colors=STATUS_COLORS,
+                                                         min_reviewers=MIN_REVIEWERS, **extra)
 
 
 def section(name: str, report: Any, **extra: Any):
