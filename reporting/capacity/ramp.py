@@ -14,7 +14,9 @@ Two measures per week since hire (week 0 = the first seven days from ``hire_date
 Both are ratio estimators over reviewer-days clustered by reviewer (the days of one reviewer are
 not independent): the interval is the linearised (Taylor) variance of a ratio with reviewers as
 clusters, ``t`` with ``reviewers - 1`` degrees of freedom (Cochran 1977, *Sampling Techniques*,
-ch. 6; the usual cluster-robust ratio interval). A week with one reviewer has no interval.
+ch. 6; the usual cluster-robust ratio interval). A week with one reviewer has no interval. The
+factor's interval adds the uncertainty of the established reviewers' level (the yardstick is
+itself a sample of reviewers), by the delta method.
 
 Only reviewers hired on or after the first day of the production data are used (their ramp is
 seen from week 0): older reviewers' first weeks are not in the data, and mixing them in would
@@ -90,8 +92,8 @@ def ratio_interval(frame: pd.DataFrame, num: str, den: str, by: Sequence[str],
     Returns
     -------
     DataFrame
-        ``by`` columns, ``clusters``, ``ratio``, ``ci_low``, ``ci_high`` (NaN with one cluster or
-        a zero denominator).
+        ``by`` columns, ``clusters``, ``ratio``, ``se``, ``ci_low``, ``ci_high`` (NaN with one
+        cluster or a zero denominator).
     """
     by = list(by)
     per = frame.groupby([*by, cluster], observed=True)[[num, den]].sum().reset_index()
@@ -103,7 +105,7 @@ def ratio_interval(frame: pd.DataFrame, num: str, den: str, by: Sequence[str],
     k = g["clusters"].astype(float)
     se = np.sqrt(k / (k - 1).where(k > 1) * g["_s"]) / tot[den].where(tot[den] > 0)
     t = pd.Series(stats.t.ppf(0.5 + level / 2, (k - 1).where(k > 1)), index=g.index)
-    out = pd.DataFrame({"clusters": g["clusters"], "ratio": ratio,
+    out = pd.DataFrame({"clusters": g["clusters"], "ratio": ratio, "se": se,
                         "ci_low": ratio - t * se, "ci_high": ratio + t * se})
     out["ci_low"] = out["ci_low"].clip(lower=0)
     return out.reset_index()
@@ -113,13 +115,15 @@ def new_hire_production(production: pd.DataFrame, roster: pd.DataFrame | None,
                         as_of: str | pd.Timestamp | None = None, *,
                         reference_weeks: int = REFERENCE_WEEKS) -> pd.DataFrame:
     """Production rows of reviewers hired within the data, with ``week``, ``cohort`` (hire
-    month ``YYYY-MM``) and ``expected`` (established reviewers' cases per day worked on the
-    same market, product line and month; by market and product line when that month has none).
+    month ``YYYY-MM``), ``expected`` (established reviewers' cases per day worked on the same
+    market, product line and month; by market and product line when that month has none) and
+    ``reference_rse`` (relative standard error of the market's reference level: another sample
+    of established reviewers would have given another yardstick).
 
     Rows after ``as_of`` are dropped first. Empty when there is no roster with ``hire_date``.
     """
     cols = ["date", "reviewer_id", "market", "product_line", "cases_handled",
-            "productive_hours", "week", "cohort", "expected"]
+            "productive_hours", "week", "cohort", "expected", "reference_rse"]
     if roster is None or "hire_date" not in roster.columns or production is None \
             or not len(production):
         return pd.DataFrame(columns=cols)
@@ -135,18 +139,35 @@ def new_hire_production(production: pd.DataFrame, roster: pd.DataFrame | None,
     hire = pd.to_datetime(prod["reviewer_id"].map(hires))
     prod["week"] = weeks_since_hire(prod["date"], hire)
     prod["month"] = prod["date"].dt.to_period("M").astype(str)
-    ref = prod[prod["week"] >= reference_weeks]
-    fine = ref.groupby(["market", "product_line", "month"], observed=True)["cases_handled"].mean()
-    coarse = ref.groupby(["market", "product_line"], observed=True)["cases_handled"].mean()
+    prod["expected"] = _expected(prod, prod[prod["week"] >= reference_weeks])
+    rse = _reference_rse(prod[prod["week"] >= reference_weeks])
     first = prod["date"].min() if len(prod) else pd.NaT
     new = prod[(hire >= first).to_numpy(dtype=bool) & prod["week"].notna()].copy()
     new["cohort"] = pd.to_datetime(new["reviewer_id"].map(hires)).dt.strftime("%Y-%m")
-    keys = pd.MultiIndex.from_frame(new[["market", "product_line", "month"]])
-    exp = pd.Series(fine.reindex(keys).to_numpy(), index=new.index)
-    keys2 = pd.MultiIndex.from_frame(new[["market", "product_line"]])
-    new["expected"] = exp.fillna(pd.Series(coarse.reindex(keys2).to_numpy(), index=new.index))
+    new["reference_rse"] = new["market"].map(rse).astype(float)
     new["week"] = new["week"].astype(int)
     return new[cols].reset_index(drop=True)
+
+
+def _expected(rows: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
+    """Reference cases per day worked for each row's market, product line and month (else its
+    market and product line)."""
+    fine = ref.groupby(["market", "product_line", "month"], observed=True)["cases_handled"].mean()
+    coarse = ref.groupby(["market", "product_line"], observed=True)["cases_handled"].mean()
+    keys = pd.MultiIndex.from_frame(rows[["market", "product_line", "month"]])
+    exp = pd.Series(fine.reindex(keys).to_numpy(), index=rows.index)
+    keys2 = pd.MultiIndex.from_frame(rows[["market", "product_line"]])
+    return exp.fillna(pd.Series(coarse.reindex(keys2).to_numpy(), index=rows.index))
+
+
+def _reference_rse(ref: pd.DataFrame) -> pd.Series:
+    """Per market: the cluster-robust relative standard error of the established reviewers'
+    level (their cases against their own cell means; reviewers as clusters)."""
+    if ref.empty:
+        return pd.Series(dtype=float)
+    ref = ref.assign(_exp=_expected(ref, ref))
+    out = ratio_interval(ref, "cases_handled", "_exp", ["market"])
+    return pd.Series((out["se"] / out["ratio"]).to_numpy(), index=out["market"].to_numpy())
 
 
 def productivity_ramp(rows: pd.DataFrame, *, weeks: int = REFERENCE_WEEKS,
@@ -182,7 +203,7 @@ def productivity_ramp(rows: pd.DataFrame, *, weeks: int = REFERENCE_WEEKS,
     by = ["cohort", "week"]
     prod = ratio_interval(r, "cases_handled", "productive_hours", by, level=level)
     known = r[r["expected"].notna()]
-    fac = ratio_interval(known, "cases_handled", "expected", by, level=level)
+    fac = _factor_interval(known, by, level)
     size = r.groupby(by, observed=True).agg(
         reviewers=("reviewer_id", "nunique"), days=("date", "size"),
         cases=("cases_handled", "sum"), productive_hours=("productive_hours", "sum"))
@@ -195,6 +216,24 @@ def productivity_ramp(rows: pd.DataFrame, *, weeks: int = REFERENCE_WEEKS,
     out.insert(0, "scope", scope)
     out["week"] = out["week"].astype(int)
     return out[_CURVE_COLUMNS].sort_values(["cohort", "week"]).reset_index(drop=True)
+
+
+def _factor_interval(known: pd.DataFrame, by: list[str], level: float) -> pd.DataFrame:
+    """The relative output with an interval that also carries the reference's uncertainty:
+    ``var(F) = var_new(F) + F^2 * sum_m (E_m / E)^2 rse_m^2`` (delta method; markets'
+    references independent), ``t`` with ``new hires - 1`` degrees of freedom."""
+    fac = ratio_interval(known, "cases_handled", "expected", by, level=level).set_index(by)
+    e = known.groupby([*by, "market"], observed=True).agg(
+        e=("expected", "sum"), rse=("reference_rse", "first")).reset_index()
+    e["share"] = e["e"] / e.groupby(by, observed=True)["e"].transform("sum")
+    e["v"] = (e["share"] * e["rse"].fillna(0.0)) ** 2
+    rel = e.groupby(by, observed=True)["v"].sum()
+    se = np.sqrt(fac["se"] ** 2 + fac["ratio"] ** 2 * rel.reindex(fac.index).fillna(0.0))
+    k = fac["clusters"].astype(float)
+    t = stats.t.ppf(0.5 + level / 2, (k - 1).where(k > 1))
+    fac["ci_low"] = (fac["ratio"] - t * se).clip(lower=0)
+    fac["ci_high"] = fac["ratio"] + t * se
+    return fac.reset_index()
 
 
 @dataclass(frozen=True, eq=False)
