@@ -138,15 +138,22 @@ def new_hire_production(production: pd.DataFrame, roster: pd.DataFrame | None,
     prod["reviewer_id"] = prod["reviewer_id"].astype(str)
     hire = pd.to_datetime(prod["reviewer_id"].map(hires))
     prod["week"] = weeks_since_hire(prod["date"], hire)
-    prod["month"] = prod["date"].dt.to_period("M").astype(str)
+    prod["month"] = prod["date"].to_numpy().astype("datetime64[M]")
     prod["expected"] = _expected(prod, prod[prod["week"] >= reference_weeks])
     rse = _reference_rse(prod[prod["week"] >= reference_weeks])
     first = prod["date"].min() if len(prod) else pd.NaT
     new = prod[(hire >= first).to_numpy(dtype=bool) & prod["week"].notna()].copy()
-    new["cohort"] = pd.to_datetime(new["reviewer_id"].map(hires)).dt.strftime("%Y-%m")
+    new["cohort"] = _month_label(hire[new.index])
     new["reference_rse"] = new["market"].map(rse).astype(float)
     new["week"] = new["week"].astype(int)
     return new[cols].reset_index(drop=True)
+
+
+def _month_label(dates: pd.Series) -> pd.Series:
+    """``YYYY-MM`` of each date (formatted once per distinct month: strftime per row is slow)."""
+    months = pd.Series(dates.to_numpy().astype("datetime64[M]"), index=dates.index)
+    labels = {m: str(m)[:7] for m in months.unique()}
+    return months.map(labels)
 
 
 def _expected(rows: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
