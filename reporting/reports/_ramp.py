@@ -77,6 +77,9 @@ class NewHireRamp:
                        f"{self.after_weeks} weeks in post (and under {2 * self.after_weeks}); "
                        f"{len(late)} of them still clearly below target on the last four weeks "
                        "of audits.")
+        else:
+            out.append(f"Nobody in the team is between {self.after_weeks} and "
+                       f"{2 * self.after_weeks} weeks in post: no graduation check this month.")
         out.extend(late["text"])
         return out or ["No new hire in this team in the data (nobody hired since its first "
                        f"audit, nobody between {self.after_weeks} and {2 * self.after_weeks} "
