@@ -8,7 +8,7 @@ Statistics are in :mod:`reporting.people.ramp` (accuracy) and :mod:`reporting.ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,8 @@ class NewHireRamp:
         :func:`reporting.people.ramp.graduation_check` (individuals).
     after_weeks : int
         Weeks after which a new hire should be at target.
+    min_audits : int
+        Audits a week needs to count for proficiency, and a reviewer to be judged.
     """
 
     scope: str
@@ -61,7 +63,7 @@ class NewHireRamp:
     proficiency: pd.DataFrame
     graduation: pd.DataFrame
     after_weeks: int = GRADUATION_WEEKS
-    notes: tuple[str, ...] = field(default=())
+    min_audits: int = 30
 
     @property
     def has_new_hires(self) -> bool:
@@ -84,6 +86,18 @@ class NewHireRamp:
         return out or ["No new hire in this team in the data (nobody hired since its first "
                        f"audit, nobody between {self.after_weeks} and {2 * self.after_weeks} "
                        "weeks in post)."]
+
+    def how_note(self) -> str:
+        """The methods, for "How this was computed"."""
+        return ("New hires: accuracy by week since hire (week 1 = the first seven days) on random "
+                "and new_hire audits, with Wilson 95% intervals; productivity (cases per "
+                "productive hour) with a 95% t interval that treats each reviewer as one cluster. "
+                "A cohort reaches proficiency in the first week from which every later week with "
+                f"at least {self.min_audits} audits has an interval reaching the target (two "
+                "weeks at least). "
+                f"Graduation check: reviewers {self.after_weeks} to {2 * self.after_weeks} weeks "
+                "in post, judged on the last four weeks of audits: below target when the Wilson "
+                f"interval lies wholly below it, not judged under {self.min_audits} audits.")
 
     def graduation_view(self) -> pd.DataFrame:
         """The graduation check as a table (rates as fractions)."""
@@ -152,7 +166,8 @@ def new_hire_ramp(audits: pd.DataFrame, production: pd.DataFrame | None,
     grad = graduation_check(upto, _team_roster(roster, upto, scope, value), as_of, target,
                             after_weeks=after_weeks, min_audits=min_audits, level=level)
     return NewHireRamp(scope, value, period, float(target), acc, prod,
-                       time_to_proficiency(acc, min_audits=min_audits), grad, after_weeks)
+                       time_to_proficiency(acc, min_audits=min_audits), grad, after_weeks,
+                       min_audits)
 
 
 def _team_roster(roster: pd.DataFrame | None, audits: pd.DataFrame, scope: str,

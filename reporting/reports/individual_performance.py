@@ -319,10 +319,11 @@ def build(inputs: TeamInputs, params: Mapping[str, Any]) -> TeamReport:
         fdr=float(params.get("fdr") or 0.05))
     if report.has_audits:
         sel = report.selection
-        report = dataclasses.replace(report, new_hires=new_hire_ramp(
-            sel.audits, sel.production, _frame(inputs.dataset, "roster"), report.period,
-            report.target, report.scope, report.value,
-            min_audits=int(params.get("min_audits") or 30)))
+        ramp = new_hire_ramp(sel.audits, sel.production, _frame(inputs.dataset, "roster"),
+                             report.period, report.target, report.scope, report.value,
+                             min_audits=int(params.get("min_audits") or 30))
+        report = dataclasses.replace(report, new_hires=ramp,
+                                     how_notes=(*report.how_notes, ramp.how_note()))
     coaching = getattr(inputs.dataset, "coaching", None)
     if coaching is None or len(coaching) == 0 or not report.has_audits:
         return report
