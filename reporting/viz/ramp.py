@@ -30,7 +30,9 @@ def ramp_figure(curve: pd.DataFrame, *, value: str = "accuracy", low: str = "ci_
     reference_label : str
         Its legend label.
     used : DataFrame, optional
-        ``week``, ``factor_used``: the ramp a capacity plan used, drawn as a black step line.
+        ``week``, ``factor_used`` (and ``factor_ci_low``/``factor_ci_high``): the ramp a
+        capacity plan used, drawn as a black step line over its interval; drawn alone when
+        ``curve`` is empty (a market without hiring cohorts of its own).
     percent : bool
         Percent axis.
     ylabel, title : str
@@ -42,7 +44,7 @@ def ramp_figure(curve: pd.DataFrame, *, value: str = "accuracy", low: str = "ci_
     apply_house_style()
     fig = Figure(figsize=(8.0, 3.6))
     ax = fig.add_subplot()
-    if curve.empty:
+    if curve.empty and (used is None or used.empty):
         ax.text(0.5, 0.5, "No new hire seen from their first week", ha="center", va="center",
                 transform=ax.transAxes)
         ax.set_axis_off()
@@ -58,8 +60,13 @@ def ramp_figure(curve: pd.DataFrame, *, value: str = "accuracy", low: str = "ci_
         ax.fill_between(x[ok.to_numpy()], c.loc[ok, low], c.loc[ok, high], color=colour,
                         alpha=0.15, linewidth=0)
     if used is not None and len(used):
-        ax.step(used["week"].to_numpy() + 1, used["factor_used"], where="mid", color="#000000",
-                linewidth=1.6, label="ramp used by the plan")
+        x = used["week"].to_numpy() + 1
+        if {"factor_ci_low", "factor_ci_high"} <= set(used.columns):
+            ok = (used["factor_ci_low"].notna() & used["factor_ci_high"].notna()).to_numpy()
+            ax.fill_between(x[ok], used.loc[ok, "factor_ci_low"], used.loc[ok, "factor_ci_high"],
+                            color="#000000", alpha=0.07, linewidth=0, step="mid")
+        ax.step(x, used["factor_used"], where="mid", color="#000000", linewidth=1.6,
+                label="ramp used by the plan (grey: 95% interval of each week)")
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, label=reference_label, **TARGET_LINE)
     ax.set_xlabel("Week since hire")
