@@ -15,6 +15,7 @@ from reporting.capacity.ramp import (
     estimate_ramp,
     new_hire_production,
     productivity_ramp,
+    ratio_interval,
 )
 from reporting.data import planted_stories
 from reporting.people.ramp import accuracy_ramp, graduation_check, time_to_proficiency
@@ -70,6 +71,23 @@ def test_productivity_ramp_recovers_a_planted_ramp_with_honest_intervals():
     assert 0.9 <= covered.mean() <= 0.99, covered.mean()
     # productivity is 200 cases / 6.5 hours at full speed, times the ramp
     assert np.abs(curve["productivity"] / (200 / 6.5) - truth).max() < 0.1
+
+
+def test_ratio_interval_hand_checked():
+    # Cochran (1977), Sampling Techniques, eq. 6.13 with clusters: R = sum y / sum x,
+    # v(R) = k / (k - 1) * sum_c (y_c - R x_c)^2 / (sum x)^2.  Three reviewers with
+    # (cases, hours) = (10, 5), (30, 10), (20, 5), split over two days each:
+    # R = 60 / 20 = 3; residuals -5, 0, 5; v = 1.5 * 50 / 400 = 0.1875; se = 0.4330;
+    # t(0.975, 2 df) = 4.3027, so 3 +- 1.8634.
+    frame = pd.DataFrame({"reviewer_id": list("aabbcc"), "g": 1,
+                          "cases": [4, 6, 10, 20, 5, 15], "hours": [2, 3, 5, 5, 1, 4]})
+    out = ratio_interval(frame, "cases", "hours", ["g"]).iloc[0]
+    assert out["ratio"] == pytest.approx(3.0) and out["clusters"] == 3
+    assert out["se"] == pytest.approx(0.1875 ** 0.5)
+    assert out["ci_low"] == pytest.approx(3 - 4.302653 * 0.1875 ** 0.5, abs=1e-5)
+    assert out["ci_high"] == pytest.approx(3 + 4.302653 * 0.1875 ** 0.5, abs=1e-5)
+    one = ratio_interval(frame[frame["reviewer_id"] == "a"], "cases", "hours", ["g"]).iloc[0]
+    assert one["ratio"] == pytest.approx(2.0) and np.isnan(one["ci_low"])
 
 
 def test_only_reviewers_seen_from_their_first_week_are_in_the_curve():
