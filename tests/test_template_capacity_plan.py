@@ -123,6 +123,39 @@ def test_outlook_uses_observed_shrinkage_and_shows_its_backtest(run_dir, markets
 
 
 @pytest.mark.slow
+def test_plan_says_which_new_hire_ramp_it_used(run_dir, markets):
+    """The planted BR hire wave (seen for 13 weeks by the end of October) gives BR its own
+    ramp; a market without hires (GB) borrows all markets'; the plan says so and counts by it."""
+    from reporting.data import planted_stories
+
+    story = planted_stories(PERIOD)["new_hire_ramp"]
+    br_wave = story["cohorts"][f"BR {story['br_cohort_hire_date']}"]
+    hired = {key.split()[0] for key in story["cohorts"]}
+    assert "BR" in hired and "GB" not in hired
+    for m, source, who in (("BR", "market", "BR's new hires"),
+                           ("GB", "all_markets", "all markets' new hires")):
+        res = _results(run_dir, m)
+        a = res["assumptions"]
+        assert a["ramp_source"] == source and a["ramp_weeks"] == 13
+        steps = a["ramp_up"]
+        assert [b for b, _ in steps] == [7 * (w + 1) for w in range(13)]
+        assert [f for _, f in steps] == sorted(f for _, f in steps)
+        html = (run_dir / f"capacity_plan-{m}" / "report.html").read_text()
+        assert "New-hire ramp" in html and f"New-hire ramp estimated from {who}" in html
+        used = [r for r in res["ramp"] if r["measure"] == "ramp_used"]
+        assert [r["week"] for r in used] == list(range(13))
+        wb = openpyxl.load_workbook(run_dir / f"capacity_plan-{m}" / "tables.xlsx",
+                                    read_only=True)
+        assert "New-hire ramp" in wb.sheetnames
+    cohorts = [r for r in _results(run_dir, "BR")["ramp"] if r["measure"] == "productivity"]
+    assert {r["scope"]["cohort"] for r in cohorts} == {story["br_cohort_hire_date"][:7]}
+    assert max(r["reviewers"] for r in cohorts) == len(br_wave)
+    # a market-level report: no week of fewer than three new hires (one person's results)
+    assert all(r["reviewers"] >= 3 for m in markets for r in _results(run_dir, m)["ramp"]
+               if r["measure"] == "productivity")
+
+
+@pytest.mark.slow
 def test_no_reviewer_appears(run_dir, markets, sample_dataset):
     ids = set(sample_dataset.roster["reviewer_id"]) | set(sample_dataset.audits["reviewer_id"])
     pattern = re.compile("|".join(sorted(map(re.escape, ids), key=len, reverse=True)))

@@ -217,6 +217,41 @@ def test_new_hire_cohort_is_one_finding_with_one_action(run):
     assert len(found) >= 2, found  # both BR teams
 
 
+def test_new_hire_section_on_the_demo_data(run, team_leads, sample_dataset):
+    """Each team's new hires: cohort curves (the planted BR wave, six per team), time to
+    proficiency (the wave, planted below target, has not reached it), and the graduation check
+    (the planted JP hire, 16 weeks in post), never naming anyone outside the team."""
+    story = planted_stories(PERIOD)["new_hire_ramp"]
+    wave = set(story["cohorts"][f"BR {story['br_cohort_hire_date']}"])
+    (jp_key, jp_ids), = [(k, v) for k, v in story["cohorts"].items() if k.startswith("JP")]
+    roster = sample_dataset.roster.set_index("reviewer_id")
+    for lead in team_leads:
+        res = _team_result(run, lead)
+        folder = run[0] / res.id
+        results = json.loads((folder / "results.json").read_text())
+        members = set(roster.index[roster["team_lead"] == lead])
+        assert "New hires" in (folder / "report.html").read_text()
+        for g in results["graduation"]:
+            assert g["reviewer_id"] in members and 13 <= g["weeks_since_hire"] < 26
+            assert (g["status"] == "below_target") == (g["n"] >= 30 and g["ci_high"] < g["target"])
+        mine = wave & members
+        acc = [r for r in results["ramp"] if r["measure"] == "accuracy"]
+        if mine:
+            cohort = story["br_cohort_hire_date"][:7]
+            assert max(r["reviewers"] for r in acc if r["scope"]["cohort"] == cohort) == len(mine)
+            prof = {r["scope"]["cohort"]: r for r in results["proficiency"]}
+            assert prof[cohort]["proficient_week"] is None and prof[cohort]["weeks_observed"] == 13
+        if set(jp_ids) & members:
+            grad = {g["reviewer_id"]: g for g in results["graduation"]}
+            assert grad[jp_ids[0]]["weeks_since_hire"] == (
+                pd.Timestamp("2026-10-31") - pd.Timestamp(jp_key.split()[1])).days // 7
+    import openpyxl
+
+    wb = openpyxl.load_workbook(run[0] / _team_result(run, "Ana Souza").id / "tables.xlsx",
+                                read_only=True)
+    assert {"New-hire ramp", "Graduation check"} <= set(wb.sheetnames)
+
+
 def test_market_mode_report(run, sample_dataset):
     res = run[1][(None, "GB", PERIOD)]
     assert res.status == "ok", res.error

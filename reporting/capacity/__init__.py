@@ -34,8 +34,12 @@ from reporting.capacity.fte import (
     reviewer_skills,
     sla_risk,
 )
+from reporting.capacity.ramp import RampEstimate, estimate_ramp, productivity_ramp
 
 __all__ = [
+    "RampEstimate",
+    "estimate_ramp",
+    "productivity_ramp",
     "BACKTEST_COLUMNS",
     "ShrinkageEstimate",
     "backtest_month",

@@ -38,6 +38,7 @@ from reporting.capacity.forecast import (
     forecast_volume,
     month_bounds,
 )
+from reporting.capacity.ramp import RampEstimate
 from reporting.core.cache import ResultCache
 
 RISK_LEVELS = ("low", "medium", "high")
@@ -164,13 +165,24 @@ class CapacityAssumptions:
         source = "given" if self.working_days is not None else "weekdays of the month"
         if self.holidays and self.working_days is None:
             source += f" minus {len(self.holidays)} holiday(s)"
-        ramp = ", ".join(f"<{b} days: {f:g}" for b, f in self.ramp_up) or "none"
+        ramp = ramp_text(self.ramp_up)
         return (
             f"Assumptions: {self.productive_hours_per_day:g} productive hours per FTE-day, "
             f"{wd} working days ({source}), shrinkage {self.shrinkage:.0%}, "
             f"so one FTE gives {self.days_per_fte(month):.1f} days of case work; new-hire "
             f"ramp-up {ramp}; productivity from the last {self.productivity_weeks} weeks."
         )
+
+
+def ramp_text(ramp_up: tuple[tuple[int, float], ...]) -> str:
+    """Ramp-up steps in words; a weekly ramp estimated from data is summarised."""
+    if not ramp_up:
+        return "none"
+    if len(ramp_up) <= 4:
+        return ", ".join(f"<{b} days: {f:g}" for b, f in ramp_up)
+    (b0, f0), (bn, fn) = ramp_up[0], ramp_up[-1]
+    return (f"weekly, from {f0:g} (<{b0} days) to {fn:g} (<{bn} days), "
+            f"full from day {bn}")
 
 
 def required_fte(
@@ -643,6 +655,9 @@ class CapacityPlan:
     shrinkage : ShrinkageEstimate
         The shrinkage used (``assumptions.shrinkage``) and its source: ``observed``, ``default``
         or ``parameter``.
+    ramp : reporting.capacity.ramp.RampEstimate or None
+        The new-hire ramp from data and whether it replaced ``assumptions.ramp_up`` (None: the
+        plan was made without looking).
     """
 
     market: str
@@ -657,6 +672,7 @@ class CapacityPlan:
     history: dict[str, pd.Series]
     capacity: CurrentCapacity
     shrinkage: ShrinkageEstimate | None = None
+    ramp: RampEstimate | None = None
 
 
 def _off_track_counts(accuracy: pd.DataFrame | None, skills: pd.DataFrame) -> dict[str, int]:
@@ -728,8 +744,10 @@ def _plan_shrinkage(history: pd.DataFrame, roster: pd.DataFrame | None, market: 
 
 def _plan_notes(a: CapacityAssumptions, month: str, market: str, as_of: pd.Timestamp,
                 last_data: pd.Timestamp, month_end: pd.Timestamp,
-                est: ShrinkageEstimate) -> list[str]:
+                est: ShrinkageEstimate, ramp: RampEstimate | None = None) -> list[str]:
     notes = [a.describe(month), shrinkage_sentence(est)]
+    if ramp is not None:
+        notes.append(ramp.sentence())
     if last_data > as_of:
         upto = "the end of the month" if last_data >= month_end else f"{last_data.date()} (partial)"
         notes.append(
@@ -752,6 +770,7 @@ def capacity_plan(
     as_of: str | pd.Timestamp | None = None,
     cache: ResultCache | None = None,
     observe_shrinkage: bool = False,
+    ramp: RampEstimate | None = None,
 ) -> CapacityPlan:
     """Forecast, required vs available FTE, SLA risk and suggested moves for a market-month.
 
@@ -778,6 +797,9 @@ def capacity_plan(
         Measure shrinkage from the production before ``as_of``
         (:func:`reporting.capacity.absence.observed_shrinkage`) and use it instead of the
         assumption's (which stays the fallback when too few reviewers can be measured).
+    ramp : reporting.capacity.ramp.RampEstimate, optional
+        :func:`reporting.capacity.ramp.estimate_ramp`: with enough history its factors replace
+        ``assumptions.ramp_up``; its sentence (which ramp, and why) goes into ``notes``.
 
     Returns
     -------
@@ -801,7 +823,8 @@ def capacity_plan(
     a, est = _plan_shrinkage(history_frame, roster, market, as_of,
                              assumptions or CapacityAssumptions(), assumptions is not None,
                              observe_shrinkage)
-    notes = _plan_notes(a, month, market, as_of, dates.max(), month_end, est)
+    a = replace(a, ramp_up=ramp.ramp_up) if ramp is not None and ramp.estimated else a
+    notes = _plan_notes(a, month, market, as_of, dates.max(), month_end, est, ramp)
     cap = current_capacity(roster, history_frame, as_of, market, month=month, assumptions=a)
     notes.extend(cap.notes)
     month_covered = dates.max() >= month_start and as_of < month_start
@@ -833,8 +856,7 @@ def capacity_plan(
         redistribution=redistribution,
         forecasts=forecasts,
         history=history,
-        capacity=cap,
-        shrinkage=est,
+        capacity=cap, shrinkage=est, ramp=ramp,
     )
 
 

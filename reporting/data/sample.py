@@ -16,7 +16,9 @@ below, which later analyses must find (see docs/data.md and :data:`PLANTED_STORI
 (b) DE: accuracy drop that is a mix shift towards Political Content (an election);
 (c) an outlier reviewer (~80 % accuracy, many audits) and a reviewer with 4 audits;
 (d) GB: stable, no real change;
-(e) ID: tooling incident lowering accuracy for 10 days (a change point).
+(e) ID: tooling incident lowering accuracy for 10 days (a change point);
+(f) every new hire ramps up in speed and accuracy (``new_hire_ramp``: the BR hire wave, two US
+    hires and one JP hire are seen from their first day).
 
 Determinism: every chunk draws from its own ``SeedSequence(seed, spawn_key=...)``,
 so the same seed gives byte-identical files whatever the output format or chunking.
@@ -127,6 +129,19 @@ NEW_HIRE_DAYS = 90
 NEW_HIRE_AUDIT_MULT = 1.6
 OUTLIER_AUDIT_MULT = 2.0
 PRODUCTION_ROWS_PER_CHUNK = 16_384
+#: The new-hire ramp (story ``new_hire_ramp``): (tenure days below which, multiplier) steps of
+#: handling time and of the error rate, and the share of productive hours in the first days.
+RAMP_HANDLING: tuple[tuple[int, float], ...] = ((60, 1.3), (120, 1.12))
+RAMP_ERRORS: tuple[tuple[int, float], ...] = ((NEW_HIRE_DAYS, 1.5), (180, 1.2))
+RAMP_HOURS: tuple[int, float] = (14, 0.7)
+
+
+def _ramp(tenure: np.ndarray, steps: tuple[tuple[int, float], ...]) -> np.ndarray:
+    """Multiplier of each tenure: the first step whose bound it is below, else 1."""
+    out = np.ones(len(tenure))
+    for bound, mult in reversed(steps):
+        out = np.where(tenure < bound, mult, out)
+    return out
 #: Leave: blocks of LEAVE_BLOCK_DAYS calendar days (holidays, a week off), LEAVE_BLOCKS_PER_MONTH
 #: a month on average, on top of the 6% of weekdays missed at random (sickness, training): about
 #: 15% of weekdays off in all. Drawn from their own random stream, so they only remove rows.
@@ -444,6 +459,7 @@ def planted_stories(end_period: str = "2026-10") -> dict[str, dict[str, Any]]:
             "description": "Joined late in the last month: exactly 4 audits, 2 correct. "
             "Must never be flagged on so little evidence.",
         },
+        "new_hire_ramp": new_hire_ramp_story(cal, by_special, recs),
         "stable_market": {
             "market": "GB",
             "description": "No event, no hires, no planted change: any 'significant' GB "
@@ -461,6 +477,30 @@ def planted_stories(end_period: str = "2026-10") -> dict[str, dict[str, Any]]:
             "description": "Review-tool incident in ID: errors triple for 10 days "
             "(accuracy falls to about 85%), then recovers after the fix.",
         },
+    }
+
+
+def new_hire_ramp_story(cal: _Calendar, by_special: dict[int, list[dict[str, Any]]],
+                        recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ramp every new hire follows in the generator (:func:`_production_month` and
+    :func:`_audit_chunk`), and the cohorts hired inside the sample's six months."""
+    hired = [r for r in recs if r["hire"] is not None and r["special"] != 2]
+    cohorts: dict[str, list[str]] = {}
+    for r in hired:
+        cohorts.setdefault(f"{MARKETS[r['market']]} {_iso(r['hire'])}", []).append(
+            r["reviewer_id"])
+    return {
+        "kind": "ramp",
+        "cohorts": cohorts,
+        "br_cohort_hire_date": _iso(cal.hire_wave),
+        "handling_time_multiplier": [list(x) for x in RAMP_HANDLING],
+        "hours_multiplier": list(RAMP_HOURS),
+        "error_multiplier": [list(x) for x in RAMP_ERRORS],
+        "description": "Every new hire ramps up: handling time x1.3 in the first 60 days and "
+        "x1.12 to day 120 (output per productive hour 77% then 89% of an established "
+        "reviewer's), 70% of the productive hours in the first 14 days (training), and errors "
+        "x1.5 in the first 90 days and x1.2 to day 180. Cohorts hired inside the six months: "
+        "BR (12, the hire wave), US (2), JP (1); the late US low-volume hire is left out.",
     }
 
 
@@ -538,11 +578,11 @@ def _production_month(
     tenure = (day - org.hire[r_idx]).astype("int64")
     b = bump[d_idx]
     hours = np.clip(rng.normal(6.6, 0.5, n), 3.0, 8.5) * (1.0 + 0.6 * (b - 1.0))
-    hours = np.round(np.where(tenure < 14, hours * 0.7, hours), 2)
+    hours = np.round(np.where(tenure < RAMP_HOURS[0], hours * RAMP_HOURS[1], hours), 2)
     ht_mean = (
         BASE_HANDLING_MEAN_S
         * org.speed[r_idx]
-        * np.where(tenure < 60, 1.3, np.where(tenure < 120, 1.12, 1.0))
+        * _ramp(tenure, RAMP_HANDLING)
     )
     incident = _in_incident(day, org.market[r_idx], cal)
     lam = hours * 3600.0 * 0.92 / ht_mean * np.where(incident, 0.85, 1.0)
@@ -690,7 +730,7 @@ def _audit_chunk(
         np.array([p[2] for p in POLICIES])[pol]
         * MARKET_ERR[m]
         * org.skill[r]
-        * np.where(tenure < NEW_HIRE_DAYS, 1.5, np.where(tenure < 180, 1.2, 1.0))
+        * _ramp(tenure, RAMP_ERRORS)
         * QUEUE_ERR[q]
         * SAMPLE_ERR[st]
     )
@@ -717,7 +757,7 @@ def _audit_chunk(
     ht_median = (
         np.array([p[4] for p in POLICIES])[pol]
         * org.speed[r]
-        * np.where(tenure < 60, 1.3, np.where(tenure < 120, 1.12, 1.0))
+        * _ramp(tenure, RAMP_HANDLING)
         * np.where(err, 0.85, 1.0)
     )
     ht = np.round(np.maximum(ht_median * np.exp(0.55 * rng.standard_normal(n)), 3.0), 1)

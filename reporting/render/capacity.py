@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from reporting.capacity.ramp import MIN_REVIEWERS
 from reporting.render import jinja
 from reporting.viz.style import STATUS_COLORS
 
-SECTIONS = ("outlook", "backtest", "capacity", "moves", "assumptions", "method")
+SECTIONS = ("outlook", "backtest", "capacity", "ramp", "moves", "assumptions", "method")
 
 
 def render_section(name: str, report: Any, **extra: Any) -> str:
     """The HTML of one section of ``report`` (a :class:`CapacityReport`)."""
     if name not in SECTIONS:
         raise ValueError(f"unknown capacity section {name!r}; one of {', '.join(SECTIONS)}")
-    return jinja.render(f"capacity/{name}.html.j2", r=report, colors=STATUS_COLORS, **extra)
+    return jinja.render(f"capacity/{name}.html.j2", r=report, colors=STATUS_COLORS,
+                        min_reviewers=MIN_REVIEWERS, **extra)
 
 
 def section(name: str, report: Any, **extra: Any):

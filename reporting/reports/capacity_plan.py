@@ -39,7 +39,20 @@ from reporting.capacity.absence import ShrinkageEstimate
 from reporting.capacity.backtest import BACKTEST_COLUMNS, backtest_month, capacity_backtest
 from reporting.capacity.distribution import MOVE_COLUMNS
 from reporting.capacity.forecast import month_bounds
-from reporting.capacity.fte import PLAN_COLUMNS, CapacityAssumptions, CapacityPlan, capacity_plan
+from reporting.capacity.fte import (
+    PLAN_COLUMNS,
+    CapacityAssumptions,
+    CapacityPlan,
+    capacity_plan,
+    planning_date,
+    ramp_text,
+)
+from reporting.capacity.ramp import (
+    MIN_REVIEWERS,
+    estimate_ramp,
+    new_hire_production,
+    productivity_ramp,
+)
 from reporting.core.cache import ResultCache
 from reporting.core.errors import NoData
 from reporting.core.periods import month as _month
@@ -161,6 +174,24 @@ def read_slices(
     else:
         production = _filter(ctx.dataset.production, mlist, production_from, production_to)
     return dataclasses.replace(base, production=production)
+
+
+RAMP_PRODUCTION_COLUMNS = ["date", "reviewer_id", "market", "product_line", "cases_handled",
+                           "productive_hours"]
+
+
+def read_ramp_production(ctx: Any, month: str) -> pd.DataFrame | None:
+    """Every market's production of the ``HISTORY_MONTHS`` months before ``month`` (the columns
+    the new-hire ramp needs): the fallback when the market's own new hires are too few."""
+    first = (_month(month) - HISTORY_MONTHS).strftime("%Y-%m")
+    last = (_month(month) - 1).strftime("%Y-%m")
+    if ctx.on_snapshot:
+        from reporting.data import read_production
+
+        return read_production(ctx.data_dir, period_from=first, period_to=last,
+                               columns=RAMP_PRODUCTION_COLUMNS)
+    prod = _filter(ctx.dataset.production, None, first, last)
+    return None if prod is None else prod[RAMP_PRODUCTION_COLUMNS]
 
 
 def read_capacity_data(ctx: Any, market: str, month: str):
@@ -554,6 +585,9 @@ class CapacityReport:
     backtest : pandas.DataFrame
         :func:`reporting.capacity.capacity_backtest` of the back-tested month (empty when no
         complete month can be back-tested).
+    cohorts : pandas.DataFrame
+        :func:`market_ramp_curves`: the market's hiring cohorts, productivity by week since
+        hire (weeks with fewer than ``MIN_REVIEWERS`` reviewers left out: no individual).
     """
 
     market: str
@@ -567,6 +601,7 @@ class CapacityReport:
     off_track_pairs: int
     backtest: pd.DataFrame = dataclasses.field(
         default_factory=lambda: pd.DataFrame(columns=BACKTEST_COLUMNS))
+    cohorts: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
     @property
     def month_name(self) -> str:
@@ -597,7 +632,8 @@ class CapacityReport:
                 "working_days": a.working_days_in(self.month),
                 "days_per_fte": a.days_per_fte(self.month),
                 "observed_hours_per_day": self.plan.capacity.observed_hours_per_day,
-                "as_of": f"{self.plan.as_of:%Y-%m-%d}"}
+                "as_of": f"{self.plan.as_of:%Y-%m-%d}",
+                **(self.plan.ramp.record() if self.plan.ramp is not None else {})}
 
     def backtest_records(self) -> list[dict[str, Any]]:
         """results.json ``backtest``: ``month, scope, forecast_cases, ci_low, ci_high,
@@ -617,7 +653,48 @@ class CapacityReport:
                 "plan_month": self.month, "outlook": self.outlook,
                 "work_distribution": self.plan.redistribution,
                 "assumptions": self.assumptions_record(),
-                "backtest": self.backtest_records()}
+                "backtest": self.backtest_records(),
+                "ramp": self.ramp_records()}
+
+    def ramp_records(self) -> list[dict[str, Any]]:
+        """results.json ``ramp``: the market's cohorts by week since hire (scope market and
+        cohort) and the weekly factors the plan used (scope market, cohort ``all``, with
+        ``source``)."""
+        out = []
+        for r in self.cohorts.to_dict(orient="records"):
+            out.append({"scope": {"market": self.market, "cohort": r.pop("cohort")},
+                        "measure": "productivity", **{k: v for k, v in r.items()
+                                                      if k != "scope"}})
+        ramp = self.plan.ramp
+        if ramp is not None and ramp.estimated:
+            for r in ramp.curve.to_dict(orient="records"):
+                out.append({"scope": {"market": self.market, "cohort": "all"},
+                            "measure": "ramp_used", "source": ramp.source,
+                            **{k: v for k, v in r.items() if k not in ("scope", "cohort")}})
+        return out
+
+    @property
+    def ramp_used_curve(self) -> pd.DataFrame | None:
+        """The weekly factors the plan used (None when it used the assumed ramp)."""
+        ramp = self.plan.ramp
+        return ramp.curve if ramp is not None and ramp.estimated else None
+
+    @property
+    def ramp_sentence(self) -> str:
+        """Which ramp the plan used and why (one sentence)."""
+        return self.plan.ramp.sentence() if self.plan.ramp is not None else ""
+
+    def cohort_rows(self) -> list[dict[str, str]]:
+        """The market's hiring cohorts in words: size, weeks seen, latest relative output."""
+        rows = []
+        for cohort, c in self.cohorts.groupby("cohort", sort=True):
+            last = c.sort_values("week").iloc[-1]
+            rows.append({"cohort": str(cohort), "reviewers": f"{int(c['reviewers'].max())}",
+                         "weeks": f"{int(c['week'].max()) + 1}",
+                         "output": _range_pct(last["factor"], last["factor_ci_low"],
+                                              last["factor_ci_high"]),
+                         "productivity": _num(last["productivity"], ".1f")})
+        return rows
 
     # -- display -------------------------------------------------------------------------------
     @property
@@ -763,7 +840,9 @@ class CapacityReport:
     def assumptions_table(self) -> pd.DataFrame:
         """The planning assumptions with their values and meaning."""
         a, est = self.plan.assumptions, self.shrinkage
-        ramp = ", ".join(f"< {b} days: {f:g}" for b, f in a.ramp_up) or "none"
+        ramp = ramp_text(a.ramp_up)
+        if self.plan.ramp is not None:
+            ramp += f" ({_RAMP_SOURCE[self.plan.ramp.source]})"
         how = {"observed": f"measured: working days without production in the "
                            f"{est.working_days} working days to {est.window_end}, net of "
                            f"weekend shifts (range {est.ci_low:.0%}{_DASH}{est.ci_high:.0%})",
@@ -826,11 +905,51 @@ class CapacityReport:
             ("Forecast back-test", back_frame, {"mape": pct, "wape": pct, "total_error": pct}),
             ("Daily forecast", daily_frame, {}),
             ("Assumptions", self.assumptions_table(), {}),
+            ("New-hire ramp", self.ramp_sheet(), {"factor": "0.00", "factor_ci_low": "0.00",
+                                                  "factor_ci_high": "0.00"}),
             ("KPIs", self.kpis, {}),
         ]
 
     excel_tables = tables
 
+    def ramp_sheet(self) -> pd.DataFrame:
+        """Long table a lead can pivot: the market's cohorts and the ramp the plan used."""
+        cols = ["market", "curve", "cohort", "week", "reviewers", "days", "cases",
+                "productive_hours", "productivity", "productivity_ci_low",
+                "productivity_ci_high", "factor", "factor_ci_low", "factor_ci_high",
+                "factor_used"]
+        parts = [self.cohorts.assign(curve="market cohort")]
+        ramp = self.plan.ramp
+        if ramp is not None and ramp.estimated:
+            parts.append(ramp.curve.assign(curve=f"used by the plan ({ramp.source})"))
+        frame = pd.concat([p for p in parts if len(p)], ignore_index=True) \
+            if any(len(p) for p in parts) else pd.DataFrame(columns=cols)
+        frame["market"] = self.market
+        return frame.reindex(columns=cols)
+
+
+
+_RAMP_SOURCE = {"market": "estimated from this market's new hires",
+                "all_markets": "estimated from all markets' new hires",
+                "assumed": "assumed: too little history"}
+
+
+def _range_pct(x: float, lo: float, hi: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{x:.0%}"
+    return f"{x:.0%} ({lo:.0%}{_DASH}{hi:.0%})"
+
+
+def market_ramp_curves(production: pd.DataFrame, roster: pd.DataFrame | None, market: str,
+                       as_of: pd.Timestamp) -> pd.DataFrame:
+    """The market's hiring cohorts by week since hire, up to ``as_of``, without any week of
+    fewer than ``MIN_REVIEWERS`` reviewers (a cohort of one is one person's results)."""
+    rows = new_hire_production(production[(production["market"] == market).to_numpy()],
+                               roster, as_of)
+    curves = productivity_ramp(rows, scope=market)
+    return curves[curves["reviewers"] >= MIN_REVIEWERS].reset_index(drop=True)
 
 
 def _check_production(dataset: Any, market: str, month: str) -> pd.DataFrame:
@@ -875,6 +994,7 @@ def capacity_report(
     level: float = 0.95,
     accuracy_sample_types: Sequence[str] | None = ("random",),
     cache: ResultCache | None = None,
+    ramp_production: pd.DataFrame | None = None,
 ) -> CapacityReport:
     """Plan ``market`` for ``month`` and assemble the capacity-plan report.
 
@@ -909,6 +1029,9 @@ def capacity_report(
     accuracy_sample_types : sequence of str or None, default ("random",)
     cache : reporting.core.cache.ResultCache, optional
         Where the volume forecasts may already be stored (``ctx.cache`` in a template).
+    ramp_production : pandas.DataFrame, optional
+        Every market's production (:func:`read_ramp_production`) for the new-hire ramp's
+        fallback; default: ``dataset.production``.
 
     Returns
     -------
@@ -936,14 +1059,17 @@ def capacity_report(
     if not observe:
         a = dataclasses.replace(a, shrinkage=float(shrinkage))
     roster = getattr(dataset, "roster", None)
+    ramp = estimate_ramp(production if ramp_production is None else ramp_production, roster,
+                         market, planning_date(production, market, month))
     plan = capacity_plan(production, roster, market, month, a, off if len(off) else None,
-                         cache=cache, observe_shrinkage=observe)
+                         cache=cache, observe_shrinkage=observe, ramp=ramp)
     back = (_backtest(plan, production, roster, backtest_period or month, a, observe, cache)
             if backtest else pd.DataFrame(columns=BACKTEST_COLUMNS))
     return CapacityReport(
         market=market, month=month, accuracy_month=accuracy_month, min_audits=int(min_audits),
         plan=plan, kpis=capacity_kpis(plan), outlook=outlook_text(plan, back),
-        judged_pairs=len(judged), off_track_pairs=len(off), backtest=back)
+        judged_pairs=len(judged), off_track_pairs=len(off), backtest=back,
+        cohorts=market_ramp_curves(production, roster, market, plan.as_of))
 
 
 # --------------------------------------------------------------------------------------------
@@ -960,6 +1086,7 @@ class CapacityInputs:
     month: str
     period: str
     cache: ResultCache | None = None
+    ramp_production: pd.DataFrame | None = None
 
 
 def read(ctx: Any, params: Mapping[str, Any]) -> CapacityInputs:
@@ -969,7 +1096,8 @@ def read(ctx: Any, params: Mapping[str, Any]) -> CapacityInputs:
     month = plan_month(period, int(params.get("months_ahead") or 0))
     dataset = read_capacity_data(ctx, market, month)
     _check_production(dataset, market, month)
-    return CapacityInputs(dataset, market, month, _month(period).strftime("%Y-%m"), ctx.cache)
+    return CapacityInputs(dataset, market, month, _month(period).strftime("%Y-%m"), ctx.cache,
+                          read_ramp_production(ctx, month))
 
 
 def build(inputs: CapacityInputs, params: Mapping[str, Any]) -> CapacityReport:
@@ -982,4 +1110,4 @@ def build(inputs: CapacityInputs, params: Mapping[str, Any]) -> CapacityReport:
         inputs.dataset, inputs.market, inputs.month, a,
         shrinkage=None if shrinkage in (None, "") else float(shrinkage),
         backtest_period=inputs.period, min_audits=int(params.get("min_audits") or 30),
-        cache=inputs.cache)
+        cache=inputs.cache, ramp_production=inputs.ramp_production)

@@ -45,6 +45,7 @@ from reporting.people.evidence import (
 )
 from reporting.people.merit import recognise
 from reporting.people.scorecard import KPI_COLUMNS, Scorecards, reviewer_scorecards
+from reporting.reports._ramp import NewHireRamp, new_hire_ramp
 from reporting.reports._records import kpi_records
 from reporting.stats.change import compare_proportions
 
@@ -316,6 +317,13 @@ def build(inputs: TeamInputs, params: Mapping[str, Any]) -> TeamReport:
         inputs.dataset, params["period"], team_lead=params.get("team_lead"),
         market=params.get("market"), min_audits=int(params.get("min_audits") or 30),
         fdr=float(params.get("fdr") or 0.05))
+    if report.has_audits:
+        sel = report.selection
+        ramp = new_hire_ramp(sel.audits, sel.production, _frame(inputs.dataset, "roster"),
+                             report.period, report.target, report.scope, report.value,
+                             min_audits=int(params.get("min_audits") or 30))
+        report = dataclasses.replace(report, new_hires=ramp,
+                                     how_notes=(*report.how_notes, ramp.how_note()))
     coaching = getattr(inputs.dataset, "coaching", None)
     if coaching is None or len(coaching) == 0 or not report.has_audits:
         return report
@@ -425,6 +433,8 @@ class TeamReport:
     #: mean) and each coaching given with the reviewer's accuracy before and after (issue 15)
     coaching_effects: tuple[CoachingEffect, ...] = ()
     coaching_log: pd.DataFrame | None = None
+    #: the team's new hires: cohorts by week since hire, time to proficiency, graduation check
+    new_hires: NewHireRamp | None = None
 
     @property
     def headline(self) -> str:
@@ -502,6 +512,7 @@ class TeamReport:
             "cohorts": self.findings,
             "actions": self.actions.assign(**{self.scope: self.value}),
             "coaching_effect": [e.record() for e in self.coaching_effects],
+            **(self.new_hires.records() if self.new_hires is not None else {}),
         }
 
     @property
@@ -531,6 +542,7 @@ class TeamReport:
             ("Recognition", self.recognition, {}),
             ("Coaching given", self.coaching_log if self.coaching_log is not None
              else pd.DataFrame(), {"before_accuracy": pct, "after_accuracy": pct}),
+            *(self.new_hires.tables() if self.new_hires is not None else []),
         ]
 
 

@@ -56,6 +56,7 @@ from reporting.reports.capacity_plan import (
     HISTORY_MONTHS,
     NoCapacityData,
     capacity_report,
+    read_ramp_production,
     read_slices,
 )
 from reporting.stats.actions import (
@@ -251,12 +252,16 @@ class MBRData:
     read_market : callable
         ``read_market(market)``: that market's audits of the two months and production of the
         capacity history, as a Dataset.
+    ramp_production : pandas.DataFrame or None
+        Every market's production before the planned month (6 columns): the new-hire ramp's
+        ``all_markets`` fallback, as the capacity_plan reports read it.
     """
 
     base: Any
     markets_with_audits: dict[str, list[str]]
     trend_counts: pd.DataFrame
     read_market: Any
+    ramp_production: Any = None
 
 
 def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *,
@@ -307,7 +312,7 @@ def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *
                            production_from=_shift(plan, -HISTORY_MONTHS), production_to=plan)
 
     base = ctx.data(market=[])  # roster, targets, events; no audits or production
-    return MBRData(base, with_audits, counts, read_market)
+    return MBRData(base, with_audits, counts, read_market, read_ramp_production(ctx, plan))
 
 
 def mbr_no_data_message(dataset: Any, period: str, markets: Sequence[str] | None = None
@@ -913,12 +918,14 @@ _CAPACITY_RECORDS = ["_assumptions", "_backtest"]
 
 def _capacity(dataset: Any, markets: list[str], plan_month: str, period: str,
               assumptions: Any, level: float, types: Sequence[str] | None,
-              notes: list[str], cache: ResultCache | None = None) -> pd.DataFrame:
+              notes: list[str], cache: ResultCache | None = None,
+              ramp_production: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
     for m in markets:
         try:
             rep = capacity_report(dataset, m, plan_month, assumptions, accuracy_month=period,
-                                  level=level, accuracy_sample_types=types, cache=cache)
+                                  level=level, accuracy_sample_types=types, cache=cache,
+                                  ramp_production=ramp_production)
         except NoCapacityData as exc:
             notes.append(f"Capacity outlook, {m}: {exc}")
             rows.append({"market": m, "month": plan_month, "outlook": str(exc)})
@@ -1200,6 +1207,7 @@ class _Sources:
     trend_audits: pd.DataFrame | None
     trend_counts: pd.DataFrame | None
     market_frames: Any
+    ramp_production: Any = None
 
 
 def _sources(dataset: Any, period: str, compare_to: str, markets: Sequence[str] | None,
@@ -1220,7 +1228,7 @@ def _sources(dataset: Any, period: str, compare_to: str, markets: Sequence[str] 
         return _Sources(markets, getattr(dataset.base, "targets", None),
                         getattr(dataset.base, "events", None), trend_audits,
                         dataset.trend_counts if trend_counts is None else trend_counts,
-                        market_frames)
+                        market_frames, dataset.ramp_production)
     a = dataset.audits
     two = a[a["period"].isin([compare_to, period]).to_numpy(dtype=bool)]
     markets = ([str(m) for m in markets] if markets
@@ -1260,7 +1268,7 @@ def _analyse_all(src: _Sources, period: str, compare_to: str, plan: tuple | None
             plan_month, assumptions, cache = plan
             parts["cap"].append(_capacity(ds_m, [m], plan_month, period, assumptions,
                                           opts["level"], opts["types"], parts["cap_notes"],
-                                          cache))
+                                          cache, src.ramp_production))
         del ds_m, c_m, p_m  # one market's rows at a time
     return parts, any_production
 
