@@ -32,6 +32,12 @@ class Settings:
         ``$REPORTING_CHROMIUM``: the browser that prints PDFs (``None``: look it up).
     pseudonym_key : str | None
         ``$REPORTING_PSEUDONYM_KEY``: the key of ``--pseudonymise``.
+    extract_route : str
+        ``$REPORTING_EXTRACT``: when audits are extracted in DuckDB rather than loaded in memory
+        (``auto``, ``always``, ``never``; checked by ``reporting.data.extract``).
+    max_inmemory : str
+        ``$REPORTING_MAX_INMEMORY_BYTES``: the largest file loaded in memory, as written (bytes
+        or ``512M``/``2G``, ``0`` = no limit, empty = 1 GiB; parsed by ``reporting.data.readers``).
 
     Delivery settings (SMTP, webhook, team-lead addresses) are :func:`delivery_settings`, read
     when a pack is delivered (a broken config file must not stop every other command).
@@ -43,6 +49,8 @@ class Settings:
     kernel: str
     chromium: str | None
     pseudonym_key: str | None
+    extract_route: str = "auto"
+    max_inmemory: str = ""
 
     @property
     def demo_data(self) -> Path:
@@ -172,4 +180,6 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         kernel=env.get("REPORTING_KERNEL") or "python3",
         chromium=env.get("REPORTING_CHROMIUM") or None,
         pseudonym_key=env.get("REPORTING_PSEUDONYM_KEY") or None,
+        extract_route=(env.get("REPORTING_EXTRACT") or "auto").strip().lower() or "auto",
+        max_inmemory=(env.get("REPORTING_MAX_INMEMORY_BYTES") or "").strip(),
     )

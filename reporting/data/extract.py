@@ -42,6 +42,8 @@ from typing import Any
 
 import pandas as pd
 
+from reporting.core.settings import settings
+
 from .normalize import (
     _ISO_DATE_RE,
     MAX_VALUES_PER_CHECK,
@@ -239,7 +241,7 @@ def large_source(path: str | os.PathLike[str]) -> LargeSource | None:
     -------
     LargeSource or None
     """
-    mode = os.environ.get(ROUTE_ENV, "auto").strip().lower() or "auto"
+    mode = settings().extract_route
     if mode not in ("auto", "always", "never"):
         raise ValueError(f"${ROUTE_ENV} must be auto, always or never, got {mode!r}")
     if mode == "never":

@@ -29,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from reporting.core.settings import settings
+
 from .problems import Problem
 from .schema import TABLES
 
@@ -114,7 +116,7 @@ def max_inmemory_bytes() -> int | None:
     ValueError
         When the variable is set to something that is not a size.
     """
-    raw = os.environ.get(MAX_INMEMORY_ENV, "").strip()
+    raw = settings().max_inmemory
     if not raw:
         return DEFAULT_MAX_INMEMORY_BYTES
     try:
