@@ -84,6 +84,7 @@ from .schema import (
     TableSpec,
 )
 from .snapshot import FORMAT_VERSION, MANIFEST, ROW_GROUP_SIZE, _write_table, snapshot_hash
+from .validate_cases import hired_after_decision
 from .validate_wave2 import wave2_problems
 
 __all__ = [
@@ -1478,6 +1479,7 @@ class _Extract:
         for name in TABLES:
             out.problems.extend(per_table.get(name, []))
         out.problems.extend(cross)
+        out.problems.extend(self._hired_after_decision(out.frames.get("roster"), small_raw))
         out.problems.extend(wave2_problems(out.frames, small_raw))
         for name in TABLES:
             if name in out.sql:
@@ -1485,6 +1487,23 @@ class _Extract:
             elif name in out.frames:
                 out.rows[name] = int(len(out.frames[name]))
         return out
+
+    def _hired_after_decision(self, roster: pd.DataFrame | None,
+                              small_raw: dict[str, RawTable]) -> list[Problem]:
+        """The pandas path's ``hired_after_decision`` warning, from the audits decided before
+        their reviewer's hire date (selected in DuckDB: few rows however large the audits)."""
+        checker = self.checkers.get("audits")
+        if (roster is None or not len(roster) or checker is None or "roster" not in small_raw
+                or "hire_date" not in roster.columns):
+            return []
+        hires = roster[["reviewer_id", "hire_date"]].dropna().drop_duplicates("reviewer_id")
+        view = self.s.name("roster_hires")
+        self.s.table_from(view, hires.reset_index(drop=True))
+        early = self.s.con.execute(
+            f"SELECT a.reviewer_id, a.decision_date, a.audit_id FROM {checker.view} a "
+            f"JOIN {view} r ON r.reviewer_id = a.reviewer_id "
+            "WHERE CAST(a.decision_date AS DATE) < CAST(r.hire_date AS DATE)").df()
+        return hired_after_decision(small_raw["roster"], roster, early)
 
     def write(
         self,
@@ -1635,7 +1654,9 @@ class _Extract:
             if roster_view is not None:
                 joins.append(f"LEFT JOIN {roster_view} r ON r.reviewer_id = a.reviewer_id")
                 sel.append(
-                    f"CAST(date_diff('day', CAST(r.hire_date AS DATE), {d}) AS DOUBLE) "
+                    # negative (a decision before the hire date): unknown, as on the pandas path
+                    f"CAST(CASE WHEN date_diff('day', CAST(r.hire_date AS DATE), {d}) >= 0 "
+                    f"THEN date_diff('day', CAST(r.hire_date AS DATE), {d}) END AS DOUBLE) "
                     "AS tenure_days"
                 )
                 sel.append("CAST(r.team_lead AS VARCHAR) AS team_lead")
