@@ -98,6 +98,27 @@ def test_stale_last_month_is_refused_and_latest_stays(tmp_path, fixture_template
     assert sorted(p.name for p in outputs.iterdir()) == ["2026-10", "latest"]  # nothing built
 
 
+def test_a_refused_period_starts_no_kernel(tmp_path, fixture_templates, sample_data,
+                                           monkeypatch):
+    """Issue 18, round 3: kernels used to start while the data loaded, before the period check,
+    so a stale --period started (then stopped) a kernel per worker. They now start after it."""
+    from reporting.run.kernels import KernelPool
+
+    started = []
+    real = KernelPool.prestart
+    monkeypatch.setattr(KernelPool, "prestart",
+                        lambda self, n: (started.append(n), real(self, n))[1])
+    for period in ("2026-12", "1999-01"):
+        with pytest.raises(PeriodWithoutData):
+            reporting.build_pack(_plan(tmp_path), period, data=sample_data,
+                                 out=tmp_path / period, progress=False)
+    assert started == []
+    result = reporting.build_pack(_plan(tmp_path), "2026-10", data=sample_data,
+                                  out=tmp_path / "ok", only={"market": "BR"}, formats="html",
+                                  progress=False)
+    assert result.ok and len(started) == 1  # a run that builds still warms its kernels up
+
+
 def test_cli_single_report_for_a_month_without_data_exits_1(tmp_path, sample_data):
     out = tmp_path / "o"
     proc = subprocess.run(
