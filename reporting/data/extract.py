@@ -72,6 +72,7 @@ from .readers import (
     csv_read_sql,
     csv_structure_problems,
     folder_tables,
+    python_csv_structure,
     table_file_kind,
 )
 from .schema import (
@@ -694,15 +695,18 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
                     f"TO {_lit(str(staged))} (FORMAT parquet)"
                 )
                 structural = csv_structure_problems(con, table, entry.file, layout, rejects)
-            except Exception:  # noqa: BLE001 - e.g. mixed line endings: padded, as pandas does
-                structural = []
+            except Exception:  # noqa: BLE001 - e.g. mixed line endings: checked in Python
+                structural = python_csv_structure(table, entry.path, layout)
                 try:
                     con.execute(
                         f"COPY (SELECT * FROM {csv_read_sql(entry.path, layout, internal)}) "
                         f"TO {_lit(str(staged))} (FORMAT parquet)"
                     )
                 except Exception as exc:  # noqa: BLE001
-                    problems.append(_unreadable(table, entry.file, exc, what="CSV file"))
+                    # DuckDB reads no file mixing line endings: its short lines, else a hint
+                    problems.extend(structural or [_unreadable(
+                        table, entry.file, exc, what="CSV file (if it mixes line endings, "
+                        "CRLF, LF and CR, save it again from one program)")])
                     return None
             if structural:
                 problems.extend(structural)
@@ -1767,12 +1771,13 @@ def source_fingerprint(
     period_to: str | None = None,
     pseudonym_key: str | None = None,
 ) -> str:
-    """What an extract depends on: the source files (name, size, modification time), the
-    window, the pseudonym key (hashed), the extract and DuckDB versions.
+    """What an extract depends on: the source files (name, size, modification and change time,
+    inode), the window, the pseudonym key (hashed), the extract and DuckDB versions.
 
     Two extracts with the same fingerprint write the same snapshot, so a run can reuse an
-    earlier snapshot instead of extracting again (make-style: a file rewritten in place with
-    the same size and modification time would go unnoticed).
+    earlier snapshot instead of extracting again. The change time (which no tool can set back,
+    unlike the modification time) makes a file rewritten with the same size and an old
+    modification time count as changed.
     """
     import hashlib
 
@@ -1786,7 +1791,10 @@ def source_fingerprint(
         parts.append(hashlib.sha256(pseudonym_key.encode("utf-8")).hexdigest())
     for f in files:
         st = f.stat()
-        parts.extend([f.name, st.st_size, st.st_mtime_ns])
+        # the inode and change time too: a corrected file copied in with its old modification
+        # time kept (cp -p, rsync -t, unpacking an archive, a clock set back) and the same size
+        # must not reuse the old snapshot
+        parts.extend([f.name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns])
     h.update(json.dumps(parts, default=str).encode("utf-8"))
     return h.hexdigest()
 
