@@ -20,7 +20,14 @@ from typing import Any
 import pandas as pd
 
 from reporting.core.errors import NoData
-from reporting.core.iorw import read_json, to_jsonable, write_json
+from reporting.core.iorw import (
+    PRIVATE_FILE,
+    atomic_path,
+    private_dir,
+    read_json,
+    to_jsonable,
+    write_json,
+)
 from reporting.core.settings import PROJECT_ROOT, settings
 
 RESULTS_PARTIAL = "results.partial.json"
@@ -161,22 +168,22 @@ class ReportContext:
               ) -> pd.DataFrame:
         """Register ``frame`` as a sheet of tables.xlsx (``formats``: column -> Excel format)."""
         if self.report_dir is not None and frame is not None:
-            tdir = self.report_dir / TABLES_DIR
-            tdir.mkdir(parents=True, exist_ok=True)
+            tdir = private_dir(self.report_dir / TABLES_DIR)
             idx = len(self.tables)
             safe = frame.reset_index(drop=not _has_named_index(frame))
             safe.columns = [str(c) for c in safe.columns]
             path = tdir / f"{idx:02d}.parquet"
-            safe.to_parquet(path, index=False)
+            with atomic_path(path, PRIVATE_FILE) as tmp:  # a team's tables name reviewers
+                safe.to_parquet(tmp, index=False)
             meta = read_json(tdir / "tables.json", default=[])
             meta.append({"name": name, "file": path.name, "formats": formats or {}})
-            write_json(tdir / "tables.json", meta)
+            write_json(tdir / "tables.json", meta, mode=PRIVATE_FILE)
         self.tables.append(name)
         return frame
 
     def _flush(self) -> None:
         if self.report_dir is not None:
-            write_json(self.report_dir / RESULTS_PARTIAL, self.results)
+            write_json(self.report_dir / RESULTS_PARTIAL, self.results, mode=PRIVATE_FILE)
 
 
 def _team_reviewers(roster: pd.DataFrame | None, audits: pd.DataFrame, team_lead: str
@@ -253,7 +260,7 @@ def start(report: str, params: dict[str, Any], data_dir: str = "", report_dir: s
     use_svg_figures()
     rdir = Path(report_dir) if report_dir else None
     if rdir is not None:
-        rdir.mkdir(parents=True, exist_ok=True)
+        private_dir(rdir)  # staged results may name reviewers
         for stale in (rdir / RESULTS_PARTIAL, rdir / TABLES_DIR / "tables.json"):
             if stale.exists():
                 stale.unlink()

@@ -227,3 +227,39 @@ def test_decimal_commas_get_a_hint(route, tmp_path):
     problems = validate_via(route, tmp_path).errors
     assert problems and all(p.column == "handling_time_s" for p in problems)
     assert "looks like ';'-separated with decimal commas" in problems[0].message
+
+
+# ---------------------------------------------------------------------------------
+# item 11: a hire date after the reviewer's decisions (negative tenure)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_hire_date_after_decisions_is_a_warning_and_no_tenure_is_negative(route, tmp_path):
+    """R2 decides on 10-02, 10-05, 10-08 and 10-11; the roster says hired 10-06 (line 3)."""
+    write_csv(tmp_path / "audits.csv", audit_rows(12))
+    roster = roster_rows()
+    roster[1]["hire_date"] = "2026-10-06"
+    write_csv(tmp_path / "roster.csv", roster)
+    report = validate_via(route, tmp_path)
+    assert report.ok  # a warning: a rehire is real, and the roster is optional
+    (p,) = [w for w in report.warnings if w.code == "hired_after_decision"]
+    assert (p.file, p.column, p.line, p.row_id, p.count) == (
+        "roster.csv", "hire_date", 3, "reviewer_id R2", 1)
+    assert "hire_date 2026-10-06 of reviewer 'R2' is after 2 of their decisions" in p.message
+    assert "the first on 2026-10-02, audit_id 'A000002'" in p.message
+    ds = load_via(route, tmp_path, tmp_path)
+    t = ds.audits.set_index("audit_id")["tenure_days"]
+    assert t.loc[["A000002", "A000005"]].isna().all()  # unknown, not -4 and -1
+    assert t.loc[["A000008", "A000011"]].tolist() == [2.0, 5.0]
+    assert (t.dropna() >= 0).all()
+
+
+def test_team_report_tenure_is_never_negative():
+    """The team report's tenure at the period end: a reviewer hired after it has none."""
+    from reporting.people.scorecard import _roster_columns
+
+    t = pd.DataFrame(index=pd.Index(["R1", "R2"], name="reviewer_id"))
+    roster = pd.DataFrame({"reviewer_id": ["R1", "R2"], "team_lead": ["L", "L"],
+                           "hire_date": pd.to_datetime(["2026-01-01", "2026-12-01"])})
+    out = _roster_columns(t, roster, pd.DataFrame(), pd.Timestamp("2026-10-31"))
+    assert out.loc["R1", "tenure_days"] == 303 and pd.isna(out.loc["R2", "tenure_days"])

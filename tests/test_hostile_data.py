@@ -229,20 +229,25 @@ def _base_tables() -> dict[str, pd.DataFrame]:
     production = p[p["reviewer_id"].isin(audits["reviewer_id"])].groupby("reviewer_id").head(2)
     reviewers = set(audits["reviewer_id"]) | set(production["reviewer_id"])
     roster = ds.roster[ds.roster["reviewer_id"].isin(reviewers)]
+    ap = ds.appeals  # wave 2: resolved and open appeals, and coaching of the sampled reviewers
+    appeals = pd.concat([ap[ap["resolved_date"].notna()].head(6), ap[ap["resolved_date"].isna()]
+                         .head(2)]).sort_values("appeal_id")
+    coaching = ds.coaching.head(4).assign(reviewer_id=list(roster["reviewer_id"].head(4)))
     tables = {
         "audits": audits,
         "production": production,
         "roster": roster,
         "targets": ds.targets,
         "events": ds.events,
+        "appeals": appeals,
+        "coaching": coaching,
     }
     return {n: _as_text(df) for n, df in tables.items()}
 
 
 BASE = _base_tables()
-#: The tables corrupted here. The wave-2 tables (appeals, coaching; issue 15) are not in the base
-#: data yet: the reference model below does not know their cross-row checks, which are tested in
-#: tests/test_data_appeals.py on both load paths.
+#: The tables corrupted here: all seven, the wave-2 appeals and coaching included (their cross-row
+#: checks are in the reference model: ``plant_cross_row_errors``).
 CORRUPTED_TABLES: tuple[str, ...] = tuple(t for t in TABLES if t in BASE)
 
 
@@ -390,8 +395,13 @@ VALUE_CODES = {
     "unknown_kpi",
     "implausible",
     "normalised_case",
+    "resolved_before_filed",
+    "outcome_unresolved",
+    "missing_outcome",
+    "hired_after_decision",
 }
-WARNING_CODES = {"not_in_roster", "unknown_kpi", "implausible", "empty_table", "normalised_case"}
+WARNING_CODES = {"not_in_roster", "unknown_kpi", "implausible", "empty_table", "normalised_case",
+                 "hired_after_decision"}
 
 
 def assert_clear(p: Problem, written: Written | None = None) -> None:
@@ -721,6 +731,7 @@ def _is_key(table: str, column: str) -> bool:
         "roster": {"reviewer_id"},
         "production": {"date", "reviewer_id", "market", "product_line", "queue"},
         "targets": {"kpi", "market", "product_line", "effective_from"},
+        "appeals": {"appeal_id"},
     }
     return column in keys.get(table, set())
 
@@ -966,6 +977,7 @@ def op_duplicate_key(data, case: Case, table: str) -> None:
         "roster": "reviewer_id",
         "production": "reviewer_id",
         "targets": "kpi",
+        "appeals": "appeal_id",
     }.get(table)
     if key_col is not None:
         case.error(table, key_col, "duplicate")
@@ -1108,6 +1120,42 @@ def _fresh_case() -> Case:
     return Case({n: df.copy() for n, df in BASE.items()})
 
 
+def _ref_or_none(table: str, column: str, x: Any) -> Any:
+    """The reference value of a cell, None where the planted corruption makes it unusable."""
+    try:
+        v = ref_value(table, column, x)
+    except (AssertionError, ValueError):
+        return None
+    spec = CONTRACT[table].column(column)
+    if spec.allowed and v not in spec.allowed:
+        return None
+    return None if isinstance(v, float) and np.isnan(v) else v
+
+
+def plant_cross_row_errors(case: Case) -> None:
+    """The appeals' cross-column rules (reporting/data/validate_wave2.py, restated here from
+    docs/data.md) applied to the final written values: what the corruptions made of them is
+    planted, so the suite requires these errors exactly when the written data breaks the rules."""
+    df = case.tables.get("appeals")
+    if df is None or not len(df) or "appeals" in case.structural:
+        return
+    cols = set(df.columns)
+    if not {"appeal_date", "outcome"} <= cols:
+        return
+    for i in range(len(df)):
+        filed = _ref_or_none("appeals", "appeal_date", df.at[i, "appeal_date"])
+        outcome = _ref_or_none("appeals", "outcome", df.at[i, "outcome"])
+        has_resolved = "resolved_date" in cols
+        resolved = (_ref_or_none("appeals", "resolved_date", df.at[i, "resolved_date"])
+                    if has_resolved else None)
+        if has_resolved and resolved and filed and resolved < filed:
+            case.error("appeals", "resolved_date", "resolved_before_filed")
+        if has_resolved and resolved is None and outcome is not None:
+            case.error("appeals", "resolved_date", "outcome_unresolved")
+        if (resolved is not None or not has_resolved) and outcome is None:
+            case.error("appeals", "outcome", "missing_outcome")
+
+
 def draw_case(data, tables: tuple[str, ...]) -> Case:
     case = _fresh_case()
     harmless_only = data.draw(st.booleans(), label="harmless only")
@@ -1123,6 +1171,7 @@ def draw_case(data, tables: tuple[str, ...]) -> Case:
             op = data.draw(st.sampled_from(STRUCTURAL_OPS))
             event(op.__name__)
             op(data, case, table)
+    plant_cross_row_errors(case)
     return case
 
 

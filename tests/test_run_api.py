@@ -98,6 +98,27 @@ def test_stale_last_month_is_refused_and_latest_stays(tmp_path, fixture_template
     assert sorted(p.name for p in outputs.iterdir()) == ["2026-10", "latest"]  # nothing built
 
 
+def test_a_refused_period_starts_no_kernel(tmp_path, fixture_templates, sample_data,
+                                           monkeypatch):
+    """Issue 18, round 3: kernels used to start while the data loaded, before the period check,
+    so a stale --period started (then stopped) a kernel per worker. They now start after it."""
+    from reporting.run.kernels import KernelPool
+
+    started = []
+    real = KernelPool.prestart
+    monkeypatch.setattr(KernelPool, "prestart",
+                        lambda self, n: (started.append(n), real(self, n))[1])
+    for period in ("2026-12", "1999-01"):
+        with pytest.raises(PeriodWithoutData):
+            reporting.build_pack(_plan(tmp_path), period, data=sample_data,
+                                 out=tmp_path / period, progress=False)
+    assert started == []
+    result = reporting.build_pack(_plan(tmp_path), "2026-10", data=sample_data,
+                                  out=tmp_path / "ok", only={"market": "BR"}, formats="html",
+                                  progress=False)
+    assert result.ok and len(started) == 1  # a run that builds still warms its kernels up
+
+
 def test_cli_single_report_for_a_month_without_data_exits_1(tmp_path, sample_data):
     out = tmp_path / "o"
     proc = subprocess.run(
@@ -164,6 +185,73 @@ def test_staging_is_private_and_a_crashs_leftovers_are_cleaned(tmp_path, fixture
     assert summary.results[0].status == "ok"
     assert modes == [0o700]
     assert not left.exists() and not (out / ".staging").exists()
+
+
+def _modes_under(out: Path, seen: dict[str, int]) -> None:
+    """Record the mode of everything under ``out``'s staging and snapshot folders (as another
+    local user would find them), tolerating files that vanish while we look."""
+    for top in (out / ".staging", out / ".snapshots"):
+        for base, dirs, files in os.walk(top):
+            for name in dirs + files:
+                path = os.path.join(base, name)
+                try:
+                    seen[os.path.relpath(path, out)] = stat.S_IMODE(os.lstat(path).st_mode)
+                except FileNotFoundError:
+                    pass
+
+
+def _private(seen: dict[str, int], out: Path) -> list[str]:
+    """The paths that group or other users could read, list or enter (none is the rule)."""
+    return [f"{p} {oct(m)}" for p, m in seen.items() if m & 0o077]
+
+
+def test_individual_data_is_private_while_staged_after_a_crash_and_when_done(tmp_path,
+                                                                             sample_data):
+    """Issue 18 (4), with real file modes: a team report is killed (SIGKILL, the whole process
+    group) once its staged results and tables exist; every file seen under .staging and
+    .snapshots, during the run and after the crash, is owner-only; the next run removes the
+    crash's staging and writes the team report owner-only."""
+    import signal
+
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "reporting", "report", "individual_performance", "-p",
+           "team_lead", "Emily Carter", "-p", "period", "2026-10", "--data", str(sample_data),
+           "--out", str(out), "--format", "html,xlsx"]
+    env = {**os.environ, "REPORTING_TEMPLATES": ""}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    seen: dict[str, int] = {}
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            _modes_under(out, seen)
+            if (any(p.endswith("results.partial.json") for p in seen)
+                    and any(p.endswith(".parquet") and "/tables/" in p for p in seen)):
+                break
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    staged = [p for p in seen if p.startswith(".staging")]
+    assert any(p.endswith("results.partial.json") for p in staged), (proc.returncode,
+                                                                      sorted(seen))
+    assert any(p.endswith("executed.ipynb") for p in staged)
+    assert any(p.endswith("audits.parquet") for p in seen if p.startswith(".snapshots"))
+    assert _private(seen, out) == []  # during the run
+    left: dict[str, int] = {}
+    _modes_under(out, left)
+    assert any(p.endswith("results.partial.json") for p in left)  # the crash left it...
+    assert _private(left, out) == []  # ...owner-only
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not (out / ".staging").exists()  # the crash's leftovers went with the next run
+    (report,) = [p for p in out.iterdir() if p.name.startswith("individual_performance")]
+    assert stat.S_IMODE(report.stat().st_mode) == 0o700
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in report.iterdir()} == {
+        n: 0o600 for n in ("executed.ipynb", "report.html", "results.json", "tables.xlsx")}
+    after: dict[str, int] = {}
+    _modes_under(out, after)
+    assert after and _private(after, out) == []
 
 
 # -- issue 18 (8): workers capped by the work, the cores and the memory --------------------------
@@ -237,7 +325,7 @@ def test_full_disk_during_the_snapshot(tmp_path, sample_dataset, monkeypatch):
     import reporting.data
 
     def half_written(dataset, folder):
-        Path(folder).mkdir(parents=True)
+        Path(folder).mkdir(parents=True, exist_ok=True)  # made private before the writer runs
         (Path(folder) / "audits.parquet").write_bytes(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device", str(folder))
 

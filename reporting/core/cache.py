@@ -73,11 +73,11 @@ class ResultCache:
 
     def store(self, kind: str, key: str, record: dict[str, Any]) -> None:
         """Store ``record`` (JSON-serialisable; NaN allowed); failures to write are ignored."""
-        from reporting.core.iorw import write_text
+        from reporting.core.iorw import PRIVATE_FILE, write_text
 
         path = self._path(kind, key)
-        try:
-            write_text(path, json.dumps(record, allow_nan=True))
+        try:  # private like the snapshot it sits in
+            write_text(path, json.dumps(record, allow_nan=True), mode=PRIVATE_FILE)
         except OSError:
             pass  # a cache that cannot be written is only slower
 

@@ -19,10 +19,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+#: Owner-only modes for anything holding individuals' data (snapshots, staged report files,
+#: team reports): other local users can neither list nor read them, whatever the umask.
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+
+
+def private_dir(path: str | os.PathLike) -> Path:
+    """Make ``path`` (and missing parents) and set it owner-only (0700), whatever the umask."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is filtered by the umask, and may have existed
+    return folder
+
+
+def create_private(path: str | os.PathLike) -> Path:
+    """Create ``path`` empty and owner-only (0600) for a writer that opens it with ``"w"``
+    (papermill, openpyxl, Chromium): truncating keeps the mode, so the file is never readable by
+    others, not even while it is being written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.close(fd)
+    os.chmod(path, PRIVATE_FILE)
+    return Path(path)
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, mode: int = 0o644) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it over ``path``."""
+    """Yield a temporary path next to ``path``; on success rename it over ``path`` with ``mode``.
+
+    The temporary file is created 0600 (``mkstemp``), so it is private while being written."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

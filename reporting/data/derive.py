@@ -109,6 +109,9 @@ def derive_audits(audits: pd.DataFrame, roster: pd.DataFrame | None) -> pd.DataF
         known = (take >= 0) & ~dec_nat
         known[known] &= ~hire_nat[take[known]]
         tenure[known] = (dec_day[known] - hire_day[take[known]]).astype("float64")
+        # a decision before the hire date is a data problem (validate: hired_after_decision),
+        # not a tenure: unknown, so no report computes with a negative one
+        tenure[tenure < 0] = np.nan
         lead = pd.Series(r["team_lead"].array.take(take, allow_fill=True), index=a.index)
         site = pd.Series(r["site"].astype(STR).array.take(take, allow_fill=True), index=a.index)
     a["tenure_days"] = tenure

@@ -74,6 +74,7 @@ from .readers import (
     csv_read_sql,
     csv_structure_problems,
     folder_tables,
+    python_csv_structure,
     table_file_kind,
 )
 from .schema import (
@@ -86,6 +87,7 @@ from .schema import (
     TableSpec,
 )
 from .snapshot import FORMAT_VERSION, MANIFEST, ROW_GROUP_SIZE, _write_table, snapshot_hash
+from .validate_cases import hired_after_decision
 from .validate_wave2 import wave2_problems
 
 __all__ = [
@@ -695,15 +697,18 @@ def _open_sql_table(entry: _Entry, s: _Session, problems: list[Problem]) -> _Sql
                     f"TO {_lit(str(staged))} (FORMAT parquet)"
                 )
                 structural = csv_structure_problems(con, table, entry.file, layout, rejects)
-            except Exception:  # noqa: BLE001 - e.g. mixed line endings: padded, as pandas does
-                structural = []
+            except Exception:  # noqa: BLE001 - e.g. mixed line endings: checked in Python
+                structural = python_csv_structure(table, entry.path, layout)
                 try:
                     con.execute(
                         f"COPY (SELECT * FROM {csv_read_sql(entry.path, layout, internal)}) "
                         f"TO {_lit(str(staged))} (FORMAT parquet)"
                     )
                 except Exception as exc:  # noqa: BLE001
-                    problems.append(_unreadable(table, entry.file, exc, what="CSV file"))
+                    # DuckDB reads no file mixing line endings: its short lines, else a hint
+                    problems.extend(structural or [_unreadable(
+                        table, entry.file, exc, what="CSV file (if it mixes line endings, "
+                        "CRLF, LF and CR, save it again from one program)")])
                     return None
             if structural:
                 problems.extend(structural)
@@ -1480,6 +1485,7 @@ class _Extract:
         for name in TABLES:
             out.problems.extend(per_table.get(name, []))
         out.problems.extend(cross)
+        out.problems.extend(self._hired_after_decision(out.frames.get("roster"), small_raw))
         out.problems.extend(wave2_problems(out.frames, small_raw))
         for name in TABLES:
             if name in out.sql:
@@ -1487,6 +1493,23 @@ class _Extract:
             elif name in out.frames:
                 out.rows[name] = int(len(out.frames[name]))
         return out
+
+    def _hired_after_decision(self, roster: pd.DataFrame | None,
+                              small_raw: dict[str, RawTable]) -> list[Problem]:
+        """The pandas path's ``hired_after_decision`` warning, from the audits decided before
+        their reviewer's hire date (selected in DuckDB: few rows however large the audits)."""
+        checker = self.checkers.get("audits")
+        if (roster is None or not len(roster) or checker is None or "roster" not in small_raw
+                or "hire_date" not in roster.columns):
+            return []
+        hires = roster[["reviewer_id", "hire_date"]].dropna().drop_duplicates("reviewer_id")
+        view = self.s.name("roster_hires")
+        self.s.table_from(view, hires.reset_index(drop=True))
+        early = self.s.con.execute(
+            f"SELECT a.reviewer_id, a.decision_date, a.audit_id FROM {checker.view} a "
+            f"JOIN {view} r ON r.reviewer_id = a.reviewer_id "
+            "WHERE CAST(a.decision_date AS DATE) < CAST(r.hire_date AS DATE)").df()
+        return hired_after_decision(small_raw["roster"], roster, early)
 
     def write(
         self,
@@ -1637,7 +1660,9 @@ class _Extract:
             if roster_view is not None:
                 joins.append(f"LEFT JOIN {roster_view} r ON r.reviewer_id = a.reviewer_id")
                 sel.append(
-                    f"CAST(date_diff('day', CAST(r.hire_date AS DATE), {d}) AS DOUBLE) "
+                    # negative (a decision before the hire date): unknown, as on the pandas path
+                    f"CAST(CASE WHEN date_diff('day', CAST(r.hire_date AS DATE), {d}) >= 0 "
+                    f"THEN date_diff('day', CAST(r.hire_date AS DATE), {d}) END AS DOUBLE) "
                     "AS tenure_days"
                 )
                 sel.append("CAST(r.team_lead AS VARCHAR) AS team_lead")
@@ -1748,12 +1773,13 @@ def source_fingerprint(
     period_to: str | None = None,
     pseudonym_key: str | None = None,
 ) -> str:
-    """What an extract depends on: the source files (name, size, modification time), the
-    window, the pseudonym key (hashed), the extract and DuckDB versions.
+    """What an extract depends on: the source files (name, size, modification and change time,
+    inode), the window, the pseudonym key (hashed), the extract and DuckDB versions.
 
     Two extracts with the same fingerprint write the same snapshot, so a run can reuse an
-    earlier snapshot instead of extracting again (make-style: a file rewritten in place with
-    the same size and modification time would go unnoticed).
+    earlier snapshot instead of extracting again. The change time (which no tool can set back,
+    unlike the modification time) makes a file rewritten with the same size and an old
+    modification time count as changed.
     """
     import hashlib
 
@@ -1767,7 +1793,10 @@ def source_fingerprint(
         parts.append(hashlib.sha256(pseudonym_key.encode("utf-8")).hexdigest())
     for f in files:
         st = f.stat()
-        parts.extend([f.name, st.st_size, st.st_mtime_ns])
+        # the inode and change time too: a corrected file copied in with its old modification
+        # time kept (cp -p, rsync -t, unpacking an archive, a clock set back) and the same size
+        # must not reuse the old snapshot
+        parts.extend([f.name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns])
     h.update(json.dumps(parts, default=str).encode("utf-8"))
     return h.hexdigest()
 

@@ -440,9 +440,16 @@ def folder_tables(path: Path, problems: list[Problem]) -> dict[str, Path]:
     """
     by_table: dict[str, list[Path]] = {}
     for f in sorted(path.iterdir()):
-        if not f.is_file() or f.name.startswith("."):
+        if f.name.startswith(".") or f.is_dir():
             continue
         table = _table_of(f)
+        if not f.is_file():  # a named pipe, socket or device: read once, or never ends
+            if table is not None:
+                problems.append(Problem(
+                    "error", table, "not a regular file (a named pipe, socket or device): copy "
+                    "the data into a file", file=f.name, expected="a regular file",
+                    code="unreadable"))
+            continue
         if table is not None:
             by_table.setdefault(table, []).append(f)
         else:
@@ -593,6 +600,14 @@ def csv_layout(table: str, f: Path, problems: list[Problem]) -> CsvLayout | None
             )
         )
         return None
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:80:2].count(0) > 30:
+        problems.append(  # Excel's "Unicode Text", Notepad's "Unicode": readable once re-saved
+            _csv_file_problem(
+                table, name, "file is UTF-16 text (e.g. Excel's 'Unicode Text'): save it as "
+                "'CSV UTF-8'", "UTF-8 encoded CSV"
+            )
+        )
+        return None
     if b"\x00" in head:
         problems.append(
             _csv_file_problem(
@@ -602,8 +617,9 @@ def csv_layout(table: str, f: Path, problems: list[Problem]) -> CsvLayout | None
         return None
     try:
         text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        problems.append(_not_utf8(table, name))
+    except UnicodeDecodeError as exc:
+        problems.append(_not_utf8(table, name, head[: exc.start].count(b"\n") + 1,
+                                  head[exc.start:exc.start + 1]))
         return None
     lines = re.split(r"\r\n|\r|\n", text.lstrip("\r\n"), maxsplit=2)
     skip = 0
@@ -628,12 +644,17 @@ def csv_layout(table: str, f: Path, problems: list[Problem]) -> CsvLayout | None
     return CsvLayout(sep, skip, names)
 
 
-def _not_utf8(table: str, name: str) -> Problem:
+def _not_utf8(table: str, name: str, line: int | None = None, byte: bytes = b"") -> Problem:
+    """Not UTF-8: most often Excel's 'CSV (Comma delimited)' / 'CSV (MS-DOS)' (Windows-1252) or
+    a Latin-1 export. Refused, never guessed: a wrong guess changes names silently."""
+    where = f" (byte 0x{byte.hex()})" if byte else ""
     return Problem(
         "error",
         table,
-        "file is not UTF-8 text (save it as 'CSV UTF-8')",
+        f"file is not UTF-8 text{where}: it looks like a Windows-1252 or Latin-1 export (Excel's "
+        "'CSV (Comma delimited)' or 'CSV (MS-DOS)'); save it as 'CSV UTF-8'",
         file=name,
+        line=line,
         expected="UTF-8 encoded CSV",
         code="unreadable",
     )
@@ -726,6 +747,41 @@ def csv_structure_problems(con: Any, table: str, name: str, layout: CsvLayout,
     return out
 
 
+def python_csv_structure(table: str, f: Path, layout: CsvLayout) -> list[Problem]:
+    """Short and long lines found by Python's csv module: the check for the files DuckDB's strict
+    reader cannot parse (mixed line endings: CRLF, LF and lone CR in one file, as files appended
+    to by different tools are). Without it such a file's short lines were padded silently.
+
+    Blank lines are skipped (pandas drops them too); line numbers count physical lines.
+    """
+    import gzip
+
+    want = len(layout.header)
+    bad: dict[str, list[tuple[int, int]]] = {}
+    opener = gzip.open if f.name.lower().endswith(".gz") else open
+    with opener(f, "rt", encoding="utf-8-sig", newline="", errors="replace") as fh:
+        reader = csv.reader(fh, delimiter=layout.sep)
+        start = reader.line_num
+        for row in reader:
+            line = start + 1  # the first physical line of this record
+            start = reader.line_num
+            if line <= layout.skip + 1 or not any(v.strip() for v in row):
+                continue
+            if len(row) != want:
+                bad.setdefault("short" if len(row) < want else "long", []).append((line, len(row)))
+    out = []
+    for kind, found in bad.items():
+        line, saw = found[0]
+        why = ("the line is cut short: its last values are missing, not empty" if kind == "short"
+               else f"a value containing the separator {layout.sep!r} must be quoted")
+        out.append(Problem(
+            "error", table, f"line {line} has {saw} field{'s' if saw != 1 else ''} but the "
+            f"header has {want} ({why}); the file mixes line endings (CRLF, LF, CR)",
+            file=f.name, line=line, line_kind="line", count=len(found) if len(found) > 1 else 0,
+            expected=f"{want} fields on every line", code="unreadable"))
+    return out
+
+
 def check_csv_structure(table: str, f: Path, layout: CsvLayout) -> list[Problem]:
     """Read ``f`` once with DuckDB's strict CSV reader (:func:`csv_read_sql`) and return its
     structure problems: pandas pads a short line with empty values, silently."""
@@ -736,8 +792,8 @@ def check_csv_structure(table: str, f: Path, layout: CsvLayout) -> list[Problem]
         names = [f"__v{i}" for i in range(len(layout.header))]
         try:
             con.sql(f"SELECT count(*) FROM {csv_read_sql(f, layout, names, '__rejects')}").fetchall()
-        except duckdb.Error:  # e.g. mixed line endings: pandas' own checks apply
-            return []
+        except duckdb.Error:  # e.g. mixed line endings: the same check, in Python
+            return python_csv_structure(table, f, layout)
         return csv_structure_problems(con, table, f.name, layout, "__rejects")
     finally:
         con.close()

@@ -314,7 +314,7 @@ APPEALS = TableSpec(
     "appeals",
     (
         C("appeal_id", "str", unique=True),
-        C("market", "str"),
+        C("market", "str", upper=True),  # like every table's: 'br' appeals are BR's
         C("policy", "str"),
         C("appeal_date", "date"),
         C("outcome", "category", allowed=APPEAL_OUTCOMES, nullable=True),

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from reporting.core.iorw import create_private
+
 from .dataset import Dataset
 from .normalize import empty_canonical
 from .problems import DataValidationError, Problem
@@ -49,7 +51,7 @@ def _write_table(df: pd.DataFrame, path: Path, *, sort: Sequence[str] = ()) -> N
     tbl = pa.Table.from_pandas(df, preserve_index=False)
     if sort and len(df):
         tbl = tbl.sort_by([(c, "ascending") for c in sort])
-    tmp = path.with_suffix(".parquet.tmp")
+    tmp = create_private(path.with_suffix(".parquet.tmp"))  # every reviewer's audits: 0600
     pq.write_table(
         tbl,
         tmp,
@@ -136,7 +138,7 @@ def write_snapshot(dataset: Dataset, snapshot_dir: str | os.PathLike[str]) -> st
         "rows": rows,
         "tables": [n for n in TABLES if rows[n] is not None],
     }
-    (d / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    create_private(d / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return digest
 
 

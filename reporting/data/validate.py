@@ -17,7 +17,7 @@ from .normalize import ProblemCollector, normalize_table, to_text
 from .problems import Problem, ValidationReport
 from .readers import DataSource, RawSource, RawTable, read_source
 from .schema import CONTRACT, TABLES
-from .validate_cases import validate_double_audits
+from .validate_cases import hired_after_decision, validate_double_audits
 from .validate_wave2 import wave2_problems
 
 __all__ = ["CheckedSource", "check_source", "validate_dataset"]
@@ -132,6 +132,7 @@ def _cross_checks(frames: dict[str, pd.DataFrame], raw: RawSource) -> list[Probl
         frame = frames.get(name)
         if frame is not None and len(frame):
             problems.extend(_not_in_roster(raw.tables[name], frame, known))
+    problems.extend(hired_after_decision(raw.tables["roster"], roster, frames.get("audits")))
     return problems
 
 

@@ -1,4 +1,5 @@
-"""Checks of double audits (wave 2, ``case_id``): audits of one case must be comparable.
+"""Cross-row checks shared by both load paths: a hire date after a decision (tenure), and double
+audits (wave 2, ``case_id``): audits of one case must be comparable.
 
 Several audits with the same ``case_id`` are independent audits of the same reviewer decision by
 different auditors. Three things make them incomparable, each reported as an error that names
@@ -14,8 +15,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .problems import Problem
+from .readers import RawTable
 
-__all__ = ["validate_double_audits"]
+__all__ = ["hired_after_decision", "validate_double_audits"]
 
 
 def _problem(audits: pd.DataFrame, bad: pd.Series, what: str, column: str, expected: str,
@@ -77,3 +79,43 @@ def validate_double_audits(audits: pd.DataFrame | None, file: str | None = None
                                  "every audit of a case about the same reviewer decision "
                                  "(same market, month, reviewer and decision)", code, file)
     return problems
+
+
+def hired_after_decision(table: RawTable, roster: pd.DataFrame, audits: pd.DataFrame | None
+                         ) -> list[Problem]:
+    """A warning naming the first roster row whose ``hire_date`` is after one of that reviewer's
+    decisions (``audits``: at least ``reviewer_id``, ``decision_date``, ``audit_id``; the DuckDB
+    path passes only the audits decided before their reviewer's hire date).
+
+    A warning, not an error: a rehired reviewer whose roster row holds the latest hire date is
+    real, and one wrong date in the (optional) roster must not stop every report. The audits
+    concerned get no tenure (``tenure_days`` missing, band ``unknown``; ``derive.py`` and the
+    DuckDB extract), so no report computes with a negative tenure.
+    """
+    if audits is None or not len(audits) or "hire_date" not in roster.columns:
+        return []
+    hire = pd.to_datetime(roster["hire_date"], errors="coerce")
+    hires = pd.Series(hire.to_numpy(), index=roster["reviewer_id"].astype(object))
+    hires = hires[hires.notna() & ~hires.index.duplicated()]
+    a = audits[audits["reviewer_id"].isin(hires.index)]
+    early = a[pd.to_datetime(a["decision_date"]).to_numpy()
+              < hires.reindex(a["reviewer_id"]).to_numpy()]
+    if early.empty:
+        return []
+    early = early.sort_values(["decision_date", "audit_id"])
+    bad = roster["reviewer_id"].isin(set(early["reviewer_id"])) & hire.notna()
+    label = bad[bad].index[0]
+    rid = roster.at[label, "reviewer_id"]
+    mine = early[early["reviewer_id"] == rid]
+    n_rev = int(early["reviewer_id"].nunique())
+    hire_text = f"{hire[label]:%Y-%m-%d}"
+    message = (
+        f"hire_date {hire_text} of reviewer {rid!r} is after {len(mine)} of their decisions "
+        f"(the first on {pd.Timestamp(mine['decision_date'].iloc[0]):%Y-%m-%d}, audit_id "
+        f"{mine['audit_id'].iloc[0]!r}); {n_rev} reviewer{'s' if n_rev > 1 else ''} like this: "
+        "their tenure is unknown for those audits (a rehire? give the first hire date)")
+    return [table.problem(message, severity="warning", column="hire_date",
+                          value=repr(hire_text), line=table.line_of(label),
+                          row_id=f"reviewer_id {rid}", count=n_rev,
+                          expected="a hire_date on or before the reviewer's first decision_date",
+                          code="hired_after_decision")]

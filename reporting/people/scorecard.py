@@ -476,8 +476,10 @@ def _roster_columns(t: pd.DataFrame, roster: pd.DataFrame | None, cur: pd.DataFr
         r = r.drop_duplicates("reviewer_id", keep="last").set_index("reviewer_id")
         t["team_lead"] = r["team_lead"].reindex(reviewers).astype(object) \
             if "team_lead" in r else None
-        t["tenure_days"] = ((p_end - pd.to_datetime(r["hire_date"]).reindex(reviewers)).dt.days
-                            .astype(float) if "hire_date" in r else np.nan)
+        tenure = ((p_end - pd.to_datetime(r["hire_date"]).reindex(reviewers)).dt.days
+                  .astype(float) if "hire_date" in r else np.nan)
+        # hired after the period: no tenure in it (never a negative one in the team report)
+        t["tenure_days"] = tenure.where(tenure >= 0) if isinstance(tenure, pd.Series) else tenure
     else:
         g = cur.groupby("reviewer_id")
         t["team_lead"] = (g["team_lead"].agg(lambda s: s.dropna().iloc[-1] if s.notna().any()

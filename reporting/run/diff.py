@@ -28,7 +28,7 @@ TEAM = "individual_performance"
 #: Scope keys that name a person: such figures never leave their own report's folder.
 INDIVIDUAL_KEYS = ("reviewer_id", "auditor_id")
 #: Mode of files naming individuals, as the engine writes restricted reports' files.
-PRIVATE = 0o640
+PRIVATE = 0o600
 #: Changes smaller than this are rounding, not corrections (rates are fractions).
 TOLERANCE = 1e-9
 

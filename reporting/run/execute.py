@@ -19,7 +19,15 @@ from typing import Any
 import nbformat
 
 from reporting.core.errors import NoData
-from reporting.core.iorw import read_json, write_json, write_text
+from reporting.core.iorw import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    create_private,
+    private_dir,
+    read_json,
+    write_json,
+    write_text,
+)
 from reporting.core.settings import settings
 from reporting.notebook import RESULTS_PARTIAL, TABLES_DIR
 from reporting.run.jobs import ReportJob
@@ -210,7 +218,8 @@ def run_job(
     staging = out_dir / ".staging" / f"{job.id}-{os.getpid()}-{threading.get_ident()}"
     if staging.exists():
         shutil.rmtree(staging)
-    (staging / "work").mkdir(parents=True)
+    private_dir(staging / "work")
+    private_dir(staging)  # everything staged is owner-only until its final place (_commit)
     result = JobResult(job.id, job.template.name, job.title, dict(job.params), "failed", key=key)
     run = _Execution(job, staging, kernels, timeout)
     timer = threading.Timer(timeout, run.watchdog)
@@ -279,6 +288,7 @@ class _Execution:
         from papermill.exceptions import PapermillExecutionError
 
         workdir, executed = self.staging / "work", self.staging / "executed.ipynb"
+        create_private(executed)  # papermill rewrites it in place: it stays 0600
         t0 = time.perf_counter()
         extra: dict[str, Any] = {}
         engine = {"data_dir": str(data_dir), "report_dir": str(self.staging)}
@@ -364,24 +374,26 @@ def _render(job: ReportJob, nb, no_data: bool, staging: Path, *, formats: tuple[
     results.setdefault("kpis", [])
     if no_data:
         results["no_data"] = True
-    write_json(staging / "results.json", results)
+    write_json(staging / "results.json", results, mode=PRIVATE_FILE)
     files.append("results.json")
     t0 = time.perf_counter()
     html = render_html(_strip_for_report(nb, no_data), title=job.title, params=job.params,
                        data_hash=data_hash, kicker=kicker)
-    write_text(staging / "report.html", html)
+    write_text(staging / "report.html", html, mode=PRIVATE_FILE)
     files.append("report.html")
     timings["html"] = time.perf_counter() - t0
     if "xlsx" in formats:
         t0 = time.perf_counter()
-        write_tables_xlsx(collect_tables(staging / TABLES_DIR), staging / "tables.xlsx")
+        write_tables_xlsx(collect_tables(staging / TABLES_DIR),
+                          create_private(staging / "tables.xlsx"))
         files.append("tables.xlsx")
         timings["xlsx"] = time.perf_counter() - t0
     if "pdf" in formats:
         if pdf is None:
             raise RuntimeError("PDF was asked for but no printer is available")
         t0 = time.perf_counter()
-        pdf(staging / "report.html", staging / "report.pdf").result(timeout=max(60, timeout))
+        pdf(staging / "report.html", create_private(staging / "report.pdf")).result(
+            timeout=max(60, timeout))
         files.append("report.pdf")
         timings["pdf"] = time.perf_counter() - t0
     return files
@@ -389,8 +401,8 @@ def _render(job: ReportJob, nb, no_data: bool, staging: Path, *, formats: tuple[
 
 def _commit(job: ReportJob, staging: Path, final_dir: Path, files: list[str]) -> None:
     """Every file replaced atomically; the stale failure notebook goes. Restricted reports
-    (individuals' results) are not world-readable."""
-    file_mode, dir_mode = (0o640, 0o750) if job.template.restricted else (0o644, 0o755)
+    (individuals' results) are private to their owner, like the snapshot."""
+    file_mode, dir_mode = _modes(job)
     final_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(final_dir, dir_mode)
     for name in files:
@@ -402,12 +414,18 @@ def _commit(job: ReportJob, staging: Path, final_dir: Path, files: list[str]) ->
             (final_dir / stale).unlink()
 
 
+def _modes(job: ReportJob) -> tuple[int, int]:
+    """(file, folder) modes of a report's final files: owner-only for restricted reports."""
+    return (PRIVATE_FILE, PRIVATE_DIR) if job.template.restricted else (0o644, 0o755)
+
+
 def _keep_failure(job: ReportJob, staging: Path, final_dir: Path, result: JobResult) -> None:
     """Keep the executed notebook of a failed job for debugging, beside the previous files."""
     executed = staging / "executed.ipynb"
     final_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(final_dir, _modes(job)[1])
     if executed.exists():
-        os.chmod(executed, 0o640 if job.template.restricted else 0o644)
+        os.chmod(executed, _modes(job)[0])
         os.replace(executed, final_dir / "failed.ipynb")
         result.debug_notebook = "failed.ipynb"
     result.files = sorted(p.name for p in final_dir.iterdir() if p.name.startswith(

@@ -2,9 +2,9 @@
 template, ad hoc). The ``reporting`` command is a thin shell over these; a scheduler (an Airflow
 task, a cron job), a test or a notebook calls them directly (docs/scheduling.md).
 
-Order of a run, per period: load and validate the data once (warm kernels start meanwhile) ->
-check the period has data -> take the output folder's lock -> snapshot -> plan -> build -> manifest
-and index -> move ``latest``. Every error is a :class:`reporting.core.errors.ReportingError`
+Order of a run, per period: load and validate the data once -> check the period has data -> take
+the output folder's lock -> start the warm kernels (they warm up while the snapshot is written; a
+refused run starts none) -> snapshot -> plan -> build -> manifest and index -> move ``latest``. Every error is a :class:`reporting.core.errors.ReportingError`
 subclass, raised before the first report when it can be: bad data
 (:class:`reporting.data.DataValidationError`, with every problem), a period without data
 (:class:`PeriodWithoutData`), another run on the folder (``RunLocked``), an unwritable folder
@@ -13,14 +13,13 @@ subclass, raised before the first report when it can be: bad data
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,23 +186,27 @@ def update_latest(out_root: Path, period_dir: Path) -> None:
     os.replace(tmp, link)
 
 
-@contextlib.contextmanager
-def _warm_kernels(n: int, enabled: bool) -> Iterator[Any]:
-    """Warm kernels started now, in the background, while the data is read and validated;
-    stopped when the run ends (also when it is refused before any report)."""
-    if not enabled:
-        yield None
-        return
-    from reporting.run.execute import KERNEL_NAME
-    from reporting.run.kernels import KernelPool
+class _WarmKernels:
+    """Warm kernels for the run, started only once the period is known to have data (a refused
+    run starts none), so that they warm up while the snapshot is written; stopped at the end."""
 
-    pool = KernelPool(KERNEL_NAME, Path(tempfile.mkdtemp(prefix="reporting-kernels-")))
-    pool.prestart(n)
-    try:
-        yield pool
-    finally:
-        pool.close()
-        shutil.rmtree(pool.scratch, ignore_errors=True)
+    def __init__(self, n: int, enabled: bool) -> None:
+        self.n, self.enabled, self.pool = n, enabled, None
+
+    def start(self):
+        """Start the kernels (once); the pool, or None when the run uses none."""
+        if self.enabled and self.pool is None:
+            from reporting.run.execute import KERNEL_NAME
+            from reporting.run.kernels import KernelPool
+
+            self.pool = KernelPool(KERNEL_NAME, Path(tempfile.mkdtemp(prefix="reporting-kernels-")))
+            self.pool.prestart(self.n)
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            shutil.rmtree(self.pool.scratch, ignore_errors=True)
 
 
 JobsFn = Callable[[str, Mapping[str, Any]], list[ReportJob]]
@@ -239,14 +242,15 @@ def _run(jobs_fn: JobsFn, periods: list[str], *, data, dataset, out, opts: _RunO
     # Paths are made absolute here, once: kernels run in folders of their own, where a relative
     # --out or --data would name nothing (or something else).
     data, out = _absolute(data), (Path(out).expanduser().resolve() if out else None)
-    # Warm kernels start while the data loads, as many as the workers the run can use.
+    ds = dataset if dataset is not None else load_data(data, periods=periods, large=True,
+                                                      log=opts.log)
+    if check and hasattr(ds, "audits"):
+        check_periods(periods, ds.audits["period"].astype(str).unique())
+    # Only now (a refused period starts no kernel) the warm kernels, as many as the workers the
+    # run can use: they start while the snapshot is written.
     prestart, _ = worker_count(opts.jobs, n_reports)
-    with _warm_kernels(prestart if warm else 0,
-                       not opts.isolate and opts.executor is None) as pool:
-        ds = dataset if dataset is not None else load_data(data, periods=periods, large=True,
-                                                          log=opts.log)
-        if check and hasattr(ds, "audits"):
-            check_periods(periods, ds.audits["period"].astype(str).unique())
+    pool = _WarmKernels(prestart if warm else 0, not opts.isolate and opts.executor is None)
+    try:
         runs = []
         for period in periods:
             out_dir = Path(out) if out and len(periods) == 1 else (
@@ -254,19 +258,24 @@ def _run(jobs_fn: JobsFn, periods: list[str], *, data, dataset, out, opts: _RunO
             runs.append(_run_period(jobs_fn, period, ds, out_dir, opts, label, check, pool))
             if not runs[-1].failed and not out:
                 update_latest(settings().outputs, out_dir)
+    finally:
+        pool.close()
     return PackResult(tuple(runs))
 
 
 def _run_period(jobs_fn: JobsFn, period: str, ds, out_dir: Path, opts: _RunOptions, label: str,
-                check: bool, pool) -> RunSummary:
+                check: bool, kernels: _WarmKernels) -> RunSummary:
     from reporting.data.extract import LargeSource
 
+    large = isinstance(ds, LargeSource)
     with RunLock(out_dir) as lock:  # first: a refused run touches nothing of the running one
         t0 = time.perf_counter()
+        if not large:  # the period was checked on the loaded data: warm up during the snapshot
+            kernels.start()
         snapshot = make_snapshot(ds, out_dir, pseudonym_key=opts.key, lock=lock)
-        if isinstance(ds, LargeSource):
+        if large:
             opts.log(f"DuckDB snapshot of {ds.source} ready in {time.perf_counter() - t0:.1f}s")
-            if check:
+            if check:  # a large source's months are known from its snapshot
                 check_periods([period], snapshot.catalog.get("periods") or [])
         jobs = jobs_fn(period, snapshot.catalog)
         if not jobs:
@@ -276,7 +285,7 @@ def _run_period(jobs_fn: JobsFn, period: str, ds, out_dir: Path, opts: _RunOptio
         summary = run_jobs(jobs, snapshot=snapshot, out_dir=out_dir, period=period,
                            formats=opts.formats, n_jobs=opts.jobs, timeout=opts.timeout,
                            force=opts.force, isolate=opts.isolate, executor=opts.executor,
-                           kernel_pool=pool, lock=lock, progress=opts.progress)
+                           kernel_pool=kernels.start(), lock=lock, progress=opts.progress)
         try:
             write_changes(out_dir, published)
         except OSError as exc:

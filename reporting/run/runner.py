@@ -27,7 +27,14 @@ from reporting.core.errors import (
     RunLocked,
     describe_os_error,
 )
-from reporting.core.iorw import read_json, write_json, write_text
+from reporting.core.iorw import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    private_dir,
+    read_json,
+    write_json,
+    write_text,
+)
 from reporting.run.execute import KERNEL_NAME, JobResult, run_job, run_job_remote
 from reporting.run.jobs import ReportJob
 from reporting.run.kernels import KernelPool
@@ -61,7 +68,7 @@ def catalog_of(dataset) -> dict[str, list[str]]:
     }
 
 
-PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600  # the snapshot holds every reviewer's results
+# the snapshot holds every reviewer's results: owner-only (PRIVATE_DIR, PRIVATE_FILE)
 
 
 def make_snapshot(dataset, out_dir: Path, pseudonym_key: str | None = None,
@@ -94,8 +101,8 @@ def make_snapshot(dataset, out_dir: Path, pseudonym_key: str | None = None,
     root = Path(out_dir) / ".snapshots"
     tmp = root / f"tmp-{uuid.uuid4().hex[:8]}"
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        os.chmod(root, PRIVATE_DIR)
+        private_dir(root)
+        private_dir(tmp)  # private before the first byte is written, not only at the end
         data_hash, catalog = _write_snapshot(dataset, tmp, pseudonym_key)
         final = root / data_hash[:16]
         if final.exists():
@@ -404,8 +411,7 @@ def _private_staging(out_dir: Path) -> Path:
     staging = out_dir / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        staging.mkdir(parents=True, mode=PRIVATE_DIR)
-        os.chmod(staging, PRIVATE_DIR)  # mkdir's mode is filtered by the umask
+        private_dir(staging)
     except OSError as exc:
         raise OutputError(describe_os_error(exc, f"the staging folder {staging}")) from None
     return staging
