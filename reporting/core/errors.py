@@ -57,3 +57,7 @@ def describe_os_error(exc: OSError, what: str) -> str:
     reason = exc.strerror or str(exc) or type(exc).__name__
     where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
     return f"cannot write {what}: {reason}{where}"
+
+
+class ProjectExists(OutputError):  # noqa: N818 - reads as the condition it reports
+    """``reporting init`` would overwrite a file that is already there."""

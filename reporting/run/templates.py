@@ -14,14 +14,16 @@ error, never a warning.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reporting.core.errors import ParameterError, TemplateNotFound, shorten
+from reporting.core.paths import builtin_templates
 from reporting.core.periods import parse_period
-from reporting.core.settings import PROJECT_ROOT, settings
+from reporting.core.settings import settings
 
 # Set by the engine, never by a user: where the run's data snapshot is and where to collect results.
 ENGINE_PARAMETERS = ("data_dir", "report_dir")
@@ -36,13 +38,23 @@ DATA_CHECKED = {
 PERIOD_PARAMETERS = ("period", "compare_to")
 
 
-def templates_dir() -> Path:
-    """The templates folder: ``$REPORTING_TEMPLATES`` or ``notebooks/templates`` of the project."""
+def template_dirs() -> list[Path]:
+    """The folders searched for templates, first match wins: ``$REPORTING_TEMPLATES`` (one
+    folder, or several separated by ``os.pathsep``) instead of the usual ones, which are the
+    project's ``templates/`` (``reporting init``) then the built-in templates (the checkout's
+    ``notebooks/templates`` or their copy inside the installed package)."""
     configured = settings().templates
     if configured:
-        return configured
-    here = PROJECT_ROOT / "notebooks" / "templates"
-    return here if here.is_dir() else Path.cwd() / "notebooks" / "templates"
+        return [Path(p) for p in str(configured).split(os.pathsep) if p]
+    own = settings().project / "templates"
+    dirs = [own] if own.is_dir() else []
+    builtin = builtin_templates()
+    return dirs + [builtin] if builtin not in dirs else dirs
+
+
+def templates_dir() -> Path:
+    """The first folder of :func:`template_dirs` (where a new template would be looked for)."""
+    return template_dirs()[0]
 
 
 @dataclass(frozen=True)
@@ -120,15 +132,29 @@ def _notebook_text(path: Path) -> tuple[str, str, dict]:
     return path.stem.replace("_", " ").title(), "", meta
 
 
+def _find_template(name: str, directories: list[Path]) -> Path:
+    if name.endswith(".ipynb"):
+        return Path(name)
+    for folder in directories:
+        if (folder / f"{name}.ipynb").is_file():
+            return folder / f"{name}.ipynb"
+    known = sorted({t.stem for d in directories for t in d.glob("*.ipynb")})
+    where = ", ".join(str(d) for d in directories) or "no folder"
+    raise TemplateNotFound(f"no template named {shorten(name)} in {where} "
+                           f"(templates: {', '.join(known) or 'none'})")
+
+
 def load_template(name: str, directory: Path | None = None) -> Template:
-    """Read a template's parameter schema (papermill's inspection of the ``parameters`` cell)."""
+    """Read a template's parameter schema (papermill's inspection of the ``parameters`` cell).
+
+    ``name`` is a path to a notebook, or a template name looked up in ``directory`` (default:
+    :func:`template_dirs`, the project's templates before the built-in ones).
+    """
     from papermill.inspection import inspect_notebook
 
-    directory = directory or templates_dir()
-    path = Path(name) if name.endswith(".ipynb") else directory / f"{name}.ipynb"
+    path = _find_template(name, [directory] if directory else template_dirs())
     if not path.is_file():
-        known = ", ".join(t.stem for t in sorted(directory.glob("*.ipynb"))) or "none"
-        raise TemplateNotFound(f"no template named {shorten(name)} in {directory} (templates: {known})")
+        raise TemplateNotFound(f"no template at {shorten(name)}")
     inspected = inspect_notebook(str(path))
     params = []
     for pname, info in inspected.items():
@@ -143,9 +169,13 @@ def load_template(name: str, directory: Path | None = None) -> Template:
 
 
 def list_templates(directory: Path | None = None) -> list[Template]:
-    """Every template in the folder, sorted by name."""
-    directory = directory or templates_dir()
-    return [load_template(p.stem, directory) for p in sorted(directory.glob("*.ipynb"))]
+    """Every template: those of ``directory``, or of each folder of :func:`template_dirs` in turn
+    (sorted by name within a folder), a name found in an earlier folder hiding a later one."""
+    found: dict[str, Path] = {}
+    for folder in [directory] if directory else template_dirs():
+        for path in sorted(folder.glob("*.ipynb")):
+            found.setdefault(path.stem, path)
+    return [load_template(str(path)) for path in found.values()]
 
 
 def _coerce_one(param: Parameter, value: Any) -> Any:
