@@ -162,3 +162,14 @@ def test_the_wheel_works_from_an_empty_folder(tmp_path):
     for report in ("team_kpis", "market_accuracy"):
         assert len(list(pack.glob(f"{report}*/report.html"))) == 1, sorted(pack.iterdir())
     assert not (site / "outputs").exists() and not (site.parent / "outputs").exists()
+
+
+def test_templates_command_fails_clearly_when_none_are_found(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from reporting.cli import main
+
+    monkeypatch.setenv("REPORTING_TEMPLATES", str(tmp_path / "empty"))
+    result = CliRunner().invoke(main, ["templates"])
+    assert result.exit_code == 1
+    assert f"no templates found in {tmp_path / 'empty'}" in result.output
