@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -162,6 +164,9 @@ def test_the_wheel_works_from_an_empty_folder(tmp_path):
     for report in ("team_kpis", "market_accuracy"):
         assert len(list(pack.glob(f"{report}*/report.html"))) == 1, sorted(pack.iterdir())
     assert not (site / "outputs").exists() and not (site.parent / "outputs").exists()
+    # Outside a checkout the code version is the package's version and a hash of its files.
+    manifest = json.loads((pack / "manifest.json").read_text(encoding="utf-8"))
+    assert re.fullmatch(r"\d+\.\d+\.\d+\+[0-9a-f]{12}", manifest["code_version"]), manifest
 
 
 def test_templates_command_fails_clearly_when_none_are_found(tmp_path, monkeypatch):
@@ -173,3 +178,18 @@ def test_templates_command_fails_clearly_when_none_are_found(tmp_path, monkeypat
     result = CliRunner().invoke(main, ["templates"])
     assert result.exit_code == 1
     assert f"no templates found in {tmp_path / 'empty'}" in result.output
+
+
+def test_an_installed_packages_code_version_changes_with_its_files(tmp_path):
+    """Skipping unchanged reports keys on the code version: a wheel reinstalled with other code
+    under the same version number must not pass for unchanged."""
+    from reporting.run.runner import _package_hash
+
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "a.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "core" / "__pycache__").mkdir()
+    before = _package_hash(tmp_path)
+    (tmp_path / "core" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")
+    assert _package_hash(tmp_path) == before  # bytecode caches do not count
+    (tmp_path / "core" / "a.py").write_text("x = 2\n", encoding="utf-8")
+    assert _package_hash(tmp_path) != before
