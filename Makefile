@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test lab bench install install-test chromium lint clean
+.PHONY: demo test lab bench install install-test chromium test-tools lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,18 +24,25 @@ install-test: $(VENV)/.installed-test
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+# The tests also need a Java runtime (local Spark, warehouse-engine tests); the demo does not.
+test-tools:
+	@bash scripts/ensure-chromium.sh --java
+
 demo: install chromium
 	$(VENV)/bin/reporting demo
 
 # Two test processes (pytest-xdist), a test file to each: kernels wait on I/O, the machine has 2 cores.
-test: install-test chromium
+test: install-test test-tools
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+# Jupyter refuses to run as root without --allow-root (containers, CI machines): say it then.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: $(PY)
 	$(PIP) install -q -e '.[lab]'
-	$(VENV)/bin/jupyter lab notebooks/templates
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/templates
 
-bench: install-test chromium
+bench: install-test test-tools
 	$(PY) tests/benchmarks/bench_pack.py
 
 lint: install-test

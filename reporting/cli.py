@@ -10,7 +10,7 @@ from collections.abc import Callable
 import click
 
 from reporting.core.errors import ReportingError
-from reporting.core.settings import PROJECT_ROOT, settings
+from reporting.core.settings import settings
 
 SETTINGS = settings()  # read once per command
 DEFAULT_OUTPUTS = SETTINGS.outputs
@@ -127,16 +127,45 @@ def validate(data: str) -> None:
 
 @main.command()
 def templates() -> None:
-    """List templates and their parameters (types, defaults)."""
-    from reporting.run.templates import list_templates
+    """List templates and their parameters (types, defaults): the project's own first."""
+    from reporting.run.templates import list_templates, template_dirs
 
-    for tpl in list_templates():
+    try:
+        found = list_templates()
+    except ReportingError as exc:
+        _fail(str(exc))
+    if not found:
+        _fail("no templates found in " + ", ".join(str(d) for d in template_dirs())
+              + ": is the package installed completely? (`reporting init DIR` makes a project "
+              "with an example template)")
+    folder = None
+    for tpl in found:
+        if tpl.path.parent != folder:
+            folder = tpl.path.parent
+            click.secho(f"# {folder}", dim=True)
         click.secho(f"{tpl.name}", bold=True, nl=False)
         click.echo(f"  {tpl.title}" + (f": {tpl.description}" if tpl.description else ""))
         for p in tpl.user_parameters():
             default = "required" if p.required else f"default {p.default!r}"
             kind = p.type if p.typed else f"{p.type}, unchecked"  # unannotated: as papermill
             click.echo(f"    {p.name}: {kind} ({default})" + (f"  {p.help}" if p.help else ""))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def init(folder: str) -> None:
+    """Make FOLDER a team's own reporting project: params/ with a plan, templates/ with an
+    example template (found before the built-in ones), data/ and a README."""
+    from reporting.run.scaffold import init_project
+
+    try:
+        written = init_project(folder)
+    except ReportingError as exc:
+        _fail(str(exc))
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.secho(f"next: cd {folder} && reporting sample-data --out data && "
+                "reporting run team_pack --period 2026-10 --format html", bold=True)
 
 
 def _outcome(build: Callable[[], object], data: object = None,
@@ -197,7 +226,7 @@ def common(fn):
 
 
 @main.command()
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.argument("plan")
 @click.option("--period", default="last-month", show_default=True,
               help="YYYY-MM, last-month, or a range START..END for back-fills.")
 @click.option("--only", multiple=True, help="Only jobs whose parameter matches, e.g. market=BR.")
@@ -210,7 +239,8 @@ def common(fn):
 @common
 def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, resume, isolate,
         pseudonymise, no_deliver, dry_run) -> None:
-    """Build every report of a PLAN (YAML in params/) for a period."""
+    """Build every report of a PLAN for a period: a YAML file, or a plan's name found in the
+    project's params/ or among the built-in plans (e.g. monthly_business_review)."""
     from reporting import build_pack
     from reporting.run.plan import load_plan
 
@@ -372,13 +402,20 @@ def report(template, params, raw, files, yamls, data, out, fmt, n_jobs, timeout,
               help="Comma-separated: html, pdf, xlsx.")
 @click.option("--jobs", "n_jobs", type=click.IntRange(min=1), default=None)
 @click.option("--force", is_flag=True, help="Rebuild every report.")
-def demo(fmt, n_jobs, force) -> None:
+@click.option("--plan", "plan_name", default="monthly_business_review", show_default=True,
+              help="The plan to build (a name or a YAML file), e.g. demo for a one-report pack.")
+def demo(fmt, n_jobs, force, plan_name) -> None:
     """Sample data -> the full monthly pack -> prints where index.html is."""
     from reporting import build_pack
     from reporting.data import DataValidationError, summarize_dataset, write_sample_data
     from reporting.run.pack import load_data
+    from reporting.run.plan import load_plan
 
     formats = _formats(fmt)
+    try:
+        plan = load_plan(plan_name)
+    except ReportingError as exc:
+        _fail(str(exc))
     if "pdf" in formats:
         from reporting.render.pdf import BrowserNotFound, find_chromium
 
@@ -397,7 +434,6 @@ def demo(fmt, n_jobs, force) -> None:
     for key, value in summarize_dataset(ds).items():
         click.echo(f"  {key}: {value}", err=True)
     period = max(ds.audits["period"].unique())
-    plan = PROJECT_ROOT / "params" / "monthly_business_review.yaml"
     code = _outcome(lambda: build_pack(plan, period, data=DEMO_DATA, formats=formats,
                                        jobs=n_jobs, force=force, dataset=ds, log=_log),
                     DEMO_DATA)

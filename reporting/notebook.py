@@ -8,7 +8,8 @@ A template's first code cell after the parameters is typically::
 
 The engine fills ``data_dir`` (the run's data snapshot) and ``report_dir`` (where results are
 collected). Opened by hand in JupyterLab both are empty: the data then comes from
-``$REPORTING_DATA`` or the demo data in ``outputs/demo-data``, and results are not written.
+``$REPORTING_DATA``, the project's ``data/`` or the demo data in ``outputs/demo-data`` (of the
+project folder, docs/install.md), and results are not written.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from reporting.core.iorw import (
     to_jsonable,
     write_json,
 )
-from reporting.core.settings import PROJECT_ROOT, settings
+from reporting.core.settings import settings
 
 RESULTS_PARTIAL = "results.partial.json"
 TABLES_DIR = "tables"
@@ -36,8 +37,7 @@ RESERVED_KEYS = ("report", "params")
 
 
 def _default_data_dir() -> Path:
-    current = settings()
-    return current.data or PROJECT_ROOT / "outputs" / "demo-data"
+    return settings().default_data
 
 
 @dataclass

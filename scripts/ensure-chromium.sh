@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Make sure Debian's chromium (PDF, browser tests), pdftotext (PDF tests) and a Java runtime
-# (local Spark for the warehouse-engine tests) are present.
+# Make sure Debian's chromium (PDF, browser tests) and pdftotext (PDF tests) are present; with
+# --java also a Java runtime, which only the local-Spark warehouse-engine tests need (`make test`
+# asks for it, `make demo` does not).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
-command -v java >/dev/null 2>&1 || need+=(default-jre-headless)  # Spark (warehouse engine tests)
+if [ "${1:-}" = "--java" ]; then
+  command -v java >/dev/null 2>&1 || [ -n "${JAVA_HOME:-}" ] || need+=(default-jre-headless)
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -67,3 +67,7 @@ def describe_os_error(exc: OSError, what: str) -> str:
 class DeliveryError(ReportingError):
     """A pack could not be delivered: no SMTP server or webhook configured, a server that refused
     the message, an unreadable team-lead address file."""
+
+
+class ProjectExists(OutputError):  # noqa: N818 - reads as the condition it reports
+    """``reporting init`` would overwrite a file that is already there."""

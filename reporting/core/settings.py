@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from reporting.core.paths import SOURCE_ROOT, project_dir
+
+# The source checkout's root (kept for callers that predate installed packages: where the
+# authoring folders are in a checkout; use reporting.core.paths for anything that must also work
+# from an installed wheel).
+PROJECT_ROOT = SOURCE_ROOT
 
 
 @dataclass(frozen=True)
@@ -21,11 +26,16 @@ class Settings:
     Attributes
     ----------
     outputs : Path
-        ``$REPORTING_OUTPUTS``: where packs go by default (``outputs/`` of the project).
+        ``$REPORTING_OUTPUTS``: where packs go by default (``outputs/`` of the project folder,
+        :func:`reporting.core.paths.project_dir`: the current folder or the nearest parent with
+        ``params/*.yaml``; never the installed package).
     data : Path | None
-        ``$REPORTING_DATA``: the default data source (``None``: the demo data).
+        ``$REPORTING_DATA``: the default data source (``None``: the project's ``data/`` when it
+        holds an audits table, else the demo data).
     templates : Path | None
-        ``$REPORTING_TEMPLATES``: the templates folder (``None``: ``notebooks/templates``).
+        ``$REPORTING_TEMPLATES``: the templates folder, or several separated by ``os.pathsep``,
+        searched instead of the usual ones (``None``: the project's ``templates/``, then the
+        built-in templates).
     kernel : str
         ``$REPORTING_KERNEL``: the kernelspec reports run in (``python3``).
     chromium : str | None
@@ -51,11 +61,23 @@ class Settings:
     pseudonym_key: str | None
     extract_route: str = "auto"
     max_inmemory: str = ""
+    project: Path = Path(".")
 
     @property
     def demo_data(self) -> Path:
         """Where ``reporting demo`` writes and reads its sample data."""
         return self.outputs / "demo-data"
+
+    @property
+    def default_data(self) -> Path:
+        """The data read when none is given: ``$REPORTING_DATA``, else the project's ``data/``
+        when it holds an audits table (``reporting init`` makes that folder), else the demo data."""
+        if self.data:
+            return self.data
+        own = self.project / "data"
+        if any(own.glob("audits.*")):
+            return own
+        return self.demo_data
 
 
 @dataclass(frozen=True)
@@ -173,8 +195,9 @@ def _path(value: str | None) -> Path | None:
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings of ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
+    project = project_dir()
     return Settings(
-        outputs=Path(env.get("REPORTING_OUTPUTS") or PROJECT_ROOT / "outputs"),
+        outputs=Path(env.get("REPORTING_OUTPUTS") or project / "outputs"),
         data=_path(env.get("REPORTING_DATA")),
         templates=_path(env.get("REPORTING_TEMPLATES")),
         kernel=env.get("REPORTING_KERNEL") or "python3",
@@ -182,4 +205,5 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         pseudonym_key=env.get("REPORTING_PSEUDONYM_KEY") or None,
         extract_route=(env.get("REPORTING_EXTRACT") or "auto").strip().lower() or "auto",
         max_inmemory=(env.get("REPORTING_MAX_INMEMORY_BYTES") or "").strip(),
+        project=project,
     )

@@ -95,7 +95,7 @@ def load_data(data: str | os.PathLike | None, *, periods: Sequence[str] | None =
     extract of an engine URL (``duckdb:///...``, ``spark:///...``) for ``periods`` and their
     history (docs/data.md, "Large data and warehouse engines").
 
-    ``data`` None: ``$REPORTING_DATA`` or the demo data.
+    ``data`` None: ``$REPORTING_DATA``, the project's ``data/`` or the demo data.
 
     Raises
     ------
@@ -108,7 +108,7 @@ def load_data(data: str | os.PathLike | None, *, periods: Sequence[str] | None =
     from reporting.data.engines import history_window, is_engine_url
 
     conf = settings()
-    text = str(data) if data else str(conf.data or conf.demo_data)
+    text = str(data) if data else str(conf.default_data)
     if large and is_engine_url(text):
         return _load_engine(text, periods, log)
     path = Path(text)

@@ -23,6 +23,8 @@ from typing import Any
 import yaml
 
 from reporting.core.errors import ParameterError, PlanError, shorten
+from reporting.core.paths import builtin_plans
+from reporting.core.settings import settings
 from reporting.run.delivery_plan import check_alerts, check_deliver
 from reporting.run.jobs import ReportJob
 from reporting.run.templates import Template, coerce_parameters, load_template
@@ -40,9 +42,39 @@ class Plan:
     alerts: tuple[Mapping[str, Any], ...] = ()
 
 
+def plan_dirs() -> list[Path]:
+    """Folders searched for a plan given by name: the project's ``params/``, then the built-in
+    plans (the checkout's ``params/`` or their copy inside the installed package)."""
+    own, builtin = settings().project / "params", builtin_plans()
+    return [own] if own.resolve() == builtin.resolve() else [own, builtin]
+
+
+def find_plan(plan: str | Path) -> Path:
+    """The plan file for ``plan``: a path to a YAML file, or the name of a plan (e.g.
+    ``monthly_business_review``) in the project's ``params/`` or among the built-in plans.
+
+    Raises
+    ------
+    PlanError
+        Nothing at that path and no plan of that name (the known plans are listed).
+    """
+    path = Path(plan)
+    if path.is_file() or path.suffix in (".yaml", ".yml") and len(path.parts) > 1:
+        return path
+    name = path.name.removesuffix(".yaml").removesuffix(".yml")
+    for folder in plan_dirs():
+        for candidate in (folder / f"{name}.yaml", folder / f"{name}.yml"):
+            if candidate.is_file():
+                return candidate
+    known = sorted({p.stem for d in plan_dirs() for p in d.glob("*.y*ml")})
+    raise PlanError(f"plan {shorten(str(plan))} does not exist: give a YAML file or the name of a "
+                    f"plan in {' or '.join(str(d) for d in plan_dirs())} "
+                    f"(plans: {', '.join(known) or 'none'})")
+
+
 def load_plan(path: str | Path) -> Plan:
-    """Read and check a plan file."""
-    path = Path(path)
+    """Read and check a plan file (a path, or a plan's name: :func:`find_plan`)."""
+    path = find_plan(path)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -148,18 +148,35 @@ def _make_private(folder: Path) -> None:
 
 
 def code_version() -> str:
-    """Git SHA of the project when available, else the package version."""
+    """Git SHA of the checkout when the code runs from one, else the package version plus a hash
+    of the installed package's files (a reinstalled wheel of the same version with other code
+    must not count as unchanged; nor may the SHA of a git repository that merely holds the venv)."""
     from reporting import __version__
+    from reporting.core.paths import PACKAGE_DIR, SOURCE_ROOT, source_checkout
 
-    root = Path(__file__).resolve().parents[2]
+    if not source_checkout():
+        return f"{__version__}+{_package_hash(PACKAGE_DIR)}"
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+        sha = subprocess.run(["git", "-C", str(SOURCE_ROOT), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "reporting",
-                                "notebooks"], capture_output=True, text=True, timeout=5).stdout
+        dirty = subprocess.run(["git", "-C", str(SOURCE_ROOT), "status", "--porcelain",
+                                "reporting", "notebooks"],
+                               capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.SubprocessError):
         sha, dirty = "", ""
     return f"{__version__}+{sha}{'.dirty' if dirty.strip() else ''}" if sha else __version__
+
+
+def _package_hash(folder: Path) -> str:
+    """A short hash of the package's code, templates and plans (bytecode caches left out)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()
+                       and "__pycache__" not in p.parts and p.suffix != ".pyc"):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def package_versions() -> dict[str, str]:

@@ -14,6 +14,7 @@ error, never a warning.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,9 @@ from typing import Any
 import yaml
 
 from reporting.core.errors import ParameterError, TemplateNotFound, shorten
+from reporting.core.paths import builtin_templates
 from reporting.core.periods import parse_period
-from reporting.core.settings import PROJECT_ROOT, settings
+from reporting.core.settings import settings
 
 # Set by the engine, never by a user: where the run's data snapshot is and where to collect results.
 ENGINE_PARAMETERS = ("data_dir", "report_dir")
@@ -38,13 +40,23 @@ DATA_CHECKED = {
 PERIOD_PARAMETERS = ("period", "compare_to")
 
 
-def templates_dir() -> Path:
-    """The templates folder: ``$REPORTING_TEMPLATES`` or ``notebooks/templates`` of the project."""
+def template_dirs() -> list[Path]:
+    """The folders searched for templates, first match wins: ``$REPORTING_TEMPLATES`` (one
+    folder, or several separated by ``os.pathsep``) instead of the usual ones, which are the
+    project's ``templates/`` (``reporting init``) then the built-in templates (the checkout's
+    ``notebooks/templates`` or their copy inside the installed package)."""
     configured = settings().templates
     if configured:
-        return configured
-    here = PROJECT_ROOT / "notebooks" / "templates"
-    return here if here.is_dir() else Path.cwd() / "notebooks" / "templates"
+        return [Path(p) for p in str(configured).split(os.pathsep) if p]
+    own = settings().project / "templates"
+    dirs = [own] if own.is_dir() else []
+    builtin = builtin_templates()
+    return dirs + [builtin] if builtin not in dirs else dirs
+
+
+def templates_dir() -> Path:
+    """The first folder of :func:`template_dirs` (where a new template would be looked for)."""
+    return template_dirs()[0]
 
 
 @dataclass(frozen=True)
@@ -186,24 +198,31 @@ def _kernel_of(meta: Mapping[str, Any]) -> tuple[str, str]:
     return (settings().kernel if name == "python3" else name), language
 
 
+def _find_template(name: str, directories: list[Path], base: Path | None = None) -> Path:
+    if name.endswith(".ipynb"):
+        path = Path(name).expanduser()
+        return (path if path.is_absolute() else (base or Path.cwd()) / path).resolve()
+    for folder in directories:
+        if (folder / f"{name}.ipynb").is_file():
+            return folder / f"{name}.ipynb"
+    known = sorted({t.stem for d in directories for t in d.glob("*.ipynb")})
+    where = ", ".join(str(d) for d in directories) or "no folder"
+    raise TemplateNotFound(f"no template named {shorten(name)} in {where} "
+                           f"(templates: {', '.join(known) or 'none'})")
+
+
 def load_template(name: str, directory: Path | None = None, base: Path | None = None) -> Template:
     """Read a template's parameter schema (papermill's inspection of the ``parameters`` cell).
 
-    ``name`` is a template of the templates folder, or a path to any ``.ipynb`` (relative to
-    ``base``, default the current folder).
+    ``name`` is a path to any ``.ipynb`` (relative to ``base``, default the current folder), or
+    a template name looked up in ``directory`` (default: :func:`template_dirs`, the project's
+    templates before the built-in ones).
     """
     from papermill.inspection import inspect_notebook
 
-    directory = directory or templates_dir()
-    if name.endswith(".ipynb"):
-        path = Path(name).expanduser()
-        path = (path if path.is_absolute() else (base or Path.cwd()) / path).resolve()
-    else:
-        path = directory / f"{name}.ipynb"
+    path = _find_template(name, [directory] if directory else template_dirs(), base)
     if not path.is_file():
-        known = ", ".join(t.stem for t in sorted(directory.glob("*.ipynb"))) or "none"
-        where = f"at {path}" if name.endswith(".ipynb") else f"named {shorten(name)} in {directory}"
-        raise TemplateNotFound(f"no template {where} (templates: {known})")
+        raise TemplateNotFound(f"no template at {path}")
     title, description, meta = _notebook_text(path)
     params = tuple(_parameter(k, v) for k, v in inspect_notebook(str(path)).items())
     own = dict(meta.get("reporting", {}))
@@ -214,9 +233,13 @@ def load_template(name: str, directory: Path | None = None, base: Path | None = 
 
 
 def list_templates(directory: Path | None = None) -> list[Template]:
-    """Every template in the folder, sorted by name."""
-    directory = directory or templates_dir()
-    return [load_template(p.stem, directory) for p in sorted(directory.glob("*.ipynb"))]
+    """Every template: those of ``directory``, or of each folder of :func:`template_dirs` in turn
+    (sorted by name within a folder), a name found in an earlier folder hiding a later one."""
+    found: dict[str, Path] = {}
+    for folder in [directory] if directory else template_dirs():
+        for path in sorted(folder.glob("*.ipynb")):
+            found.setdefault(path.stem, path)
+    return [load_template(str(path)) for path in found.values()]
 
 
 def _coerce_list(param: Parameter, value: Any) -> list:
