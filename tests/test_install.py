@@ -59,7 +59,7 @@ def test_init_scaffolds_a_project_whose_templates_and_plans_come_first(project, 
 def test_init_never_overwrites_and_unknown_names_are_clear(project, tmp_path):
     with pytest.raises(ProjectExists, match="params/team_pack.yaml"):
         init_project(project)
-    with pytest.raises(PlanError, match=r"plan 'nope' does not exist.*plans: demo, "
+    with pytest.raises(PlanError, match=r"plan 'nope' does not exist.*plans: delivery_example, demo, "
                                         r"monthly_business_review, team_pack"):
         find_plan("nope")
     with pytest.raises(TemplateNotFound, match=r"no template named 'nope' in .*team/templates"):
@@ -154,7 +154,7 @@ def test_the_wheel_works_from_an_empty_folder(tmp_path):
     refused = subprocess.run(["reporting", "run", "nope"], cwd=team, env=env, capture_output=True,
                              text=True, timeout=120)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "plans: demo, monthly_business_review, team_pack" in refused.stderr  # packaged plans
+    assert "plans: delivery_example, demo, monthly_business_review, team_pack" in refused.stderr  # packaged plans
     # From a folder below the project (as JupyterLab runs a template), with no --data or --out.
     out = _run(["reporting", "run", "team_pack", "--period", "2026-10", "--only", "market=BR",
                 "--format", "html"], team / "templates", env)
