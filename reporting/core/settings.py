@@ -32,6 +32,9 @@ class Settings:
         ``$REPORTING_CHROMIUM``: the browser that prints PDFs (``None``: look it up).
     pseudonym_key : str | None
         ``$REPORTING_PSEUDONYM_KEY``: the key of ``--pseudonymise``.
+    result_cache : bool
+        ``$REPORTING_RESULT_CACHE``: ``0`` turns the run's result cache off (every report then
+        computes everything itself; the results are the same, only slower). On by default.
     """
 
     outputs: Path
@@ -40,6 +43,7 @@ class Settings:
     kernel: str
     chromium: str | None
     pseudonym_key: str | None
+    result_cache: bool = True
 
     @property
     def demo_data(self) -> Path:
@@ -61,4 +65,6 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         kernel=env.get("REPORTING_KERNEL") or "python3",
         chromium=env.get("REPORTING_CHROMIUM") or None,
         pseudonym_key=env.get("REPORTING_PSEUDONYM_KEY") or None,
+        result_cache=(env.get("REPORTING_RESULT_CACHE") or "1").strip().lower()
+        not in ("0", "false", "no", "off"),
     )
