@@ -35,7 +35,7 @@ lab: $(PY)
 	$(VENV)/bin/jupyter lab notebooks/templates
 
 bench: install-test chromium
-	$(PY) tests/benchmarks/bench_pack.py
+	$(PY) tests/benchmarks/bench_pack.py --full --dask
 
 lint: install-test
 	$(VENV)/bin/ruff check reporting tests

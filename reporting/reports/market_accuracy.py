@@ -738,10 +738,8 @@ def market_accuracy_report(
     dataset : reporting.data.Dataset
         Canonical data (``audits`` required; ``production``, ``targets``, ``events`` used when
         present). Any object with those attributes works.
-    market : str
-        Market code, e.g. ``"BR"``.
-    period : str
-        Month ``YYYY-MM``.
+    market, period : str
+        Market code, e.g. ``"BR"``; month ``YYYY-MM``.
     product_line : str, optional
         Limit the report to one product line.
     level : float, default 0.95
@@ -756,8 +754,7 @@ def market_accuracy_report(
     accuracy_sample_types : sequence of str or None, default ("random",)
         Sample types used for the quality KPIs (see :func:`~reporting.metrics.compute_kpis`).
     cache : reporting.core.cache.ResultCache, optional
-        The run's result cache (``ctx.cache``): the market's ``accuracy_corrected`` fit is shared
-        with the MBR, which fits the same audits. Same report with or without it.
+        ``ctx.cache``: the ``accuracy_corrected`` fit shared with the MBR (same report without).
 
     Returns
     -------

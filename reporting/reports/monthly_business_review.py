@@ -1113,8 +1113,7 @@ def mbr_report(
     accuracy_sample_types : sequence of str or None, default ("random",)
         As in :func:`reporting.metrics.compute_kpis` (the market_accuracy report's default).
     cache : reporting.core.cache.ResultCache, optional
-        Where the volume forecasts may already be stored: the pack's capacity_plan reports fit
-        the same ones (``ctx.cache`` in the template). Same results with or without it.
+        ``ctx.cache``: forecasts and accuracy_corrected fits shared with the market reports.
     previous_actions : sequence of dict, optional
         Last month's MBR ``actions`` records (see :func:`read_previous_actions`): each is
         followed up against this month's change of the KPI it aimed at.

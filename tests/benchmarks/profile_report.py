@@ -75,26 +75,40 @@ def _raise_on_error(msg) -> None:
 
 
 def split(stats: pstats.Stats) -> dict[str, float]:
-    """Own time (tottime) per bucket: a function's own time goes to the bucket of its file.
-    Pandas/numpy time is charged to its caller's bucket when the caller is ours or a statistics
-    or plotting library (one level up), else to the pandas/numpy bucket."""
+    """Own time (tottime) per bucket of :data:`BUCKETS`. A function of ours or of a statistics
+    or plotting library is charged to its own bucket; pandas, numpy, builtins and the standard
+    library are charged to the nearest caller that has one (following, level by level, the
+    caller that spent the most time calling it), so pandas work done for a figure counts as
+    figure time and pandas work done for a decomposition as statistics."""
+    memo: dict[tuple, str] = {}
     out: dict[str, float] = {}
-    for (filename, _line, _name), (_cc, _nc, tt, _ct, callers) in stats.stats.items():
-        bucket = _bucket(filename)
-        if bucket.startswith("pandas") and callers:
-            # charge to the caller that spent the most time calling it
-            caller = max(callers.items(), key=lambda kv: kv[1][3])[0][0]
-            up = _bucket(caller)
-            bucket = up if not up.startswith(("pandas", "other")) else bucket
+    for func, (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        bucket = _charged(stats, func, memo)
         out[bucket] = out.get(bucket, 0.0) + tt
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+_GENERIC = ("pandas", "other")
+
+
+def _charged(stats: pstats.Stats, func: tuple, memo: dict, depth: int = 0) -> str:
+    if func in memo:
+        return memo[func]
+    memo[func] = bucket = _bucket(func[0])  # provisional: breaks cycles of recursion
+    callers = stats.stats[func][4]
+    if bucket.startswith(_GENERIC) and callers and depth < 12:
+        caller = max(callers.items(), key=lambda kv: kv[1][3])[0]
+        up = _charged(stats, caller, memo, depth + 1)
+        bucket = up if not up.startswith(_GENERIC) else bucket
+    memo[func] = bucket
+    return bucket
 
 
 def _bucket(filename: str) -> str:
     for name, needles in BUCKETS:
         if any(n in filename for n in needles):
             return name
-    return "other (kernel, IPython, stdlib)"
+    return "other (kernel, IPython, zmq, stdlib, not called from the above)"
 
 
 def profile(template: str, params: dict, snapshot: Path, out: Path, km_client, proc) -> dict:
