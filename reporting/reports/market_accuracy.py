@@ -740,10 +740,8 @@ def market_accuracy_report(
         present). Any object with those attributes works.
     market, period : str
         Market code, e.g. ``"BR"``; month ``YYYY-MM``.
-    product_line : str, optional
-        Limit the report to one product line.
-    level : float, default 0.95
-        Confidence level of every interval.
+    product_line, level
+        Limit the report to one product line (optional); confidence level of every interval.
     compare_to : str, optional
         Comparison month (default: the month before ``period``).
     trend_months : int, default 3
