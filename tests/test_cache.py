@@ -166,3 +166,19 @@ def test_reports_share_work_through_the_run_cache_with_identical_results(
         assert cached.keys() == uncached.keys(), report_id
         for field in cached:
             assert cached[field] == uncached[field], (report_id, field)
+
+
+def test_frame_fingerprint_is_by_value_and_order():
+    """Text is hashed by value (two processes reading the same rows agree, whatever the objects'
+    addresses), and a reordering or a changed value is a different key."""
+    from reporting.core.cache import frame_fingerprint
+
+    a = pd.DataFrame({"audit_id": ["a1", "a2", "a3"], "qa_decision": ["approve", "reject", "reject"],
+                      "other": [1, 2, 3]})
+    copy = pd.DataFrame({c: [str(v) if c != "other" else v for v in a[c]] for c in a.columns})
+    cols = ["audit_id", "qa_decision", "case_id"]  # a missing column counts as absent
+    assert frame_fingerprint(a, cols) == frame_fingerprint(copy, cols)
+    assert frame_fingerprint(a, cols) == frame_fingerprint(a.assign(other=[9, 9, 9]), cols)
+    assert frame_fingerprint(a, cols) != frame_fingerprint(a.iloc[::-1], cols)
+    changed = a.assign(qa_decision=["approve", "reject", "approve"])
+    assert frame_fingerprint(a, cols) != frame_fingerprint(changed, cols)

@@ -188,3 +188,14 @@ def test_the_run_command_on_a_dask_cluster_gives_the_local_results(scheduler_fil
 
     with Client(scheduler_file=str(scheduler_file), timeout=30) as client:
         assert client.run_on_scheduler(report_task_seconds) > 0
+
+
+def test_one_scheduler_at_a_time(tmp_path):
+    """--executor and --scheduler-file both name a scheduler: refused before any data is read."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(SMALL_PACK)
+    proc = _reporting("run", str(plan), "--period", "2026-10", "--data", str(tmp_path),
+                      "--executor", "dask://127.0.0.1:1", "--scheduler-file",
+                      str(tmp_path / "s.json"))
+    assert proc.returncode == 1
+    assert "--executor and --scheduler-file both name a scheduler" in proc.stderr
