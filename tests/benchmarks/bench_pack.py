@@ -42,17 +42,21 @@ PLAN = ROOT / "params" / "monthly_business_review.yaml"
 
 
 class PeakMemory:
-    """Samples the RSS of this process and all its children (kernels, browser) every 0.2 s."""
+    """Samples the RSS of a process and all its children (kernels, browser) every 0.2 s, plus
+    those of ``others`` (e.g. a Dask cluster's processes, which are not the run's children)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, others: tuple[int, ...] = ()) -> None:
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.others = others
         self._t = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
+                procs = []
+                for pid in (self.pid, *self.others):
+                    root = psutil.Process(pid)
+                    procs += [root, *root.children(recursive=True)]
                 total = 0
                 for p in procs:
                     try:
@@ -111,9 +115,10 @@ def same_reports_plan(path: Path) -> Path:
 
 
 def run_pack(data: Path, out: Path, formats: str, extra: list[str], plan: Path = PLAN,
-             keep: bool = False) -> dict:
+             keep: bool = False, also_measure: tuple[int, ...] = ()) -> dict:
     """Run the pack in a subprocess (as a user would) and read its manifest. ``keep`` reuses
-    ``out`` (and so its snapshot: the extract is skipped when the data has not changed)."""
+    ``out`` (and so its snapshot: the extract is skipped when the data has not changed);
+    ``also_measure``: more processes whose memory (with their children's) counts in the peak."""
     if out.exists() and not keep:
         shutil.rmtree(out)
     cmd = [sys.executable, "-m", "reporting", "run", str(plan), "--period", "2026-10", "--data",
@@ -123,7 +128,7 @@ def run_pack(data: Path, out: Path, formats: str, extra: list[str], plan: Path =
         out / "manifest.json").exists() else None  # a kept folder: wait for this run's manifest
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with PeakMemory(proc.pid) as mem:
+    with PeakMemory(proc.pid, also_measure) as mem:
         while proc.poll() is None:
             if first_visible is None and (out / "manifest.json").exists():
                 try:
@@ -208,7 +213,8 @@ def dask_throughput(data: Path, out_root: Path, only: list[str]) -> dict:
         with DaskCluster(n) as cluster:
             runs[f"dask_{n}_worker{'s' * (n > 1)}"] = run_pack(
                 data, out_root / f"pack-dask-{n}", "html,xlsx",
-                ["--scheduler-file", str(cluster.scheduler_file), *extra])
+                ["--scheduler-file", str(cluster.scheduler_file), *extra],
+                also_measure=tuple(p.pid for p in cluster.procs))
     one, two = runs["dask_1_worker"], runs["dask_2_workers"]
     runs["speedup_2_over_1"] = round(two["reports_per_min"] / one["reports_per_min"], 2)
     return runs
