@@ -842,7 +842,7 @@ def read(ctx: Any, params: Mapping[str, Any]) -> MarketInputs:
     data = ctx.data(market=market, period_from=first, period_to=last)
     if scope_audits(data.audits, market, period, product_line).empty:
         raise NoData(f"No data for {_scope_label(market, product_line)} in {period}.")
-    return MarketInputs(data, ctx.cache)
+    return MarketInputs(data, getattr(ctx, "cache", None))  # a hand-made context may have none
 
 
 def build(inputs: MarketInputs, params: Mapping[str, Any]) -> MarketAccuracyReport:
