@@ -43,7 +43,7 @@ lab: $(PY)
 	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/templates
 
 bench: install-test test-tools
-	$(PY) tests/benchmarks/bench_pack.py
+	$(PY) tests/benchmarks/bench_pack.py --full --dask
 
 lint: install-test
 	$(VENV)/bin/ruff check reporting tests

@@ -50,22 +50,26 @@ def _only(items: tuple[str, ...]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _executor(url: str | None):
-    """A concurrent.futures executor for ``dask://HOST:PORT`` (None: local workers)."""
-    if not url:
+def _executor(url: str | None, scheduler_file: str | None = None):
+    """A concurrent.futures executor for ``dask://HOST:PORT`` or a Dask scheduler file (None:
+    local workers)."""
+    if not url and not scheduler_file:
         yield None
         return
-    if not url.startswith(("dask://", "tcp://")):
+    if url and scheduler_file:
+        _fail("--executor and --scheduler-file both name a scheduler: give one")
+    if url and not url.startswith(("dask://", "tcp://")):
         _fail(f"--executor {url!r}: expected dask://HOST:PORT")
     try:
         from distributed import Client
     except ImportError:
-        _fail("--executor dask://... needs the cluster extra: pip install 'qa-reporting[cluster]'")
-    address = "tcp://" + url.split("://", 1)[1]
+        _fail("a Dask cluster needs the cluster extra: pip install 'qa-reporting[cluster]'")
+    where = {"address": "tcp://" + url.split("://", 1)[1]} if url else {
+        "scheduler_file": scheduler_file}
     try:
-        client = Client(address, timeout=30)
-    except OSError as exc:
-        _fail(f"cannot reach the Dask scheduler at {address}: {exc}")
+        client = Client(**where, timeout=30)
+    except (OSError, ValueError) as exc:  # unreachable address; unreadable scheduler file
+        _fail(f"cannot reach the Dask scheduler at {url or scheduler_file}: {exc}")
     try:
         yield client.get_executor()
     finally:
@@ -232,13 +236,16 @@ def common(fn):
 @click.option("--only", multiple=True, help="Only jobs whose parameter matches, e.g. market=BR.")
 @click.option("--executor", default=None, metavar="dask://HOST:PORT",
               help="Run the reports on a Dask cluster (workers need the same paths).")
+@click.option("--scheduler-file", default=None, type=click.Path(dir_okay=False),
+              help="Run the reports on the Dask cluster whose scheduler wrote this file "
+                   "(`dask scheduler --scheduler-file FILE`, on a shared file system).")
 @click.option("--no-deliver", is_flag=True,
               help="Do not send what the plan's deliver: and alerts: sections send.")
 @click.option("--dry-run", is_flag=True,
               help="Build the pack, then show what delivery would send instead of sending it.")
 @common
-def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, resume, isolate,
-        pseudonymise, no_deliver, dry_run) -> None:
+def run(plan, period, only, executor, scheduler_file, data, out, fmt, n_jobs, timeout, force,
+        resume, isolate, pseudonymise, no_deliver, dry_run) -> None:
     """Build every report of a PLAN for a period: a YAML file, or a plan's name found in the
     project's params/ or among the built-in plans (e.g. monthly_business_review)."""
     from reporting import build_pack
@@ -253,7 +260,7 @@ def run(plan, period, only, executor, data, out, fmt, n_jobs, timeout, force, re
         _fail("--resume keeps finished reports and --force rebuilds them: choose one")
     formats = _formats(fmt if fmt != "html,xlsx" or not plan_obj.formats
                        else ",".join(plan_obj.formats))
-    with _executor(executor) as pool:
+    with _executor(executor, scheduler_file) as pool:
         code = _outcome(lambda: build_pack(
             plan_obj, period, data=data, out=out, formats=formats, jobs=n_jobs, only=only_map,
             force=force, timeout=timeout, isolate=isolate, pseudonymise=pseudonymise,

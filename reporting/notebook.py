@@ -104,8 +104,10 @@ class ReportContext:
     def cache(self):
         """A :class:`reporting.core.cache.ResultCache` next to the run's snapshot, shared by the run's
         reports (e.g. volume forecasts fitted once for the MBR and the capacity plans); ``None``
-        when the data is not a run snapshot (nothing is written into a user's data folder)."""
-        if not self.on_snapshot:
+        when the data is not a run snapshot (nothing is written into a user's data folder) or
+        ``$REPORTING_RESULT_CACHE`` is ``0`` (the results are the same either way,
+        ``tests/test_cache.py``)."""
+        if not self.on_snapshot or not settings().result_cache:
             return None
         from reporting.core.cache import ResultCache
 

@@ -123,3 +123,62 @@ def test_context_cache_only_for_run_snapshots(tmp_path: Path):
     (snap / "snapshot.json").write_text("{}")
     cache = rn.start("t", params={}, data_dir=str(snap)).cache
     assert isinstance(cache, ResultCache) and cache.root == snap / "cache"
+
+
+# Reports that compute the same things for one market: the MBR fits the market's accuracy_corrected
+# model (as the market report does) and its capacity outlook's forecasts (as the capacity plan does).
+SHARING = [("monthly_business_review", {"period": "2026-10", "markets": ["BR"]}),
+           ("market_accuracy", {"market": "BR", "period": "2026-10"}),
+           ("capacity_plan", {"market": "BR", "period": "2026-10"})]
+
+
+def test_reports_share_work_through_the_run_cache_with_identical_results(
+        sample_dataset, tmp_path, monkeypatch):
+    """The same reports built with the run's result cache and without it
+    (``REPORTING_RESULT_CACHE=0``): every results.json identical field for field, and the cache
+    holds one accuracy_corrected fit for BR, written by one report and read by the other."""
+    from conftest import build_reports
+
+    from reporting.run.runner import make_snapshot
+
+    results = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv("REPORTING_RESULT_CACHE", mode)
+        snap = make_snapshot(sample_dataset, tmp_path / f"cache-{mode}")
+        out = tmp_path / f"cache-{mode}"
+        summary = build_reports(snap, SHARING, out, formats=("html",))
+        assert [r.status for r in summary.results] == ["ok"] * 3, [r.error for r in summary.results]
+        results[mode] = {r.id: json.loads((out / r.id / "results.json").read_text())
+                         for r in summary.results}
+        cache = snap.path / "cache"
+        if mode == "1":
+            fits = sorted((cache / "accuracy_corrected").glob("*.json"))
+            assert len(fits) == 1  # MBR and market report: one key, so one fit of BR
+            assert list((cache / "volume_forecast").glob("*.json"))
+            corrected = [k for k in results["1"]["monthly_business_review"]["kpis"]
+                         if k["kpi"] == "accuracy_corrected"]
+            assert corrected and json.loads(fits[0].read_text())["value"] == corrected[0]["value"]
+        else:
+            assert not cache.exists()
+    assert results["1"].keys() == results["0"].keys()
+    for report_id, cached in results["1"].items():
+        uncached = results["0"][report_id]
+        assert cached.keys() == uncached.keys(), report_id
+        for field in cached:
+            assert cached[field] == uncached[field], (report_id, field)
+
+
+def test_frame_fingerprint_is_by_value_and_order():
+    """Text is hashed by value (two processes reading the same rows agree, whatever the objects'
+    addresses), and a reordering or a changed value is a different key."""
+    from reporting.core.cache import frame_fingerprint
+
+    a = pd.DataFrame({"audit_id": ["a1", "a2", "a3"], "qa_decision": ["approve", "reject", "reject"],
+                      "other": [1, 2, 3]})
+    copy = pd.DataFrame({c: [str(v) if c != "other" else v for v in a[c]] for c in a.columns})
+    cols = ["audit_id", "qa_decision", "case_id"]  # a missing column counts as absent
+    assert frame_fingerprint(a, cols) == frame_fingerprint(copy, cols)
+    assert frame_fingerprint(a, cols) == frame_fingerprint(a.assign(other=[9, 9, 9]), cols)
+    assert frame_fingerprint(a, cols) != frame_fingerprint(a.iloc[::-1], cols)
+    changed = a.assign(qa_decision=["approve", "reject", "approve"])
+    assert frame_fingerprint(a, cols) != frame_fingerprint(changed, cols)

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ResultCache", "fingerprint", "frame_to_record", "frame_from_record"]
+__all__ = ["ResultCache", "fingerprint", "frame_fingerprint", "frame_to_record",
+           "frame_from_record"]
 
 
 def fingerprint(*parts: Any) -> str:
@@ -43,6 +44,16 @@ def fingerprint(*parts: Any) -> str:
             h.update(repr(part).encode())
         h.update(b"\x00")
     return h.hexdigest()
+
+
+def frame_fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
+    """SHA-256 of the values of ``columns`` of ``frame``, row by row in order (missing columns
+    count as absent). Text is hashed by value (pandas' ``hash_pandas_object``), never by object
+    address, so two processes reading the same rows agree; a different row order is a different
+    key, because an order-dependent fit may differ in its last bits."""
+    present = [c for c in columns if c in frame.columns]
+    rows = pd.util.hash_pandas_object(frame[present], index=False).to_numpy()
+    return fingerprint(present, len(frame), np.ascontiguousarray(rows))
 
 
 class ResultCache:

@@ -42,6 +42,9 @@ class Settings:
         ``$REPORTING_CHROMIUM``: the browser that prints PDFs (``None``: look it up).
     pseudonym_key : str | None
         ``$REPORTING_PSEUDONYM_KEY``: the key of ``--pseudonymise``.
+    result_cache : bool
+        ``$REPORTING_RESULT_CACHE``: ``0`` turns the run's result cache off (every report then
+        computes everything itself; the results are the same, only slower). On by default.
     extract_route : str
         ``$REPORTING_EXTRACT``: when audits are extracted in DuckDB rather than loaded in memory
         (``auto``, ``always``, ``never``; checked by ``reporting.data.extract``).
@@ -62,6 +65,7 @@ class Settings:
     extract_route: str = "auto"
     max_inmemory: str = ""
     project: Path = Path(".")
+    result_cache: bool = True
 
     @property
     def demo_data(self) -> Path:
@@ -206,4 +210,6 @@ def settings(environ: Mapping[str, str] | None = None) -> Settings:
         extract_route=(env.get("REPORTING_EXTRACT") or "auto").strip().lower() or "auto",
         max_inmemory=(env.get("REPORTING_MAX_INMEMORY_BYTES") or "").strip(),
         project=project,
+        result_cache=(env.get("REPORTING_RESULT_CACHE") or "1").strip().lower()
+        not in ("0", "false", "no", "off"),
     )

@@ -19,11 +19,15 @@ of MB for a 2x2 EM); the binary EM below is 40 lines and tested on simulations w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reporting.core.cache import ResultCache, fingerprint, frame_fingerprint
 from reporting.metrics.intervals import wilson_interval
 
 __all__ = [
@@ -299,8 +303,8 @@ def accuracy_corrected(audits: pd.DataFrame, level: float = 0.95, n_boot: int = 
 
 
 def accuracy_corrected_kpis(audits: pd.DataFrame, by: tuple[str, ...] = ("market",),
-                            level: float = 0.95, n_boot: int = 200, min_double: int = 30
-                            ) -> pd.DataFrame:
+                            level: float = 0.95, n_boot: int = 200, min_double: int = 30,
+                            cache: ResultCache | None = None) -> pd.DataFrame:
     """KPI rows ``<by>, kpi, value, ci_low, ci_high, n`` of ``accuracy_corrected`` per scope,
     for the market report and the MBR to show beside raw ``accuracy``.
 
@@ -315,6 +319,10 @@ def accuracy_corrected_kpis(audits: pd.DataFrame, by: tuple[str, ...] = ("market
     min_double : int
         Scopes with fewer double-audited cases get no row (without double audits the model
         cannot tell auditor error from reviewer error).
+    cache : reporting.core.cache.ResultCache, optional
+        The run's result cache (``ctx.cache``): each scope's fit is stored under a hash of its
+        audits and of this module, so the market report and the MBR fit each market once.
+        The same rows with or without it.
     """
     cols = [*by, "kpi", "value", "ci_low", "ci_high", "n"]
     if "case_id" not in audits.columns or "auditor_id" not in audits.columns:
@@ -324,24 +332,53 @@ def accuracy_corrected_kpis(audits: pd.DataFrame, by: tuple[str, ...] = ("market
         doubles = scope["case_id"].dropna().duplicated().sum()
         if doubles < min_double:
             continue
-        res = accuracy_corrected(scope, level=level, n_boot=n_boot)
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key, strict=True)), "kpi": "accuracy_corrected",
-                     "value": res.value, "ci_low": res.ci_low, "ci_high": res.ci_high,
-                     "n": res.n})
+                     **_corrected_figures(scope, level, n_boot, cache)})
     return pd.DataFrame(rows, columns=cols)
 
 
+#: The columns :func:`accuracy_corrected` reads (its cache key hashes exactly these).
+_FIT_COLUMNS = ["audit_id", "case_id", "auditor_id", "qa_decision", "reviewer_decision",
+                "sample_type"]
+
+
+def _corrected_figures(scope: pd.DataFrame, level: float, n_boot: int,
+                       cache: ResultCache | None) -> dict[str, Any]:
+    """``value, ci_low, ci_high, n`` of :func:`accuracy_corrected` on ``scope``, through the
+    run's cache when there is one (floats survive JSON bit for bit)."""
+    def compute() -> dict[str, Any]:
+        res = accuracy_corrected(scope, level=level, n_boot=n_boot)
+        return {"value": res.value, "ci_low": res.ci_low, "ci_high": res.ci_high, "n": res.n}
+
+    if cache is None:
+        return compute()
+    key = fingerprint(_code_fingerprint(), frame_fingerprint(scope, _FIT_COLUMNS), level, n_boot)
+    return cache.get_or_compute("accuracy_corrected", key, compute, dict, _figures_from_record)
+
+
+def _figures_from_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {"value": float(record["value"]), "ci_low": float(record["ci_low"]),
+            "ci_high": float(record["ci_high"]), "n": int(record["n"])}
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """What a cached fit depends on besides its audits: this module and the libraries."""
+    return fingerprint(Path(__file__).read_bytes(), np.__version__, pd.__version__)
+
+
 def beside_accuracy(kpis: pd.DataFrame, audits: pd.DataFrame, by: list[str],
-                    level: float = 0.95) -> pd.DataFrame:
+                    level: float = 0.95, cache: ResultCache | None = None) -> pd.DataFrame:
     """``kpis`` (a KPI frame with ``by`` scope columns) with an ``accuracy_corrected`` row right
     after each scope's ``accuracy`` row, judged against that accuracy target.
 
-    Scopes without enough double audits get no row (see :func:`accuracy_corrected_kpis`).
+    Scopes without enough double audits get no row (see :func:`accuracy_corrected_kpis`, which
+    also explains ``cache``).
     """
     from reporting.core.kpis import KPIS, status_against_target
 
-    corrected = accuracy_corrected_kpis(audits, by=tuple(by), level=level)
+    corrected = accuracy_corrected_kpis(audits, by=tuple(by), level=level, cache=cache)
     if corrected.empty or kpis.empty:
         return kpis
     kpis = kpis.reset_index(drop=True)

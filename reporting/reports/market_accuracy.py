@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reporting.core.cache import ResultCache
 from reporting.core.errors import NoData
 from reporting.core.kpis import KPIS
 from reporting.metrics.compute import (
@@ -754,6 +755,7 @@ def market_accuracy_report(
     trend_months: int = TREND_MONTHS,
     min_n: int = 30,
     accuracy_sample_types: Sequence[str] | None = ("random",),
+    cache: ResultCache | None = None,
 ) -> MarketAccuracyReport:
     """Assemble the market-accuracy report for one market (and product line) and month.
 
@@ -762,14 +764,10 @@ def market_accuracy_report(
     dataset : reporting.data.Dataset
         Canonical data (``audits`` required; ``production``, ``targets``, ``events`` used when
         present). Any object with those attributes works.
-    market : str
-        Market code, e.g. ``"BR"``.
-    period : str
-        Month ``YYYY-MM``.
-    product_line : str, optional
-        Limit the report to one product line.
-    level : float, default 0.95
-        Confidence level of every interval.
+    market, period : str
+        Market code, e.g. ``"BR"``; month ``YYYY-MM``.
+    product_line, level
+        Limit the report to one product line (optional); confidence level of every interval.
     compare_to : str, optional
         Comparison month (default: the month before ``period``).
     trend_months : int, default 3
@@ -779,6 +777,8 @@ def market_accuracy_report(
         Segments with fewer audits are marked as too small and never named in the summary.
     accuracy_sample_types : sequence of str or None, default ("random",)
         Sample types used for the quality KPIs (see :func:`~reporting.metrics.compute_kpis`).
+    cache : reporting.core.cache.ResultCache, optional
+        ``ctx.cache``: the ``accuracy_corrected`` fit shared with the MBR (same report without).
 
     Returns
     -------
@@ -811,7 +811,7 @@ def market_accuracy_report(
 
     scope = ["market"] + (["product_line"] if product_line is not None else [])
     kpis = beside_accuracy(_kpi_frame(cur, prod_cur, targets, scope, level, types), cur, scope,
-                           level)
+                           level, cache=cache)
     previous = _kpi_frame(prev, prod_prev, targets, scope, level, types)
     pl_kpis = _kpi_frame(cur, prod_cur, targets, ["market", "product_line"], level, types)
     pol_kpis = _kpi_frame(cur, None, targets, [*scope, "policy"], level, types)
@@ -850,7 +850,15 @@ def market_accuracy_report(
 # --------------------------------------------------------------------------------------------
 
 
-def read(ctx: Any, params: Mapping[str, Any]) -> Any:
+@dataclass(frozen=True, eq=False)
+class MarketInputs:
+    """What :func:`read` gives :func:`build`: the data slice and the run's result cache."""
+
+    data: Any
+    cache: ResultCache | None = None
+
+
+def read(ctx: Any, params: Mapping[str, Any]) -> MarketInputs:
     """The slice of data the report needs (its market, the trend months and the comparison
     month; filter pushed down to the snapshot); :class:`NoData` when the scope has no audit in
     the month."""
@@ -860,13 +868,13 @@ def read(ctx: Any, params: Mapping[str, Any]) -> Any:
     data = ctx.data(market=market, period_from=first, period_to=last)
     if scope_audits(data.audits, market, period, product_line).empty:
         raise NoData(f"No data for {_scope_label(market, product_line)} in {period}.")
-    return data
+    return MarketInputs(data, getattr(ctx, "cache", None))  # a hand-made context may have none
 
 
-def build(inputs: Any, params: Mapping[str, Any]) -> MarketAccuracyReport:
+def build(inputs: MarketInputs, params: Mapping[str, Any]) -> MarketAccuracyReport:
     """The report of ``inputs`` (from :func:`read`) for ``params`` (``market``, ``period``,
     optional ``product_line``, ``level``, ``compare_to``)."""
-    return market_accuracy_report(inputs, str(params["market"]), str(params["period"]),
+    return market_accuracy_report(inputs.data, str(params["market"]), str(params["period"]),
                                   params.get("product_line"),
                                   level=float(params.get("level", 0.95)),
-                                  compare_to=params.get("compare_to"))
+                                  compare_to=params.get("compare_to"), cache=inputs.cache)

@@ -631,7 +631,8 @@ class MBRReport:
 
 
 def _kpis(cur: pd.DataFrame, prod: pd.DataFrame | None, targets: Any, markets: list[str],
-          level: float, types: Sequence[str] | None) -> pd.DataFrame:
+          level: float, types: Sequence[str] | None,
+          cache: ResultCache | None = None) -> pd.DataFrame:
     """Per-market KPIs, exactly as the market_accuracy report computes its market-level frame.
 
     That report calls compute_kpis once per market on the market's audits and production of the
@@ -657,7 +658,7 @@ def _kpis(cur: pd.DataFrame, prod: pd.DataFrame | None, targets: Any, markets: l
         k = compute_kpis(a, p, targets, by=["market"], level=level, accuracy_sample_types=types)
         # a market without production in the month has no production KPIs in its own report
         k = k[~(k["kpi"].isin(PRODUCTION_KPIS) & ~k["market"].isin(has_prod))]
-        parts.append(beside_accuracy(k, a, ["market"], level)[cols])
+        parts.append(beside_accuracy(k, a, ["market"], level, cache=cache)[cols])
     out = pd.concat(parts, ignore_index=True)
     order = {m: i for i, m in enumerate(markets)}
     out["_o"] = out["market"].map(order)
@@ -1119,8 +1120,7 @@ def mbr_report(
     accuracy_sample_types : sequence of str or None, default ("random",)
         As in :func:`reporting.metrics.compute_kpis` (the market_accuracy report's default).
     cache : reporting.core.cache.ResultCache, optional
-        Where the volume forecasts may already be stored: the pack's capacity_plan reports fit
-        the same ones (``ctx.cache`` in the template). Same results with or without it.
+        ``ctx.cache``: forecasts and accuracy_corrected fits shared with the market reports.
     previous_actions : sequence of dict, optional
         Last month's MBR ``actions`` records (see :func:`read_previous_actions`): each is
         followed up against this month's change of the KPI it aimed at.
@@ -1145,7 +1145,8 @@ def mbr_report(
         raise ValueError(reason)
     src = _sources(dataset, period, compare_to, markets, trend_audits, trend_counts)
     markets = src.markets
-    opts = dict(level=level, alpha=alpha, min_reviewers=min_reviewers, types=accuracy_sample_types)
+    opts = dict(level=level, alpha=alpha, min_reviewers=min_reviewers, types=accuracy_sample_types,
+                cache=cache)
     plan = (plan_month, assumptions, cache) if capacity else None
     parts, any_production = _analyse_all(src, period, compare_to, plan, opts)
     notes: list[str] = []
@@ -1276,9 +1277,9 @@ def _analyse_all(src: _Sources, period: str, compare_to: str, plan: tuple | None
 def _analyse_market(m: str, c_m: pd.DataFrame, p_m: pd.DataFrame, prod_cur_m: Any,
                     src: _Sources, period: str, compare_to: str, parts: dict[str, list], *,
                     level: float, alpha: float, min_reviewers: int,
-                    types: Sequence[str] | None) -> None:
+                    types: Sequence[str] | None, cache: ResultCache | None = None) -> None:
     """KPIs, changes, finding, decisions of one market, appended to ``parts``."""
-    kpis_m = _kpis(c_m, prod_cur_m, src.targets, [m], level, types)
+    kpis_m = _kpis(c_m, prod_cur_m, src.targets, [m], level, types, cache)
     parts["kpis"].append(kpis_m)
     parts["volume"].append(_volume(prod_cur_m, [m]))
     if not len(c_m):

@@ -463,8 +463,33 @@ def _print_pdf_now(html: Path, pdf: Path) -> Future:
 
 
 def run_job_remote(job: ReportJob, options: dict[str, Any]) -> JobResult:
-    """:func:`run_job` for a worker of a distributed executor: fresh kernel, own PDF printer.
+    """:func:`run_job` for a worker of a distributed executor: the worker's warm kernels (a
+    fresh kernel per report with ``isolate`` in ``options``), its own PDF printer.
 
     Options travel as one dict: executors such as Dask reserve keyword names like ``key``.
     """
-    return run_job(job, pdf=_print_pdf_now, kernels=None, **options)
+    options = dict(options)
+    kernels = None if options.pop("isolate", False) else worker_kernels()
+    return run_job(job, pdf=_print_pdf_now, kernels=kernels, **options)
+
+
+_WORKER_KERNELS: list[KernelPool] = []
+_WORKER_LOCK = threading.Lock()
+
+
+def worker_kernels() -> KernelPool:
+    """The warm kernels of this process when it is a cluster's worker: one per worker thread,
+    started at its first report, reused by every later report of every run (a cold kernel per
+    report costs 2-4 s of startup and imports), stopped when the worker process exits. Restart
+    the workers after upgrading the project: they keep the code they imported."""
+    with _WORKER_LOCK:
+        if not _WORKER_KERNELS:
+            import atexit
+            import tempfile
+
+            scratch = Path(tempfile.mkdtemp(prefix="reporting-worker-kernels-"))
+            pool = KernelPool(KERNEL_NAME, scratch)
+            atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+            atexit.register(pool.close)  # runs first (atexit is last in, first out)
+            _WORKER_KERNELS.append(pool)
+        return _WORKER_KERNELS[0]

@@ -455,8 +455,8 @@ def run_jobs(
 
     ``executor``: a ``concurrent.futures.Executor`` to run the jobs on instead of local threads,
     e.g. a Dask cluster's ``Client.get_executor()``. Its workers must see the same paths (the
-    snapshot, the templates and ``out_dir`` on a shared file system); each remote job uses a fresh
-    kernel and prints its own PDF.
+    snapshot, the templates and ``out_dir`` on a shared file system); each worker thread keeps a
+    warm kernel (``isolate``: a fresh one per report) and prints its own PDFs.
 
     ``kernel_pool``: warm kernels to use (e.g. started while the data was loading); the caller
     closes it. By default the run starts its own and closes them at the end.
@@ -542,7 +542,7 @@ def _execute(todo, skipped, state: _RunState, *, snapshot: Snapshot, out_dir: Pa
                 stack.enter_context(pool)
             futures = _submit(pool, todo, remote, snapshot=snapshot, out_dir=out_dir,
                               formats=formats, timeout=timeout, pdf_service=pdf_service,
-                              kernels=kernels)
+                              kernels=kernels, isolate=isolate)
             for fut in as_completed(futures):
                 res = _outcome(fut, futures[fut])
                 results.append(res)
@@ -565,11 +565,12 @@ def _execute(todo, skipped, state: _RunState, *, snapshot: Snapshot, out_dir: Pa
 
 
 def _submit(pool, todo, remote: bool, *, snapshot, out_dir, formats, timeout, pdf_service,
-            kernels) -> dict[Future, ReportJob]:
+            kernels, isolate: bool = False) -> dict[Future, ReportJob]:
     if remote:
         return {pool.submit(run_job_remote, job, {
             "data_dir": snapshot.path, "data_hash": snapshot.data_hash, "out_dir": out_dir,
-            "formats": formats, "timeout": timeout, "key": key}): job for job, key in todo}
+            "formats": formats, "timeout": timeout, "key": key, "isolate": isolate}): job
+            for job, key in todo}
     return {pool.submit(run_job, job, data_dir=snapshot.path, data_hash=snapshot.data_hash,
                         out_dir=out_dir, formats=formats, timeout=timeout, key=key,
                         pdf=pdf_service.submit if pdf_service else None, kernels=kernels): job

@@ -84,6 +84,14 @@ def use_svg_figures() -> None:
     # The configuration, not only the current formatters: matplotlib picks its backend lazily
     # at the first figure, and the inline backend then re-applies the configured formats.
     InlineBackend.instance().figure_formats = {"svg"}
+    # In interactive mode pyplot redraws every stale figure with Agg after each cell (its
+    # post-execute hook), and the inline backend then draws it again as SVG and closes it: the
+    # raster pass was thrown away, a seventh of a warm market report's time (docs/performance.md).
+    # `%matplotlib inline` (each warm kernel reset) installs the hook again; the figures still
+    # show, through the inline backend's own hook.
+    import matplotlib.pyplot as plt
+
+    plt.uninstall_repl_displayhook()
 
 
 def tick_decimals(values: Sequence[float], scale: float = 100.0, max_decimals: int = 3) -> int:

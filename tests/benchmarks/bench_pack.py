@@ -14,7 +14,10 @@ Measured:
 
 Above scale 1 the sample organisation grows too (scale 100: 1,200 team leads), so the pack is
 timed on the scale-1 pack's 31 reports (``same_reports_plan``), once with the extract and once
-reusing its snapshot; ``--full`` also builds the whole plan.
+reusing its snapshot; ``--full`` also builds the whole plan (1,219 reports at scale 100: reports
+per minute and peak memory). ``--dask`` times the scale-1 pack on a Dask cluster started on this
+machine (``dask scheduler`` and one, then two, ``dask worker`` processes) with the user's command;
+``--dask-only market=BR --scales none`` checks that measurement quickly on a reduced pack.
 """
 
 from __future__ import annotations
@@ -39,17 +42,21 @@ PLAN = ROOT / "params" / "monthly_business_review.yaml"
 
 
 class PeakMemory:
-    """Samples the RSS of this process and all its children (kernels, browser) every 0.2 s."""
+    """Samples the RSS of a process and all its children (kernels, browser) every 0.2 s, plus
+    those of ``others`` (e.g. a Dask cluster's processes, which are not the run's children)."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, others: tuple[int, ...] = ()) -> None:
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.others = others
         self._t = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
+                procs = []
+                for pid in (self.pid, *self.others):
+                    root = psutil.Process(pid)
+                    procs += [root, *root.children(recursive=True)]
                 total = 0
                 for p in procs:
                     try:
@@ -108,9 +115,10 @@ def same_reports_plan(path: Path) -> Path:
 
 
 def run_pack(data: Path, out: Path, formats: str, extra: list[str], plan: Path = PLAN,
-             keep: bool = False) -> dict:
+             keep: bool = False, also_measure: tuple[int, ...] = ()) -> dict:
     """Run the pack in a subprocess (as a user would) and read its manifest. ``keep`` reuses
-    ``out`` (and so its snapshot: the extract is skipped when the data has not changed)."""
+    ``out`` (and so its snapshot: the extract is skipped when the data has not changed);
+    ``also_measure``: more processes whose memory (with their children's) counts in the peak."""
     if out.exists() and not keep:
         shutil.rmtree(out)
     cmd = [sys.executable, "-m", "reporting", "run", str(plan), "--period", "2026-10", "--data",
@@ -120,7 +128,7 @@ def run_pack(data: Path, out: Path, formats: str, extra: list[str], plan: Path =
         out / "manifest.json").exists() else None  # a kept folder: wait for this run's manifest
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with PeakMemory(proc.pid) as mem:
+    with PeakMemory(proc.pid, also_measure) as mem:
         while proc.poll() is None:
             if first_visible is None and (out / "manifest.json").exists():
                 try:
@@ -149,6 +157,69 @@ def run_pack(data: Path, out: Path, formats: str, extra: list[str], plan: Path =
             "exit_code": proc.returncode, "tail": output.strip().splitlines()[-1:]}
 
 
+class DaskCluster:
+    """``dask scheduler`` and ``n`` single-thread ``dask worker`` processes on this machine, as a
+    cluster is started (a scheduler file in a temporary folder, free ports), stopped on exit. A
+    fresh cluster per measurement: each pays its workers' kernel start-up, as a first run would."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+        self.scheduler_file = self.tmp / "scheduler.json"
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> DaskCluster:
+        dask = str(Path(sys.executable).parent / "dask")
+        common = ["--no-dashboard", "--host", "127.0.0.1"]
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        log = open(self.tmp / "cluster.log", "w")  # noqa: SIM115 - lives as long as the cluster
+        self.procs.append(subprocess.Popen(
+            [dask, "scheduler", "--port", "0", "--scheduler-file", str(self.scheduler_file),
+             *common], stdout=log, stderr=log, env=env))
+        deadline = time.time() + 60
+        while not self.scheduler_file.exists():
+            if time.time() > deadline:
+                raise RuntimeError(f"no Dask scheduler after 60 s; see {self.tmp}/cluster.log")
+            time.sleep(0.2)
+        self.procs += [subprocess.Popen(
+            [dask, "worker", "--scheduler-file", str(self.scheduler_file), "--nthreads", "1",
+             "--name", f"bench-{i}", *common], stdout=log, stderr=log, env=env)
+            for i in range(self.workers)]
+        from distributed import Client
+
+        with Client(scheduler_file=str(self.scheduler_file), timeout=30) as client:
+            client.wait_for_workers(self.workers, timeout=120)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def dask_throughput(data: Path, out_root: Path, only: list[str]) -> dict:
+    """The scale-1 pack (43 reports) on a Dask cluster of one, then two single-thread workers
+    on this machine, with the user's command (``reporting run ... --scheduler-file``); wall time,
+    reports per minute and the speed-up of two workers over one. ``only``: ``--only`` filters
+    (a reduced pack, to check that the measurement works)."""
+    extra = [a for item in only for a in ("--only", item)]
+    runs = {}
+    for n in (1, 2):
+        with DaskCluster(n) as cluster:
+            runs[f"dask_{n}_worker{'s' * (n > 1)}"] = run_pack(
+                data, out_root / f"pack-dask-{n}", "html,xlsx",
+                ["--scheduler-file", str(cluster.scheduler_file), *extra],
+                also_measure=tuple(p.pid for p in cluster.procs))
+    one, two = runs["dask_1_worker"], runs["dask_2_workers"]
+    runs["speedup_2_over_1"] = round(two["reports_per_min"] / one["reports_per_min"], 2)
+    return runs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", default="1,100")
@@ -156,6 +227,10 @@ def main() -> None:
     ap.add_argument("--isolate", action="store_true", help="also time --isolate (cold kernels)")
     ap.add_argument("--full", action="store_true",
                     help="above scale 1, also build the whole plan (1,219 reports at scale 100)")
+    ap.add_argument("--dask", action="store_true",
+                    help="also time the scale-1 pack on a local Dask cluster of 1 and 2 workers")
+    ap.add_argument("--dask-only", action="append", default=[], metavar="NAME=VALUE",
+                    help="--only filter for the Dask runs (a reduced pack, to check they work)")
     args = ap.parse_args()
     bench_dir = ROOT / "outputs" / "bench"
     bench_dir.mkdir(parents=True, exist_ok=True)
@@ -165,7 +240,7 @@ def main() -> None:
     print("measuring the floor (cold kernel importing pandas, seaborn, statsmodels.api)...",
           flush=True)
     result["floor_s"] = round(floor_seconds(), 2)
-    for scale in [float(s) for s in args.scales.split(",")]:
+    for scale in [float(s) for s in args.scales.split(",") if s.strip() not in ("", "none")]:
         data = bench_dir / f"data-scale{scale:g}"
         t0 = time.perf_counter()
         fmt = "parquet" if scale >= 10 else "csv"
@@ -194,6 +269,13 @@ def main() -> None:
             entry["isolate"] = run_pack(data, bench_dir / f"pack-scale{scale:g}-iso",
                                         "html,xlsx", ["--isolate"])
         result[f"scale_{scale:g}"] = entry
+    if args.dask:
+        data = bench_dir / "data-scale1"
+        if not data.exists():
+            subprocess.run([sys.executable, "-m", "reporting", "sample-data", "--out", str(data)],
+                           check=True)
+        print("scale 1: the pack on a Dask cluster of 1, then 2 workers...", flush=True)
+        result["dask"] = dask_throughput(data, bench_dir, args.dask_only)
     (bench_dir / "bench.json").write_text(json.dumps(result, indent=2))
     floor = result["floor_s"]
     print(f"\nfloor (cold kernel + imports): {floor:.2f} s  |  machine: {result['machine']}\n")
@@ -201,17 +283,20 @@ def main() -> None:
           "startup | execute | html | xlsx | pdf | peak MiB | first visible s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for key, entry in result.items():
-        if not key.startswith("scale_"):
+        if not key.startswith(("scale_", "dask")):
             continue
         for variant, r in entry.items():
             if not isinstance(r, dict):
                 continue
             s = r["per_report_mean_s"]
-            print(f"| {key[6:]} | {variant} | {r['reports']} | {r['wall_s']} | "
+            print(f"| {key[6:] if key.startswith('scale_') else '1'} | {variant} | {r['reports']} | {r['wall_s']} | "
                   f"{r['reports_per_min']} | {0.25 * r['reports'] * floor:.1f} | "
                   f"{s.get('startup', '')} | {s.get('execute', '')} | {s.get('html', '')} | "
                   f"{s.get('xlsx', '')} | {s.get('pdf', '')} | {r['peak_rss_mib']} | "
                   f"{r['first_visible_s']} |")
+    if "dask" in result:
+        print(f"\nDask: two workers give {result['dask']['speedup_2_over_1']}x one worker's "
+              "throughput (target: at least 1.8x)")
 
 
 if __name__ == "__main__":
