@@ -157,6 +157,7 @@ def test_sample_br_financial_services_update_is_a_dip_not_yet_recovered(sample_d
     rec = br.record()
     assert list(rec) == POLICY_CHANGE_COLUMNS
     assert "has not recovered after 4 weeks" in rec["text"]
+    assert f"{100 * observed_after:.1f}% since" in rec["text"]
     assert rec["text"].startswith("After the Financial Services update on 1 Oct, BR's accuracy")
     assert by[("US", "Healthcare & Pharma")].status == "no_change"
 

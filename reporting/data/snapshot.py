@@ -351,7 +351,7 @@ def accuracy_counts(
         ``decision_date``), ordered by ``by``.
     """
     bad = [c for c in by if c not in ("market", "period", "product_line", "policy", "queue",
-                                      "site", "week")]
+                                      "site", "week", "decision_date")]
     if bad or not by:
         raise ValueError(f"cannot count by {bad or 'nothing'}")
     sql, params = audits_query(snapshot_dir, market=market, period_from=period_from,

@@ -60,7 +60,7 @@ __all__ = [
 #: Columns of the ``policy_changes`` records (results.json) and of the Excel sheet.
 POLICY_CHANGE_COLUMNS = [
     "market", "policy", "date", "description", "status", "pre_level", "pre_low", "pre_high",
-    "after_level", "dip_pp", "dip_low_pp", "dip_high_pp", "p_value", "significant",
+    "after_level", "since_level", "dip_pp", "dip_low_pp", "dip_high_pp", "p_value", "significant",
     "recovered", "weeks_to_recover", "weeks_observed", "days_observed", "pre_weeks", "n_pre", "n_post", "text",
 ]
 
@@ -185,7 +185,9 @@ class PolicyChange:
     """The impact of one policy update (see the module docstring for every figure).
 
     ``status``: ``dip`` (accuracy fell significantly at the change), ``rise``, ``no_change``
-    (within noise) or ``too_little_data``. ``weeks`` holds the weekly points with ``accuracy``,
+    (within noise) or ``too_little_data``. ``pre_level`` (with ``pre_low``, ``pre_high``) is the
+    fitted accuracy just before the change, ``after_level`` the fitted one just after it,
+    ``since_level`` the observed accuracy of every audit since the change. ``weeks`` holds the weekly points with ``accuracy``,
     ``fitted`` (post-change line after the change, pre-change line before) and
     ``counterfactual`` (the pre-change line carried on), for the chart.
     """
@@ -205,6 +207,7 @@ class PolicyChange:
     p_value: float = float("nan")
     recovered: bool | None = None
     weeks_to_recover: int | None = None
+    since_level: float = float("nan")
     weeks_observed: int = 0
     days_observed: int = 0
     pre_weeks: int = 0
@@ -331,10 +334,13 @@ def policy_change_impact(daily: pd.DataFrame, market: str, policy: str, date: An
     imp = assess_weeks(w["week"].to_numpy(), w["n"].to_numpy(), w["correct"].to_numpy(),
                        **kwargs)
     figures = {k: getattr(imp, k) for k in Impact.__dataclass_fields__ if k != "fit"}
+    n_post = int(w.loc[~before, "n"].sum())
     return PolicyChange(market=market, policy=policy, date=date, description=description,
-                        weeks_observed=int((~before).sum()), days_observed=days if
-                        (~before).any() else 0, pre_weeks=int(before.sum()),
-                        n_pre=int(w.loc[before, "n"].sum()), n_post=int(w.loc[~before, "n"].sum()),
+                        since_level=(float(w.loc[~before, "correct"].sum() / n_post) if n_post
+                                     else float("nan")),
+                        weeks_observed=int((~before).sum()),
+                        days_observed=days if n_post else 0, pre_weeks=int(before.sum()),
+                        n_pre=int(w.loc[before, "n"].sum()), n_post=n_post,
                         weeks=_chart_frame(w, imp.fit, kwargs.get("level", 0.95)), **figures)
 
 
@@ -450,5 +456,5 @@ def policy_change_sentence(pc: PolicyChange) -> str:
                 else f"after {pc.weeks_to_recover} week{'s' if pc.weeks_to_recover != 1 else ''}")
         return f"{head} and was back at its pre-change level ({before}) {when}."
     return (f"{head} and has not recovered after {_since(pc.days_observed)}: it was {before} "
-            f"before and is about {100 * pc.after_level:.1f}% since. Brief {pc.policy} reviewers "
+            f"before and {100 * pc.since_level:.1f}% since. Brief {pc.policy} reviewers "
             "on what changed and re-calibrate them on the new rules' examples.")
