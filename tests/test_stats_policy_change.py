@@ -167,4 +167,8 @@ def test_policy_change_impact_on_no_audits_after():
                           "correct": 19})
     pc = policy_change_impact(daily, "BR", "Gambling", "2026-10-01", "x", end="2026-10-31")
     assert pc.status == "too_little_data"
-    assert "cannot be judged yet" in pc.text
+    # Aug 1 - Sep 30 is 9 weekly buckets before the update; none after it
+    assert "cannot be judged yet: 9 weeks with audits of Gambling in BR before it and 0 after" \
+        in pc.text
+    few = policy_change_impact(daily.tail(10), "BR", "Gambling", "2026-10-01", "x")
+    assert "cannot be judged: 2 weeks" in few.text

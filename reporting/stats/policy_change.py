@@ -438,9 +438,10 @@ def policy_change_sentence(pc: PolicyChange) -> str:
     what = f"the {pc.policy} update on {day}"
     on = f"{pc.market}'s accuracy on that policy"
     if pc.status == "too_little_data":
-        return (f"{what[0].upper()}{what[1:]} cannot be judged yet: {pc.pre_weeks} weeks with "
-                f"audits before it and {pc.weeks_observed} after (the check needs 4 before and 2 "
-                "after).")
+        yet = " yet" if pc.pre_weeks >= 4 else ""
+        return (f"{what[0].upper()}{what[1:]} cannot be judged{yet}: {pc.pre_weeks} weeks with "
+                f"audits of {pc.policy} in {pc.market} before it and {pc.weeks_observed} after "
+                "(the check needs 4 before and 2 after).")
     before = f"{100 * pc.pre_level:.1f}%"
     if pc.status == "no_change":
         return (f"{what[0].upper()}{what[1:]} did not measurably change {on}: {before} before "
