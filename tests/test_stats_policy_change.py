@@ -172,3 +172,34 @@ def test_policy_change_impact_on_no_audits_after():
         in pc.text
     few = policy_change_impact(daily.tail(10), "BR", "Gambling", "2026-10-01", "x")
     assert "cannot be judged: 2 weeks" in few.text
+
+
+def test_a_policy_of_too_few_reviewers_is_not_analysed():
+    """Privacy: with fewer than 3 reviewers on the policy, its accuracy would be theirs; the
+    update is listed, without a figure."""
+    days = pd.date_range("2026-07-01", "2026-10-31")
+    counts = pd.DataFrame({"market": "BR", "policy": "Gambling", "decision_date": days,
+                           "audits": 30, "correct": 28, "reviewers": 2})
+    ev = pd.DataFrame({"date": ["2026-10-01"], "description": ["update"], "market": ["BR"],
+                       "policy": ["Gambling"], "kind": ["policy_update"]})
+    (pc,) = policy_changes(ev, counts, "2026-08-01", "2026-10-31")
+    rec = pc.record()
+    assert rec["status"] == "too_few_reviewers" and np.isnan(rec["dip_pp"])
+    assert np.isnan(rec["pre_level"]) and rec["n_pre"] == 0
+    assert "fewer than 3 reviewers" in rec["text"]
+    (ok,) = policy_changes(ev, counts.assign(reviewers=3), "2026-08-01", "2026-10-31")
+    assert ok.status == "no_change"
+
+
+def test_reviewer_counts_agree_on_a_snapshot_and_in_memory(sample_snapshot, sample_dataset):
+    from reporting.data.snapshot import distinct_reviewers
+    from reporting.reports._policy import counts_from_audits
+
+    snap = distinct_reviewers(sample_snapshot.path, ["market", "policy"], market=["BR"],
+                              period_from="2026-06", period_to="2026-10")
+    mem = counts_from_audits(sample_dataset.audits, ["BR"], "2026-06", "2026-10")
+    mem = mem.drop_duplicates(["market", "policy"])[["market", "policy", "reviewers"]]
+    got = snap.merge(mem, on=["market", "policy"], suffixes=("_snap", "_mem"))
+    assert len(got) == len(snap) > 3
+    assert (got["reviewers_snap"] == got["reviewers_mem"]).all()
+    assert (got["reviewers_snap"] >= 3).all()

@@ -49,7 +49,7 @@ POLICY_CHANGE_FORMATS = {
 FOLLOW_MONTHS = 3
 #: Weeks before an update that make its baseline.
 PRE_WEEKS = 12
-_COUNT_COLUMNS = ["market", "policy", "decision_date", "audits", "correct"]
+_COUNT_COLUMNS = ["market", "policy", "decision_date", "audits", "correct", "reviewers"]
 
 
 def policy_window(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -70,13 +70,16 @@ def read_policy_counts(ctx: Any, events: pd.DataFrame | None, period: str,
         return pd.DataFrame(columns=_COUNT_COLUMNS)
     first = (start - pd.Timedelta(weeks=PRE_WEEKS)).strftime("%Y-%m")
     wanted = sorted(set(ev["market"]))
-    if ctx.on_snapshot:
-        from reporting.data.snapshot import accuracy_counts
+    if not ctx.on_snapshot:
+        c = counts_from_audits(ctx.dataset.audits, wanted, first, period)
+    else:
+        from reporting.data.snapshot import accuracy_counts, distinct_reviewers
 
         c = accuracy_counts(ctx.data_dir, ["market", "policy", "decision_date"], market=wanted,
                             period_from=first, period_to=period)
-    else:
-        c = counts_from_audits(ctx.dataset.audits, wanted, first, period)
+        r = distinct_reviewers(ctx.data_dir, ["market", "policy"], market=wanted,
+                               period_from=first, period_to=period)
+        c = c.merge(r, on=["market", "policy"], how="left")
     keep = pd.MultiIndex.from_frame(ev[["market", "policy"]])
     c = c[pd.MultiIndex.from_frame(c[["market", "policy"]]).isin(keep)]
     return c[_COUNT_COLUMNS].reset_index(drop=True)
@@ -88,7 +91,11 @@ def counts_from_audits(audits: pd.DataFrame, markets: Sequence[str], first: str,
     ``last``)."""
     a = audits[(audits["market"].isin(list(markets)) & (audits["period"] >= first)
                 & (audits["period"] <= last)).to_numpy(bool)]
-    return count_accuracy(a, ["market", "policy", "decision_date"])
+    c = count_accuracy(a, ["market", "policy", "decision_date"])
+    sample = a["sample_type"].fillna("random") if "sample_type" in a.columns else None
+    r = (a if sample is None else a[(sample.astype(str).str.lower() == "random").to_numpy(bool)])
+    r = r.groupby(["market", "policy"], observed=True)["reviewer_id"].nunique()
+    return c.merge(r.rename("reviewers").reset_index(), on=["market", "policy"], how="left")
 
 
 def analyse_policy_changes(events: pd.DataFrame | None, counts: pd.DataFrame | None,
@@ -108,7 +115,8 @@ def policy_change_frame(changes: Sequence[PolicyChange]) -> pd.DataFrame:
 
 
 _STATUS_WORDS = {"dip": "dropped", "rise": "rose", "no_change": "no real change",
-                 "too_little_data": "too early to judge"}
+                 "too_little_data": "too early to judge",
+                 "too_few_reviewers": "not shown (under 3 reviewers)"}
 
 
 def policy_change_table(changes: Sequence[PolicyChange]) -> pd.DataFrame:
@@ -116,7 +124,7 @@ def policy_change_table(changes: Sequence[PolicyChange]) -> pd.DataFrame:
     recovery."""
     rows = []
     for c in changes:
-        judged = c.status != "too_little_data"
+        judged = c.status not in ("too_little_data", "too_few_reviewers")
         rec = ("n/a" if not c.status == "dip" else f"after {c.weeks_to_recover} wk"
                if c.recovered else f"not yet ({c.days_observed // 7} wk)")
         rows.append({

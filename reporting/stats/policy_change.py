@@ -185,7 +185,8 @@ class PolicyChange:
     """The impact of one policy update (see the module docstring for every figure).
 
     ``status``: ``dip`` (accuracy fell significantly at the change), ``rise``, ``no_change``
-    (within noise) or ``too_little_data``. ``pre_level`` (with ``pre_low``, ``pre_high``) is the
+    (within noise), ``too_little_data`` or ``too_few_reviewers`` (not analysed: privacy).
+    ``pre_level`` (with ``pre_low``, ``pre_high``) is the
     fitted accuracy just before the change, ``after_level`` the fitted one just after it,
     ``since_level`` the observed accuracy of every audit since the change. ``weeks`` holds the weekly points with ``accuracy``,
     ``fitted`` (post-change line after the change, pre-change line before) and
@@ -390,7 +391,8 @@ def policy_update_events(events: pd.DataFrame | None, start: Any, end: Any,
 
 
 def policy_changes(events: pd.DataFrame | None, counts: pd.DataFrame, start: Any, end: Any,
-                   markets: Sequence[str] | None = None, **kwargs: Any) -> list[PolicyChange]:
+                   markets: Sequence[str] | None = None, min_reviewers: int = 3,
+                   **kwargs: Any) -> list[PolicyChange]:
     """:func:`policy_change_impact` of every policy update of ``markets`` dated in
     ``[start, end]``.
 
@@ -407,6 +409,10 @@ def policy_changes(events: pd.DataFrame | None, counts: pd.DataFrame, start: Any
         Events dated in this window are analysed; ``end`` is also the last day looked at.
     markets : sequence of str, optional
         Markets to analyse (default: those the events name).
+    min_reviewers : int
+        When ``counts`` has a ``reviewers`` column (distinct reviewers of the market's policy), a
+        policy audited on fewer is not analysed (status ``too_few_reviewers``): its accuracy
+        would be those reviewers' own results, which market reports do not show.
     **kwargs
         Passed to :func:`policy_change_impact` (``pre_weeks``, ``level``, ``alpha``...).
     """
@@ -414,6 +420,11 @@ def policy_changes(events: pd.DataFrame | None, counts: pd.DataFrame, start: Any
     out = []
     for r in ev.to_dict(orient="records"):
         c = counts[(counts["market"] == r["market"]) & (counts["policy"] == r["policy"])]
+        if "reviewers" in c.columns and len(c) and c["reviewers"].max() < min_reviewers:
+            # a policy audited on fewer reviewers would show their own results (privacy)
+            out.append(PolicyChange(r["market"], r["policy"], r["date"], r["description"],
+                                    "too_few_reviewers"))
+            continue
         daily = c.rename(columns={"decision_date": "date"})[["date", "audits", "correct"]]
         out.append(policy_change_impact(daily, r["market"], r["policy"], r["date"],
                                         r["description"], end=end, **kwargs))
@@ -437,6 +448,10 @@ def policy_change_sentence(pc: PolicyChange) -> str:
     day = f"{pc.date.day} {pc.date:%b}"
     what = f"the {pc.policy} update on {day}"
     on = f"{pc.market}'s accuracy on that policy"
+    if pc.status == "too_few_reviewers":
+        return (f"{what[0].upper()}{what[1:]} is not analysed here: fewer than 3 reviewers "
+                f"audited on {pc.policy} in {pc.market}, so its accuracy would be theirs "
+                "(see the team reports).")
     if pc.status == "too_little_data":
         yet = " yet" if pc.pre_weeks >= 4 else ""
         return (f"{what[0].upper()}{what[1:]} cannot be judged{yet}: {pc.pre_weeks} weeks with "

@@ -29,8 +29,9 @@ _EVENT = PALETTE[2]  # green
 def _panel(ax: plt.Axes, pc) -> None:
     w = pc.weeks
     if not len(w):
-        ax.text(0.5, 0.5, "No audits around the update", ha="center", va="center",
-                transform=ax.transAxes)
+        why = ("Not shown: fewer than 3 reviewers" if pc.status == "too_few_reviewers"
+               else "No audits around the update")
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
     x = w["week"].to_numpy(float)
