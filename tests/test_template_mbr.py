@@ -421,3 +421,50 @@ def test_mbr_records_findings_and_actions(results, markets):
         for a in acts:
             assert {"market", "action", "owner", "expected_gain_pp", "evidence"} <= set(a)
     assert "follow_up" in results and "gap_drivers" in results
+
+
+def test_findings_tell_what_the_policy_update_did(report, sample_dataset):
+    """Issue 15 item 4: BR's finding says what the Financial Services update did to that policy
+    (a dip, with its interval, not yet recovered), the update is among its events, and markets
+    without an update that did something are told nothing more. Figures from the library on
+    the data, not written in."""
+    from reporting.metrics.compute import count_accuracy
+    from reporting.reports._policy import analyse_policy_changes
+
+    counts = count_accuracy(sample_dataset.audits, ["market", "policy", "decision_date"])
+    (ref,) = analyse_policy_changes(sample_dataset.events, counts, PERIOD, ["BR"])
+    assert ref.status == "dip" and ref.recovered is False
+    f = report.findings.set_index("market")
+    assert f.loc["BR", "text"].endswith(ref.text)
+    assert (f"After the Financial Services update on 1 Oct, BR's accuracy on that policy dropped "
+            f"{ref.dip_pp:.1f} points ({ref.dip_low_pp:.1f}-{ref.dip_high_pp:.1f}) and has not "
+            "recovered after 4 weeks") in f.loc["BR", "text"]
+    assert sum("Financial Services policy update" in e for e in f.loc["BR", "events"]) == 1
+    assert "update on" not in f.loc["GB", "text"] and "update on" not in f.loc["DE", "text"]
+    rec = report.records()["policy_changes"]
+    assert rec[["market", "policy", "status"]].values.tolist() == [
+        ["BR", "Financial Services", "dip"]]
+    assert "Segmented" in " ".join(report.findings_view()["method"])
+
+
+def test_a_policy_update_without_effect_is_recorded_not_told(sample_dataset):
+    """The US Healthcare & Pharma clarification (15 Jul, no planted effect): in September's MBR
+    it is recorded as no change and the US finding says nothing about it."""
+    r = mbr_report(sample_dataset, "2026-09", ["US"], capacity=False)
+    (pc,) = r.policy_changes
+    assert (pc.policy, pc.status) == ("Healthcare & Pharma", "no_change")
+    assert "Healthcare & Pharma update" not in r.findings.set_index("market").loc["US", "text"]
+
+
+@pytest.mark.slow
+def test_mbr_records_policy_changes(run_dir, results):
+    (rec,) = results["policy_changes"]
+    assert (rec["market"], rec["policy"], rec["status"]) == ("BR", "Financial Services", "dip")
+    assert rec["dip_low_pp"] > 0 and rec["recovered"] is False
+    br = next(f for f in results["findings"] if f["market"] == "BR")
+    assert rec["text"] in br["text"]
+    html = (run_dir / "monthly_business_review" / "report.html").read_text()
+    assert "has not recovered after 4 weeks" in html
+    wb = openpyxl.load_workbook(run_dir / "monthly_business_review" / "tables.xlsx",
+                                read_only=True)
+    assert "Policy changes" in wb.sheetnames

@@ -156,6 +156,37 @@ def test_root_cause_parts_add_up_to_the_change_in_every_dimension(run_dir):
 
 
 @pytest.mark.slow
+def test_br_financial_services_update_dip_is_shown(run_dir, sample_dataset):
+    """Issue 15 item 4: the planted BR Financial Services update is a dip not yet recovered, in
+    results.json (``policy_changes``), the report's section (sentence, table, chart) and the
+    Excel sheet, with the figures the library computes from the data directly."""
+    from reporting.metrics.compute import count_accuracy
+    from reporting.reports._policy import analyse_policy_changes
+
+    story = STORIES["br_new_hire_financial_services"]
+    res = _results(run_dir, "BR")
+    (rec,) = [r for r in res["policy_changes"] if r["policy"] == story["policy"]]
+    assert rec["date"] == story["policy_update_date"] and rec["market"] == "BR"
+    assert rec["status"] == "dip" and rec["dip_low_pp"] > 0 and rec["recovered"] is False
+    counts = count_accuracy(sample_dataset.audits, ["market", "policy", "decision_date"])
+    (ref,) = analyse_policy_changes(sample_dataset.events, counts, PERIOD, ["BR"])
+    assert rec["dip_pp"] == pytest.approx(ref.dip_pp, rel=1e-9)
+    assert (rec["n_pre"], rec["n_post"]) == (ref.n_pre, ref.n_post)
+    html = (run_dir / "trend_root_cause-BR" / "report.html").read_text(encoding="utf-8")
+    assert ">Policy changes<" in html
+    assert html.count('src="data:image/svg+xml;base64,') >= 4  # + the policy-change chart
+    assert "After the Financial Services update on 1 Oct, BR&#39;s accuracy" in html or \
+        "After the Financial Services update on 1 Oct, BR's accuracy" in html
+    assert "has not recovered after 4 weeks" in html
+    wb = openpyxl.load_workbook(run_dir / "trend_root_cause-BR" / "tables.xlsx")
+    header = [c.value for c in wb["Policy changes"][1]]
+    assert header[:3] == ["market", "policy", "date"]
+    gb = (run_dir / "trend_root_cause-GB" / "report.html").read_text(encoding="utf-8")
+    assert "No policy update was recorded for GB" in gb
+    assert _results(run_dir, "GB")["policy_changes"] == []
+
+
+@pytest.mark.slow
 def test_results_json_has_the_contract_keys(run_dir):
     for m in ("DE", "BR", "GB", "ID"):
         res = _results(run_dir, m)

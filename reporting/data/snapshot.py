@@ -353,7 +353,7 @@ def accuracy_counts(
         ``decision_date``), ordered by ``by``.
     """
     bad = [c for c in by if c not in ("market", "period", "product_line", "policy", "queue",
-                                      "site", "week")]
+                                      "site", "week", "decision_date")]
     if bad or not by:
         raise ValueError(f"cannot count by {bad or 'nothing'}")
     sql, params = audits_query(snapshot_dir, market=market, period_from=period_from,
@@ -387,6 +387,29 @@ def daily_accuracy_counts(
            f"GROUP BY 1 ORDER BY 1")
     bounds = [pd.Timestamp(date_from).to_pydatetime(), pd.Timestamp(date_to).to_pydatetime()]
     return _run(agg, params + sample_params + bounds)
+
+
+def distinct_reviewers(
+    snapshot_dir: str | os.PathLike[str],
+    by: Sequence[str],
+    *,
+    market: str | Sequence[str] | None = None,
+    period_from: str | None = None,
+    period_to: str | None = None,
+    sample_types: Sequence[str] | None = ("random",),
+) -> pd.DataFrame:
+    """Distinct reviewers with accuracy-sample audits per ``by`` group (``by`` + ``reviewers``),
+    counted in DuckDB: what a market report checks before it shows a group (privacy)."""
+    bad = [c for c in by if c not in ("market", "period", "product_line", "policy", "queue")]
+    if bad or not by:
+        raise ValueError(f"cannot count by {bad or 'nothing'}")
+    sql, params = audits_query(snapshot_dir, market=market, period_from=period_from,
+                               period_to=period_to)
+    keys = ", ".join(f'"{c}"' for c in by)
+    in_sample, sample_params = _sample_condition(sample_types)
+    agg = (f"SELECT {keys}, count(DISTINCT reviewer_id)::BIGINT AS reviewers FROM ({sql}) "
+           f"WHERE {in_sample} GROUP BY {keys} ORDER BY {keys}")
+    return _run(agg, params + sample_params)
 
 
 def read_production(

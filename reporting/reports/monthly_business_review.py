@@ -51,6 +51,14 @@ from reporting.metrics.compute import (
     count_accuracy,
 )
 from reporting.metrics.latent_truth import beside_accuracy
+from reporting.reports._policy import (
+    POLICY_CHANGE_FORMATS,
+    POLICY_CHANGE_METHOD,
+    analyse_policy_changes,
+    counts_from_audits,
+    policy_change_frame,
+    read_policy_counts,
+)
 from reporting.reports._records import kpi_records
 from reporting.reports.capacity_plan import (
     HISTORY_MONTHS,
@@ -83,6 +91,7 @@ from reporting.stats.gap import (
     reviewer_concentration,
 )
 from reporting.stats.narrative import change_verdict
+from reporting.stats.policy_change import PolicyChange
 
 __all__ = [
     "CHANGE_KPIS",
@@ -262,6 +271,8 @@ class MBRData:
     trend_counts: pd.DataFrame
     read_market: Any
     ramp_production: Any = None
+    #: daily accuracy-sample counts per market and policy around the followed policy updates
+    policy_counts: pd.DataFrame | None = None
 
 
 def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *,
@@ -312,7 +323,9 @@ def read_mbr_data(ctx: Any, period: str, markets: Sequence[str] | None = None, *
                            production_from=_shift(plan, -HISTORY_MONTHS), production_to=plan)
 
     base = ctx.data(market=[])  # roster, targets, events; no audits or production
-    return MBRData(base, with_audits, counts, read_market, read_ramp_production(ctx, plan))
+    policy = read_policy_counts(ctx, getattr(base, "events", None), period, mlist)
+    return MBRData(base, with_audits, counts, read_market, read_ramp_production(ctx, plan),
+                   policy)
 
 
 def mbr_no_data_message(dataset: Any, period: str, markets: Sequence[str] | None = None
@@ -399,6 +412,8 @@ class MBRReport:
     previous_source: str = ""
     #: each market's appeals in the month (``appeals_summary`` records; issue 15)
     appeals: tuple[dict[str, Any], ...] = ()
+    #: each policy update of the last three months and its impact (issue 15, item 4)
+    policy_changes: tuple[PolicyChange, ...] = ()
 
     # -- what the engine records (results.json) and writes (tables.xlsx) -----------------------
     def records(self) -> dict[str, Any]:
@@ -419,6 +434,7 @@ class MBRReport:
             "gap_drivers": self.gap_drivers,
             "follow_up": list(self.follow_ups),
             "appeals": list(self.appeals),
+            "policy_changes": policy_change_frame(self.policy_changes),
         }
 
     def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
@@ -498,7 +514,8 @@ class MBRReport:
         """One plain finding per market (the accuracy headline) and the method note."""
         rows = [{"market": r["market"], "text": r["text"]}
                 for r in self.findings.to_dict(orient="records")]
-        return {"findings": rows, "method": list(FINDING_METHOD)}
+        method = [*FINDING_METHOD, *(POLICY_CHANGE_METHOD if self.policy_changes else ())]
+        return {"findings": rows, "method": method}
 
     def _cell(self, market: str, key: str) -> list[dict[str, Any]]:
         if key in ("cases_handled", "headcount"):
@@ -622,6 +639,7 @@ class MBRReport:
             ("Capacity", cap, {"utilisation": pct, "expected_sla_shortfall": pct}),
             ("Accuracy trend", self.trend, {"value": pct, "ci_low": pct, "ci_high": pct,
                                             "target": pct}),
+            ("Policy changes", policy_change_frame(self.policy_changes), POLICY_CHANGE_FORMATS),
         ]
 
 
@@ -1158,8 +1176,7 @@ def mbr_report(
                    level, accuracy_sample_types)
     cap = _capacity_frame(parts, capacity, any_production, notes)
     actions, drivers = _decision_frames(parts)
-    appeals = _appeals(getattr(getattr(dataset, "base", dataset), "appeals", None), period,
-                       markets, src.targets, level)
+    appeals, policy, findings = _appeals_and_policy(dataset, src, period, findings, level, alpha)
     summary = [*_summary(period, compare_to, plan_month, markets, kpis, changes, findings, cap,
                          alpha, actions), *_appeals_lines(appeals)]
     return MBRReport(
@@ -1169,8 +1186,53 @@ def mbr_report(
         root_causes=root_causes.reset_index(drop=True), capacity=cap, summary=tuple(summary),
         notes=tuple(notes), actions=actions, gap_drivers=drivers,
         follow_ups=tuple(follow_up(previous_actions, changes, _month_name(compare_to))),
-        previous_source=previous_source, appeals=tuple(appeals),
+        previous_source=previous_source, appeals=tuple(appeals), policy_changes=policy,
     )
+
+
+def _appeals_and_policy(dataset: Any, src: _Sources, period: str, findings: pd.DataFrame,
+                        level: float, alpha: float) -> tuple[list[dict[str, Any]],
+                                                             tuple[PolicyChange, ...],
+                                                             pd.DataFrame]:
+    """The markets' appeals, their policy updates' impact, and the findings told it."""
+    appeals = _appeals(getattr(getattr(dataset, "base", dataset), "appeals", None), period,
+                       src.markets, src.targets, level)
+    policy = _policy_changes(dataset, src, period, src.markets, level, alpha)
+    return appeals, policy, _with_policy_changes(findings, policy)
+
+
+def _policy_changes(dataset: Any, src: _Sources, period: str, markets: list[str],
+                    level: float, alpha: float) -> tuple[PolicyChange, ...]:
+    """Every policy update of the markets in the last three months and its impact."""
+    if isinstance(dataset, MBRData):
+        counts = dataset.policy_counts
+    else:
+        start = _month(period) - 2
+        first = (start.start_time - pd.Timedelta(weeks=12)).strftime("%Y-%m")
+        counts = counts_from_audits(dataset.audits, markets, first, period)
+    return analyse_policy_changes(src.events, counts, period, markets, level=level, alpha=alpha)
+
+
+def _with_policy_changes(findings: pd.DataFrame, changes: Sequence[PolicyChange]
+                         ) -> pd.DataFrame:
+    """Each market's finding followed by what its policy updates did, where they did something
+    (a dip or a rise beyond noise); the update joins the finding's events."""
+    news = [c for c in changes if c.significant]
+    if not news or not len(findings):
+        return findings
+    f = findings.copy()
+    for i, row in f.iterrows():
+        mine = [c for c in news if c.market == row["market"]]
+        if not mine:
+            continue
+        f.at[i, "text"] = " ".join([str(row["text"]), *(c.text for c in mine)])
+        events = list(row["events"]) if isinstance(row.get("events"), list) else []
+        for c in mine:
+            label = f"{c.description} ({c.date.date()})"
+            if label not in events:
+                events.append(label)
+        f.at[i, "events"] = events
+    return f
 
 
 def _appeals(appeals: pd.DataFrame | None, period: str, markets: list[str], targets: Any,

@@ -35,6 +35,17 @@ import pandas as pd
 from scipy import stats
 
 from reporting.core.periods import month as _month
+from reporting.reports._policy import (
+    POLICY_CHANGE_FORMATS,
+    POLICY_CHANGE_METHOD,
+    PRE_WEEKS,
+    analyse_policy_changes,
+    counts_from_audits,
+    policy_change_frame,
+    policy_change_table,
+    policy_window,
+    read_policy_counts,
+)
 from reporting.reports._records import kpi_records
 from reporting.stats._common import (
     KPI_LABELS,
@@ -57,6 +68,7 @@ from reporting.stats.decomposition import (
 )
 from reporting.stats.glm import GLMResult, error_glm, joint_effect_text
 from reporting.stats.narrative import change_verdict, suggested_actions
+from reporting.stats.policy_change import PolicyChange
 
 __all__ = [
     "SMALL_GROUPS",
@@ -559,6 +571,10 @@ class TrendRootCauseReport:
         computed expected gain; recorded as ``actions``.
     gap_drivers : DataFrame
         :func:`reporting.stats.gap.gap_drivers` of this month (empty when on track).
+    policy_changes : tuple of PolicyChange
+        Each ``policy_update`` event of the market in the chart window with the policy's
+        accuracy before and after it (:mod:`reporting.stats.policy_change`); recorded as
+        ``policy_changes``.
     """
 
     market: str
@@ -592,6 +608,7 @@ class TrendRootCauseReport:
     headline: str = ""
     action_records: tuple[dict[str, object], ...] = ()
     gap_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    policy_changes: tuple[PolicyChange, ...] = ()
 
     # -- convenience ---------------------------------------------------------------------------
     @property
@@ -1021,6 +1038,21 @@ class TrendRootCauseReport:
         """The GLM table with readable period term, for the forest plot."""
         return self._glm_table()
 
+    def policy_changes_view(self) -> TableView:
+        """The market's policy updates: one sentence each (``note``) and the table."""
+        if not self.policy_changes:
+            start, end = policy_window(self.period)
+            return TableView(pd.DataFrame(), note=(
+                f"No policy update was recorded for {self.market} from {start:%-d %B} to "
+                f"{end:%-d %B %Y}."))
+        frame = policy_change_table(self.policy_changes).drop(columns=["Market"])
+        return TableView(frame, {"Before": "pct"},
+                         note=" ".join(c.text for c in self.policy_changes))
+
+    def policy_change_method(self) -> list[str]:
+        """The method note of the policy-change section."""
+        return list(POLICY_CHANGE_METHOD)
+
     def no_action_note(self) -> str:
         """Why there is no numbered action (empty when there is one)."""
         if self.action_records:
@@ -1048,6 +1080,7 @@ class TrendRootCauseReport:
             "glm": self.glm_records(),
             "actions": list(self.action_records),
             "suggested_actions": list(self.actions),
+            "policy_changes": policy_change_frame(self.policy_changes),
         }
 
     def tables(self) -> list[tuple[str, pd.DataFrame, dict[str, str]]]:
@@ -1060,6 +1093,7 @@ class TrendRootCauseReport:
             ("Decomposition", self.root_causes_records(), {}),
             ("Gap to target", self.gap_to_target, {}),
             ("GLM odds ratios", self.glm_records(), {}),
+            ("Policy changes", policy_change_frame(self.policy_changes), POLICY_CHANGE_FORMATS),
         ]
 
 
@@ -1253,6 +1287,7 @@ def trend_root_cause_report(
     alpha: float = 0.05,
     min_reviewers: int = 3,
     daily: pd.DataFrame | None = None,
+    policy_counts: pd.DataFrame | None = None,
 ) -> TrendRootCauseReport:
     """Build the trend and root-cause report of one market for ``period`` vs ``compare_to``.
 
@@ -1276,6 +1311,10 @@ def trend_root_cause_report(
         The market's daily accuracy series over the chart window (see :func:`read_trend_data`,
         which counts it inside DuckDB); by default computed from ``dataset.audits``, which must
         then hold the whole window.
+    policy_counts : DataFrame, optional
+        Daily accuracy-sample counts per policy around the market's policy updates (see
+        :func:`reporting.reports._policy.read_policy_counts`); by default counted from
+        ``dataset.audits`` (the updates are then judged on the weeks it holds).
 
     Returns
     -------
@@ -1316,6 +1355,7 @@ def trend_root_cause_report(
     decision = _decide(market, a_to, kpis, acc, vrc, cps, getattr(dataset, "events", None),
                        period, compare_to, level, alpha)
 
+    policy = _policy_part(dataset, market, period, policy_counts, level, alpha)
     return TrendRootCauseReport(
         market=market, period=period, compare_to=compare_to, level=level, alpha=alpha,
         kpis=kpis.reset_index(drop=True), kpis_from=kpis_from.reset_index(drop=True),
@@ -1326,8 +1366,19 @@ def trend_root_cause_report(
         glm_note=glm_note, joint_effect=joint, actions=tuple(actions), small_groups=small,
         skipped_dimensions=tuple(decomp.attrs.get("skipped", ())), min_reviewers=min_reviewers,
         headline=str(decision["headline"]), action_records=tuple(decision["actions"]),
-        gap_drivers=decision["drivers"],
+        gap_drivers=decision["drivers"], policy_changes=policy,
     )
+
+
+def _policy_part(dataset, market: str, period: str, counts: pd.DataFrame | None, level: float,
+                 alpha: float) -> tuple[PolicyChange, ...]:
+    """The market's policy updates of the chart window and their impact."""
+    events = getattr(dataset, "events", None)
+    if counts is None:
+        start, _end = policy_window(period)
+        first = (start - pd.Timedelta(weeks=PRE_WEEKS)).strftime("%Y-%m")
+        counts = counts_from_audits(dataset.audits, [market], first, period)
+    return analyse_policy_changes(events, counts, period, [market], level=level, alpha=alpha)
 
 
 def _kpi_frames(a_from: pd.DataFrame, a_to: pd.DataFrame, targets, level: float
@@ -1517,10 +1568,11 @@ def _decide(market: str, a_to: pd.DataFrame, kpis: pd.DataFrame, acc: pd.Series,
 # ---------------------------------------------------------------------------------------------
 
 
-def read(ctx, params: Mapping[str, object]) -> tuple[object, pd.DataFrame]:
+def read(ctx, params: Mapping[str, object]) -> tuple[object, pd.DataFrame, pd.DataFrame]:
     """The only code of the report that touches the data: the market's two months and the daily
-    series of the chart window (:func:`read_trend_data`); :class:`NoData` when a month has no
-    random-sample audits."""
+    series of the chart window (:func:`read_trend_data`), and the daily counts per policy around
+    its policy updates (:func:`~reporting.reports._policy.read_policy_counts`); :class:`NoData`
+    when a month has no random-sample audits."""
     from reporting.core.errors import NoData
 
     market, period = str(params["market"]), str(params["period"])
@@ -1529,14 +1581,15 @@ def read(ctx, params: Mapping[str, object]) -> tuple[object, pd.DataFrame]:
     reason = no_data_message(data, market, period, compare_to)
     if reason:
         raise NoData(reason)
-    return data, daily
+    counts = read_policy_counts(ctx, getattr(data, "events", None), period, [market])
+    return data, daily, counts
 
 
-def build(inputs: tuple[object, pd.DataFrame], params: Mapping[str, object]
-          ) -> TrendRootCauseReport:
-    """The report of ``inputs`` for ``params`` (``market, period``, optional ``compare_to``,
-    ``alpha``)."""
-    data, daily = inputs
+def build(inputs: tuple, params: Mapping[str, object]) -> TrendRootCauseReport:
+    """The report of ``inputs`` (what :func:`read` returns) for ``params`` (``market, period``,
+    optional ``compare_to``, ``alpha``)."""
+    data, daily, counts = (*inputs, None)[:3]
     return trend_root_cause_report(data, str(params["market"]), str(params["period"]),
                                    compare_to=params.get("compare_to") or None,
-                                   alpha=float(params.get("alpha", 0.05)), daily=daily)
+                                   alpha=float(params.get("alpha", 0.05)), daily=daily,
+                                   policy_counts=counts)
