@@ -331,6 +331,14 @@ def _sample_condition(sample_types: Sequence[str] | None) -> tuple[str, list[obj
     return f"coalesce(sample_type, 'random') IN ({', '.join('?' for _ in types)})", types
 
 
+def _group_keys(by: Sequence[str], allowed: Sequence[str]) -> str:
+    """``by`` as quoted SQL keys, after checking each is a column one may count by."""
+    bad = [c for c in by if c not in allowed]
+    if bad or not by:
+        raise ValueError(f"cannot count by {bad or 'nothing'}")
+    return ", ".join(f'"{c}"' for c in by)
+
+
 def accuracy_counts(
     snapshot_dir: str | os.PathLike[str],
     by: Sequence[str],
@@ -352,13 +360,10 @@ def accuracy_counts(
         The ``by`` columns, ``audits``, ``correct`` and ``last_day`` (the group's latest
         ``decision_date``), ordered by ``by``.
     """
-    bad = [c for c in by if c not in ("market", "period", "product_line", "policy", "queue",
-                                      "site", "week", "decision_date")]
-    if bad or not by:
-        raise ValueError(f"cannot count by {bad or 'nothing'}")
+    keys = _group_keys(by, ("market", "period", "product_line", "policy", "queue", "site",
+                            "week", "decision_date"))
     sql, params = audits_query(snapshot_dir, market=market, period_from=period_from,
                                period_to=period_to)
-    keys = ", ".join(f'"{c}"' for c in by)
     in_sample, sample_params = _sample_condition(sample_types)
     agg = (f"SELECT {keys}, sum(CASE WHEN {in_sample} THEN 1 ELSE 0 END)::BIGINT AS audits, "
            f"sum(CASE WHEN {in_sample} AND reviewer_decision = qa_decision THEN 1 ELSE 0 END)"
@@ -400,12 +405,9 @@ def distinct_reviewers(
 ) -> pd.DataFrame:
     """Distinct reviewers with accuracy-sample audits per ``by`` group (``by`` + ``reviewers``),
     counted in DuckDB: what a market report checks before it shows a group (privacy)."""
-    bad = [c for c in by if c not in ("market", "period", "product_line", "policy", "queue")]
-    if bad or not by:
-        raise ValueError(f"cannot count by {bad or 'nothing'}")
+    keys = _group_keys(by, ("market", "period", "product_line", "policy", "queue"))
     sql, params = audits_query(snapshot_dir, market=market, period_from=period_from,
                                period_to=period_to)
-    keys = ", ".join(f'"{c}"' for c in by)
     in_sample, sample_params = _sample_condition(sample_types)
     agg = (f"SELECT {keys}, count(DISTINCT reviewer_id)::BIGINT AS reviewers FROM ({sql}) "
            f"WHERE {in_sample} GROUP BY {keys} ORDER BY {keys}")

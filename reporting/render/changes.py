@@ -13,16 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reporting.render import jinja
-from reporting.render.index import RAG, _format, _kpi_meta
+from reporting.render.index import RAG, format_kpi_value, kpi_meta
 
 
 def _label(kpi: str) -> str:
-    meta = _kpi_meta().get(kpi)
+    meta = kpi_meta().get(kpi)
     return getattr(meta, "label", kpi.replace("_", " "))
 
 
 def _unit(kpi: str) -> str:
-    return getattr(_kpi_meta().get(kpi), "unit", "rate")
+    return getattr(kpi_meta().get(kpi), "unit", "rate")
 
 
 def _status(status: Any) -> dict[str, str]:
@@ -52,10 +52,10 @@ def status_rows(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         unit = _unit(str(c["kpi"]))
         rows.append({"market": c["market"], "kpi": _label(str(c["kpi"])),
                      "before": {**_status(c.get("from_status")),
-                                "value": _format(c.get("from_value"), unit)},
+                                "value": format_kpi_value(c.get("from_value"), unit)},
                      "after": {**_status(c.get("to_status")),
-                               "value": _format(c.get("to_value"), unit)},
-                     "target": _format(c.get("target"), unit)})
+                               "value": format_kpi_value(c.get("to_value"), unit)},
+                     "target": format_kpi_value(c.get("target"), unit)})
     return rows
 
 
@@ -66,8 +66,8 @@ def correction_rows(changes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
         unit = _unit(str(c["kpi"]))
         rows.append({"report": str(c["report"]), "scope": _scope(c.get("scope")),
                      "kpi": _label(str(c["kpi"])),
-                     "old": _format(c.get("old_value"), unit) or "–",
-                     "new": _format(c.get("new_value"), unit) or "–",
+                     "old": format_kpi_value(c.get("old_value"), unit) or "–",
+                     "new": format_kpi_value(c.get("new_value"), unit) or "–",
                      "change": _change(c.get("change"), unit),
                      "status": (f"still {_status(c.get('new_status'))['words'].lower()}"
                                 if c.get("old_status") == c.get("new_status") else

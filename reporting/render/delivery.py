@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reporting.render import jinja
-from reporting.render.index import RAG, business_status
+from reporting.render.index import RAG, business_status, format_kpi_value, kpi_meta
 
 #: Colours of the statuses, inline (mail clients drop <style> blocks).
 COLOURS = {"on_track": ("#006e4f", "#ffffff"), "at_risk": ("#8a5a00", "#fff6dd"),
@@ -73,9 +73,8 @@ def team_email(team_lead: str, period: str, team: Mapping[str, Any], links: Mapp
     counts: dict[str, int] = {}
     for r in team.get("reviewers") or []:
         counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
-    from reporting.render.index import _format, _kpi_meta
 
-    meta = _kpi_meta()
+    meta = kpi_meta()
     rows = []
     for k in kpis:
         unit = getattr(meta.get(k["kpi"]), "unit", "rate")
@@ -83,8 +82,8 @@ def team_email(team_lead: str, period: str, team: Mapping[str, Any], links: Mapp
         fg, bg = COLOURS.get(str(k.get("status")), COLOURS["none"])
         rows.append({"label": getattr(meta.get(k["kpi"]), "label", k["kpi"]), "fg": fg,
                      "bg": bg, "symbol": symbol, "words": words,
-                     "value": _format(k.get("value"), unit),
-                     "target": _format(k.get("target"), unit)})
+                     "value": format_kpi_value(k.get("value"), unit),
+                     "target": format_kpi_value(k.get("target"), unit)})
     return jinja.render("deliver/team_email.html.j2",
         team_lead=team_lead, period=period, rows=rows,
         counts=[(s.replace("_", " "), counts[s]) for s in EVIDENCE_ORDER if s in counts]

@@ -85,13 +85,13 @@ def _market_kpis(out_dir: Path, job: Mapping[str, Any]) -> tuple[str, list[dict]
     return str(market), kpis
 
 
-def _kpi_meta() -> dict[str, Any]:
+def kpi_meta() -> dict[str, Any]:
     from reporting.core.kpis import KPIS  # labels and units from the KPI registry
 
     return dict(KPIS)
 
 
-def _format(value: Any, unit: str) -> str:
+def format_kpi_value(value: Any, unit: str) -> str:
     if not isinstance(value, (int, float)):
         return ""
     if unit == "rate":
@@ -107,8 +107,8 @@ def _cell(record: Mapping[str, Any] | None, unit: str) -> dict[str, Any] | None:
     status = str(record.get("status"))
     symbol, words = RAG.get(status, ("", status.replace("_", " ")))
     return {"status": status if status in RAG else "none", "symbol": symbol, "words": words,
-            "value": _format(record.get("value"), unit),
-            "target": _format(record.get("target"), unit)}
+            "value": format_kpi_value(record.get("value"), unit),
+            "target": format_kpi_value(record.get("target"), unit)}
 
 
 def business_status(manifest: Mapping[str, Any], out_dir: Path) -> dict[str, Any] | None:
@@ -122,7 +122,7 @@ def business_status(manifest: Mapping[str, Any], out_dir: Path) -> dict[str, Any
     found = dict(m for job in manifest.get("jobs", []) if (m := _market_kpis(out_dir, job)))
     if not found:
         return None
-    meta = _kpi_meta()
+    meta = kpi_meta()
     order = {name: i for i, name in enumerate(meta)}
     by_market = {m: {k["kpi"]: k for k in kpis if k.get("target") is not None}
                  for m, kpis in found.items()}

@@ -54,11 +54,6 @@ def template_dirs() -> list[Path]:
     return dirs + [builtin] if builtin not in dirs else dirs
 
 
-def templates_dir() -> Path:
-    """The first folder of :func:`template_dirs` (where a new template would be looked for)."""
-    return template_dirs()[0]
-
-
 @dataclass(frozen=True)
 class Parameter:
     """One declared template parameter.
