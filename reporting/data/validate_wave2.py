@@ -30,7 +30,10 @@ def _collector(raw: RawTable, frame: pd.DataFrame) -> ProblemCollector:
 
 def _appeal_problems(raw: RawTable, appeals: pd.DataFrame) -> list[Problem]:
     rep = _collector(raw, appeals)
-    if "resolved_date" in appeals:
+    # Whether the file has the column, not the normalised frame (which adds it empty): without
+    # it every appeal counts as decided, as the outcome check below assumes.
+    has_resolved = "resolved_date" in raw.frame.columns
+    if has_resolved:
         early = appeals["resolved_date"].notna() & appeals["appeal_date"].notna() & (
             appeals["resolved_date"] < appeals["appeal_date"])
         n = int(early.sum())
@@ -52,7 +55,7 @@ def _appeal_problems(raw: RawTable, appeals: pd.DataFrame) -> list[Problem]:
             expected="a resolved_date for every appeal with an outcome", code="outcome_unresolved",
             by_value=False,
         )
-    decided = appeals["resolved_date"].notna() if "resolved_date" in appeals else \
+    decided = appeals["resolved_date"].notna() if has_resolved else \
         pd.Series(True, index=appeals.index)
     no_outcome = decided & appeals["outcome"].isna()
     n_o = int(no_outcome.sum())
